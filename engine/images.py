@@ -1,0 +1,155 @@
+"""Turn whatever image a user drops into exactly what the model takes.
+
+Pure Pillow and numpy, so it is tested without TensorFlow. Every failure is an `ImageError`
+with a sentence the window can show as is.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Largest image we agree to decode: big enough for any camera, small enough to stay in memory.
+MAX_PIXELS = 250_000_000
+# Models with a free input size see images no larger than this on their longer side.
+FREE_SIZE_LIMIT = 512
+
+
+class ImageError(Exception):
+    """An image could not be used; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class ConvertedImage:
+    """An image ready for the model, with what was done to it."""
+
+    pixels: np.ndarray  # (H, W, C) float32 in the model's input range
+    display: np.ndarray  # (H, W, C) float32 in [0, 1]
+    original_size: tuple[int, int]  # width, height
+    notes: tuple[str, ...]
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """Open and fully decode an image file, turning every failure into an ImageError."""
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise ImageError(f"{name}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{name} is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{name} is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            previous = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            try:
+                image = Image.open(path)
+                # JPEG can decode straight at a reduced scale: a huge photo never fills memory.
+                image.draft("RGB", (2048, 2048))
+                image.load()
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+    except UnidentifiedImageError as error:
+        raise ImageError(f"{name} is not an image file convscope can read") from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageError(
+            f"{name} is too large to open ({error}); "
+            f"convscope opens images up to {MAX_PIXELS:,} pixels"
+        ) from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageError(f"{name} is damaged and could not be decoded ({error})") from error
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block must not cost the user the picture itself
+        return image
+
+
+def _to_float(image: Image.Image, channels: int) -> tuple[np.ndarray, list[str]]:
+    """Pixels as float32 in [0, 1] with the model's channel count, plus notes."""
+    notes: list[str] = []
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        grey = np.clip(values / top, 0.0, 1.0)
+        rgb = np.repeat(grey[..., None], 3, axis=-1)
+        notes.append(f"{mode} pixels scaled to 0–1")
+    else:
+        if "A" in mode or (mode == "P" and "transparency" in image.info):
+            # Transparent areas become white, as a viewer shows them, not black.
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, rgba)
+            notes.append("transparency flattened onto white")
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    is_grey = bool(np.allclose(rgb[..., 0], rgb[..., 1]) and np.allclose(rgb[..., 1], rgb[..., 2]))
+    if channels == 1:
+        if not is_grey:
+            notes.append("converted colour to greyscale")
+        grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return grey[..., None], notes
+    if channels == 3:
+        if is_grey and mode in ("L", "1", "I;16", "I;16B", "I;16L", "I", "F", "LA"):
+            notes.append("greyscale copied to 3 channels")
+        return rgb, notes
+    raise ImageError(f"the model takes {channels} channels; convscope supports 1 or 3")
+
+
+def _target_size(size: tuple[int, int], model_hw: tuple[int | None, int | None]) -> tuple[int, int]:
+    width, height = size
+    model_h, model_w = model_hw
+    if model_h and model_w:
+        return model_w, model_h
+    scale = min(1.0, FREE_SIZE_LIMIT / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def convert_image(
+    image: Image.Image,
+    input_shape: tuple[int | None, int | None, int],
+    input_range: tuple[float, float],
+) -> ConvertedImage:
+    """Resize and convert `image` to the model's (H, W, C) input in its value range."""
+    height, width, channels = input_shape
+    original = image.size
+    if original[0] < 1 or original[1] < 1:
+        raise ImageError(f"the image has no pixels ({original[0]}×{original[1]})")
+    target = _target_size(original, (height, width))
+    notes: list[str] = []
+    if target != original:
+        # Reduce first by an integer factor: resizing a 20-megapixel photo to 28×28 directly
+        # with a high-quality filter would be slow for no visible gain.
+        factor = max(1, min(original[0] // (4 * target[0]), original[1] // (4 * target[1])))
+        if factor > 1:
+            image = image.reduce(factor)
+        if image.mode.startswith("I;16"):
+            image = image.convert("I")  # 16-bit modes have no high-quality resize
+        elif image.mode in ("P", "1"):
+            # Palette and bilevel images cannot be filtered; expand them first.
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        image = image.resize(target, Image.Resampling.LANCZOS)
+        notes.append(f"resized {original[0]}×{original[1]} → {target[0]}×{target[1]}")
+    unit, conversion_notes = _to_float(image, channels)
+    notes.extend(conversion_notes)
+    low, high = input_range
+    return ConvertedImage(
+        pixels=(low + (high - low) * unit).astype(np.float32),
+        display=np.array(unit, dtype=np.float32, copy=True),
+        original_size=original,
+        notes=tuple(notes),
+    )
+
+
+def from_array(array: np.ndarray) -> Image.Image:
+    """A Pillow image from a uint8 or float array (H, W) or (H, W, 3|4), as samples come."""
+    data = np.asarray(array)
+    if data.dtype != np.uint8:
+        top = float(data.max()) if data.size else 1.0
+        data = np.clip(data / (top if top > 0 else 1.0) * 255.0, 0, 255).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(data))

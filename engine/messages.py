@@ -1,0 +1,254 @@
+"""The vocabulary between the window and the engine thread.
+
+Requests go from the GUI to the engine; results come back as signals carrying these value
+objects. Everything here is frozen and holds only plain Python values and numpy arrays, so the
+GUI can import it without pulling in TensorFlow.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+_request_ids = itertools.count(1)
+
+
+def next_request_id() -> int:
+    """A process-wide increasing id: a higher id is always the newer request."""
+    return next(_request_ids)
+
+
+# ----------------------------------------------------------------------------- model description
+
+
+class LayerKind(str, Enum):
+    """What a layer offers to look at."""
+
+    CHANNELS = "channels"  # 4-D output (batch, H, W, C): one feature map per channel
+    UNITS = "units"  # 2-D output of a Dense layer: one number per unit
+    NONE = "none"  # nothing convscope can visualize (Flatten, Dropout, InputLayer, ...)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of the layer tree. `path` names the layer through any nested sub-models."""
+
+    path: tuple[str, ...]
+    name: str
+    type_name: str
+    output_shape: tuple[int | None, ...] | None
+    params: int
+    kind: LayerKind
+    size: int  # channels or units; 0 when kind is NONE
+    is_output: bool = False  # the model's final layer: units are classes
+    children: tuple[LayerInfo, ...] = ()
+
+    @property
+    def visualizable(self) -> bool:
+        return self.kind is not LayerKind.NONE
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the window needs to know about a loaded model."""
+
+    name: str
+    source: str  # file path, or "built-in default model"
+    input_shape: tuple[int | None, int | None, int]  # H, W, C
+    input_range: tuple[float, float]
+    class_names: tuple[str, ...]
+    layers: tuple[LayerInfo, ...]
+    description: str = ""
+
+    def find(self, path: tuple[str, ...]) -> LayerInfo | None:
+        """The layer at `path`, searching nested sub-models."""
+        level = self.layers
+        found: LayerInfo | None = None
+        for name in path:
+            found = next((layer for layer in level if layer.name == name), None)
+            if found is None:
+                return None
+            level = found.children
+        return found
+
+    def walk(self) -> list[LayerInfo]:
+        """Every layer, depth first, in model order."""
+        out: list[LayerInfo] = []
+
+        def visit(layers: tuple[LayerInfo, ...]) -> None:
+            for layer in layers:
+                out.append(layer)
+                visit(layer.children)
+
+        visit(self.layers)
+        return out
+
+    def default_layer(self) -> LayerInfo | None:
+        """The last convolution-like layer, which shows the most interesting filters first."""
+        channel_layers = [lay for lay in self.walk() if lay.kind is LayerKind.CHANNELS]
+        conv = [lay for lay in channel_layers if "Conv" in lay.type_name]
+        pick = conv or channel_layers or [lay for lay in self.walk() if lay.visualizable]
+        return pick[-1] if pick else None
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class AscentSettings:
+    """The knobs of activation maximization; changes apply on the next start."""
+
+    steps: int = 256
+    learning_rate: float = 0.05  # step size, in units of the model's input range
+    jitter: int = 1  # pixels of random shift per step
+    seed: int = 0
+    frame_every: int = 2  # send an image to the window every N steps
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.jitter < 0:
+            raise ValueError(f"jitter must be 0 or more pixels, got {self.jitter}")
+        if self.frame_every < 1:
+            raise ValueError(f"frame_every must be at least 1, got {self.frame_every}")
+
+
+@dataclass(frozen=True)
+class LoadModel:
+    """Load a model file; `path=None` loads the built-in default model."""
+
+    path: str | None = None
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class OpenImage:
+    """Decode an image file (or a named sample), convert it to the model's input and predict."""
+
+    path: str | None = None
+    sample: str | None = None
+    layer: tuple[str, ...] | None = None  # also compute this layer's feature maps
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class ShowFeatureMaps:
+    """Compute the current image's activations at one layer."""
+
+    layer: tuple[str, ...]
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class Ascend:
+    """Grow an input that maximizes one channel (or unit) of one layer."""
+
+    layer: tuple[str, ...]
+    unit: int
+    settings: AscentSettings = AscentSettings()
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class StopRun:
+    """Cancel the running visualization, keeping what it has made so far."""
+
+    request_id: int = field(default_factory=next_request_id)
+
+
+Request = LoadModel | OpenImage | ShowFeatureMaps | Ascend | StopRun
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A snapshot of a running visualization.
+
+    `image` is (H, W, C) float32 in [0, 1] for display, a fresh array owned by the receiver.
+    `objectives` holds the objective of every step since the previous frame, so the curve in the
+    window has every point even when frames are sent only every few steps.
+    """
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    step: int  # steps done so far
+    steps: int  # steps asked for
+    image: np.ndarray
+    objectives: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """A visualization ended: completed, or stopped early (`cancelled`)."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    steps_done: int
+    cancelled: bool
+    image: np.ndarray  # the last image, (H, W, C) float32 in [0, 1]
+    objective: float
+    predictions: tuple[Prediction, ...] = ()  # what the model says of the image, for class vis
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    name: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    """Activations of one layer for the current image.
+
+    `maps` is (H, W, C) float32 for channel layers and (units,) for Dense layers, raw values.
+    """
+
+    request_id: int
+    layer: tuple[str, ...]
+    maps: np.ndarray
+
+
+@dataclass(frozen=True)
+class ImageOpened:
+    """An image converted to the model's input, with the model's top predictions."""
+
+    request_id: int
+    source: str  # file name or sample name, for the title
+    display: np.ndarray  # (H, W, C) float32 in [0, 1]: what the model sees
+    original_size: tuple[int, int]  # width, height before conversion
+    predictions: tuple[Prediction, ...]
+    notes: tuple[str, ...] = ()  # conversions the user should know of (resized, made grey, ...)
+
+
+@dataclass(frozen=True)
+class ModelLoaded:
+    request_id: int
+    summary: ModelSummary
+
+
+@dataclass(frozen=True)
+class EngineFailure:
+    """A request failed. `message` is for the user; `details` is the traceback for a bug report."""
+
+    request_id: int
+    what: str  # "model", "image", "layer", "visualization" or "engine"
+    message: str
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class Status:
+    """A line for the status bar: what the engine is busy with."""
+
+    text: str
+    busy: bool = False

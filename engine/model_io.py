@@ -1,0 +1,98 @@
+"""Loading models and their sidecars, with errors a user can act on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_PATH = REPO_ROOT / "resources" / "models" / "mnist_cnn.keras"
+DEFAULT_MODEL_LABEL = "built-in default model (MNIST CNN)"
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+class ModelLoadError(Exception):
+    """A model file could not be used; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """What a sidecar JSON says about a model's input and classes (defaults when absent)."""
+
+    class_names: tuple[str, ...] = ()
+    input_range: tuple[float, float] = (0.0, 1.0)
+    description: str = ""
+
+
+def read_sidecar(model_path: Path) -> ModelMeta:
+    """The `<stem>.json` beside a model file; a missing or broken sidecar gives the defaults."""
+    sidecar = model_path.with_suffix(".json")
+    if not sidecar.is_file():
+        return ModelMeta()
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+        low, high = data.get("input", {}).get("range", [0.0, 1.0])
+        return ModelMeta(
+            class_names=tuple(str(name) for name in data.get("class_names", ())),
+            input_range=(float(low), float(high)),
+            description=str(data.get("description", "")),
+        )
+    except (ValueError, TypeError, AttributeError):
+        # A sidecar is a convenience: a broken one must not stop the model from loading.
+        return ModelMeta()
+
+
+def _check_image_model(model: keras.Model, label: str) -> None:
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise ModelLoadError(
+            f"{label} has no defined input shape; build it with keras.Input before saving"
+        )
+    if len(inputs) != 1:
+        raise ModelLoadError(f"{label} has {len(inputs)} inputs; convscope needs one image input")
+    shape = tuple(inputs[0].shape)
+    if len(shape) != 4 or shape[-1] not in (1, 3, 4):
+        raise ModelLoadError(
+            f"{label} expects input shape {shape}; convscope needs images "
+            "(batch, height, width, 1 or 3 channels)"
+        )
+
+
+def load_model(path: str | Path | None) -> tuple[keras.Model, ModelMeta, str]:
+    """Load a Keras model file (None: the built-in default) and check it takes images.
+
+    Returns the model, its sidecar metadata and a label for the window.
+    """
+    if path is None:
+        model_path, label = DEFAULT_MODEL_PATH, DEFAULT_MODEL_LABEL
+        if not model_path.is_file():
+            raise ModelLoadError(
+                f"the built-in model is missing at {model_path}; "
+                "run `python main.py train-default` to create it"
+            )
+    else:
+        model_path = Path(path)
+        label = model_path.name
+        if not model_path.exists():
+            raise ModelLoadError(f"{label}: no such file")
+        if model_path.is_dir():
+            raise ModelLoadError(f"{label} is a folder; open a .keras or .h5 model file")
+        if model_path.suffix.lower() not in MODEL_SUFFIXES:
+            raise ModelLoadError(
+                f"{label} is not a Keras model file (expected .keras or .h5, "
+                f"got {model_path.suffix or 'no extension'})"
+            )
+        if model_path.stat().st_size == 0:
+            raise ModelLoadError(f"{label} is empty (0 bytes)")
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as error:  # Keras raises many types for bad files; all mean "unusable".
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"{label} could not be loaded: {reason[:300]}") from error
+    if not isinstance(model, keras.Model):
+        raise ModelLoadError(f"{label} holds a {type(model).__name__}, not a model")
+    _check_image_model(model, label)
+    return model, read_sidecar(model_path), label

@@ -1,0 +1,239 @@
+"""The engine's state and what each request does to it. Runs in the engine thread, no Qt.
+
+A session holds the loaded model, the current image and the compiled programs built for them.
+`handle` performs one request and reports through `emit`; errors propagate to the caller (the
+engine thread), which turns them into failure messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from engine.ascent import AscentProgram, ascend
+from engine.images import ConvertedImage, ImageError, convert_image, read_image
+from engine.introspect import describe_model
+from engine.messages import (
+    Ascend,
+    FeatureMaps,
+    Frame,
+    ImageOpened,
+    LayerInfo,
+    LoadModel,
+    ModelLoaded,
+    ModelSummary,
+    OpenImage,
+    Prediction,
+    Request,
+    RunFinished,
+    ShowFeatureMaps,
+    Status,
+)
+from engine.model_io import load_model
+from engine.samples import SAMPLES, load_sample
+from engine.surgery import linearized, truncate
+
+
+class LayerError(ValueError):
+    """A layer cannot be shown; the message is meant for the user."""
+
+
+def top_predictions(outputs: np.ndarray, class_names: tuple[str, ...], k: int = 5):
+    """The `k` most likely classes of one output vector, as probabilities."""
+    scores = np.asarray(outputs, dtype=np.float64).reshape(-1)
+    looks_like_probabilities = scores.min() >= 0 and abs(scores.sum() - 1.0) < 1e-3
+    if not looks_like_probabilities:  # logits or sigmoid scores: softmax makes them comparable
+        scores = np.exp(scores - scores.max())
+        scores /= scores.sum()
+    order = np.argsort(scores)[::-1][:k]
+    names = class_names if len(class_names) == len(scores) else ()
+    return tuple(
+        Prediction(int(i), names[i] if names else f"class {i}", float(scores[i])) for i in order
+    )
+
+
+@dataclass(frozen=True)
+class CurrentImage:
+    """The image on show: its conversion for the current model, and the original picture so a
+    newly loaded model can convert it again."""
+
+    converted: ConvertedImage
+    picture: Image.Image
+    source: str
+
+
+class EngineSession:
+    """Everything the engine knows between requests."""
+
+    def __init__(self, emit: Callable[[object], None]) -> None:
+        self._emit = emit
+        self.model: keras.Model | None = None
+        self.summary: ModelSummary | None = None
+        self.image: CurrentImage | None = None
+        self._programs: dict[tuple[str, ...], AscentProgram] = {}
+        self._extractors: dict[tuple[str, ...], keras.Model] = {}
+
+    # ------------------------------------------------------------------ dispatch
+
+    def handle(self, request: Request, should_stop: Callable[[], bool]) -> None:
+        """Perform one request. Raises on failure; results go through `emit`."""
+        if isinstance(request, LoadModel):
+            self._load_model(request)
+        elif isinstance(request, OpenImage):
+            self._open_image(request)
+        elif isinstance(request, ShowFeatureMaps):
+            self._show_feature_maps(request)
+        elif isinstance(request, Ascend):
+            self._ascend(request, should_stop)
+        else:
+            raise TypeError(f"the engine does not handle {type(request).__name__}")
+
+    # ------------------------------------------------------------------ requests
+
+    def _load_model(self, request: LoadModel) -> None:
+        self._emit(Status(f"Loading {request.path or 'the built-in model'}…", busy=True))
+        model, meta, label = load_model(request.path)
+        self.model = model
+        self.summary = describe_model(model, meta, request.path or label)
+        self._programs.clear()
+        self._extractors.clear()
+        self._emit(ModelLoaded(request.request_id, self.summary))
+        if self.image is not None:
+            # Keep the user's image: convert it again for the new model's input.
+            self._convert_and_predict(self.image.picture, self.image.source, None, request)
+
+    def _open_image(self, request: OpenImage) -> None:
+        if request.sample is not None:
+            if request.sample not in SAMPLES:
+                raise ImageError(f"there is no sample called {request.sample!r}")
+            picture, source = load_sample(request.sample), SAMPLES[request.sample][0]
+        elif request.path is not None:
+            picture, source = read_image(request.path), request.path
+        else:
+            raise ImageError("no image given")
+        self._convert_and_predict(picture, source, request.layer, request)
+
+    def _convert_and_predict(
+        self,
+        picture: Image.Image,
+        source: str,
+        layer: tuple[str, ...] | None,
+        request: LoadModel | OpenImage,
+    ) -> None:
+        summary = self._require_model()
+        converted = convert_image(picture, summary.input_shape, summary.input_range)
+        self.image = CurrentImage(converted, picture, source)
+        outputs = self.model(converted.pixels[None], training=False)
+        predictions = ()
+        if len(outputs.shape) == 2:
+            predictions = top_predictions(np.asarray(outputs)[0], summary.class_names)
+        self._emit(
+            ImageOpened(
+                request.request_id,
+                source,
+                np.array(converted.display, copy=True),
+                converted.original_size,
+                predictions,
+                converted.notes,
+            )
+        )
+        if layer is not None:
+            self._show_feature_maps(ShowFeatureMaps(layer, request.request_id))
+
+    def _show_feature_maps(self, request: ShowFeatureMaps) -> None:
+        if self.image is None:
+            return  # nothing to show yet; not an error, the window simply has no image
+        self._layer_info(request.layer)
+        extractor = self._extractors.get(request.layer)
+        if extractor is None:
+            extractor = truncate(self._require_model_object(), request.layer)
+            self._extractors[request.layer] = extractor
+        maps = np.asarray(extractor(self.image.converted.pixels[None], training=False))[0]
+        self._emit(FeatureMaps(request.request_id, request.layer, np.array(maps, copy=True)))
+
+    def _ascend(self, request: Ascend, should_stop: Callable[[], bool]) -> None:
+        info = self._layer_info(request.layer)
+        if not 0 <= request.unit < info.size:
+            raise LayerError(f"{info.name} has {info.size} {info.kind.value}; no #{request.unit}")
+        program = self._programs.get(request.layer)
+        if program is None:
+            self._emit(Status(f"Compiling the ascent step for {info.name}…", busy=True))
+            summary = self._require_model()
+            target = linearized(self._require_model_object(), request.layer)
+            program = AscentProgram(target, summary.input_shape, summary.input_range)
+            self._programs[request.layer] = program
+        settings = request.settings
+        self._emit(Status(f"Visualizing {info.name} #{request.unit}…", busy=True))
+        done, last_objective = 0, float("nan")
+        for snapshot in ascend(
+            program,
+            request.unit,
+            steps=settings.steps,
+            learning_rate=settings.learning_rate,
+            jitter=settings.jitter,
+            seed=settings.seed,
+            frame_every=settings.frame_every,
+            should_stop=should_stop,
+        ):
+            done, last_objective = snapshot.step, snapshot.objectives[-1]
+            self._emit(
+                Frame(
+                    request.request_id,
+                    request.layer,
+                    request.unit,
+                    snapshot.step,
+                    settings.steps,
+                    snapshot.image,
+                    snapshot.objectives,
+                )
+            )
+        predictions = ()
+        if info.is_output:
+            outputs = np.asarray(self.model(program.model_input(), training=False))[0]
+            predictions = top_predictions(outputs, self.summary.class_names)
+        self._emit(
+            RunFinished(
+                request.request_id,
+                request.layer,
+                request.unit,
+                done,
+                done < settings.steps,
+                program.display_image(),
+                last_objective,
+                predictions,
+            )
+        )
+        self._emit(Status("Ready"))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _require_model(self) -> ModelSummary:
+        if self.summary is None:
+            raise RuntimeError("no model is loaded yet")
+        return self.summary
+
+    def _require_model_object(self) -> keras.Model:
+        if self.model is None:
+            raise RuntimeError("no model is loaded yet")
+        return self.model
+
+    def _layer_info(self, path: tuple[str, ...]) -> LayerInfo:
+        info = self._require_model().find(tuple(path))
+        if info is None:
+            raise LayerError(f"the model has no layer {'/'.join(path)!r}")
+        if not info.visualizable:
+            raise LayerError(
+                f"layer {info.name!r} ({info.type_name}) has output shape {info.output_shape}: "
+                "it has no channels or units to show. Pick a convolution, pooling or Dense layer."
+            )
+        return info
+
+
+def warm_up() -> None:
+    """Touch TensorFlow once so the first real request does not pay its set-up cost."""
+    tf.constant(0.0).numpy()

@@ -1,0 +1,179 @@
+"""The engine thread: the one place where TensorFlow runs, and the only engine module using Qt.
+
+Requests arrive through `submit` from the GUI thread and wait in a mailbox with one slot per
+kind of request: a newer request of the same kind replaces the waiting one (the newest wins),
+and a newer visualization cancels the running one, which checks for that before every step.
+While a visualization runs, waiting image and feature-map requests are served between its
+steps, so dropping an image never waits for a long run to end.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections import OrderedDict
+
+from PySide6.QtCore import QThread, Signal
+
+from engine.messages import (
+    Ascend,
+    EngineFailure,
+    FeatureMaps,
+    Frame,
+    ImageOpened,
+    LoadModel,
+    ModelLoaded,
+    OpenImage,
+    Request,
+    RunFinished,
+    ShowFeatureMaps,
+    Status,
+    StopRun,
+)
+
+_LANES = {LoadModel: "model", OpenImage: "image", ShowFeatureMaps: "maps", Ascend: "ascend"}
+_WHAT = {LoadModel: "model", OpenImage: "image", ShowFeatureMaps: "layer", Ascend: "visualization"}
+# Requests quick enough to serve between two steps of a running visualization.
+_QUICK_LANES = ("image", "maps")
+
+
+def user_message(error: BaseException) -> str:
+    """A sentence for the window: our own errors speak for themselves, others get their type."""
+    from engine.images import ImageError
+
+    text = str(error).strip()
+    if isinstance(error, (ImageError, ValueError)) and text:
+        return text[0].upper() + text[1:]
+    if type(error).__name__ in ("ModelLoadError", "LayerError") and text:
+        return text[0].upper() + text[1:]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class EngineThread(QThread):
+    """Owns every TensorFlow call, including `import tensorflow`."""
+
+    status = Signal(object)  # Status: what the engine is busy with, for the status bar
+    model_loaded = Signal(object)  # ModelLoaded: the new model's layer tree
+    image_opened = Signal(object)  # ImageOpened: the converted image and its predictions
+    feature_maps = Signal(object)  # FeatureMaps: a layer's activations for the current image
+    frame = Signal(object)  # Frame: a snapshot of a running visualization
+    run_finished = Signal(object)  # RunFinished: a visualization completed or was stopped
+    failed = Signal(object)  # EngineFailure: a request failed; the thread lives on
+
+    def __init__(self, parent: object | None = None) -> None:
+        super().__init__(parent)
+        self._mailbox: OrderedDict[str, Request] = OrderedDict()
+        self._wake = threading.Condition()
+        self._running: Request | None = None
+        self._cancel = threading.Event()
+        self._quit = False
+        self._session = None
+        self.setObjectName("convscope-engine")
+
+    # ------------------------------------------------------------------ called from the GUI
+
+    def submit(self, request: Request) -> None:
+        """Queue a request; thread-safe, returns at once."""
+        with self._wake:
+            running = self._running
+            if isinstance(request, StopRun):
+                self._mailbox.pop("ascend", None)
+                if isinstance(running, Ascend):
+                    self._cancel.set()
+                return
+            lane = _LANES[type(request)]
+            if isinstance(request, LoadModel):
+                # Everything waiting or running refers to the old model.
+                self._mailbox.clear()
+                if running is not None:
+                    self._cancel.set()
+            elif isinstance(request, Ascend) and isinstance(running, Ascend):
+                self._cancel.set()
+            self._mailbox.pop(lane, None)
+            self._mailbox[lane] = request
+            self._wake.notify()
+
+    def stop(self) -> None:
+        """Ask the thread to finish: the running step completes, nothing else starts.
+
+        The caller then waits with `wait()`; the thread is never terminated by force.
+        """
+        with self._wake:
+            self._quit = True
+            self._mailbox.clear()
+            self._cancel.set()
+            self._wake.notify()
+
+    def is_busy(self) -> bool:
+        with self._wake:
+            return self._running is not None or bool(self._mailbox)
+
+    # ------------------------------------------------------------------ the thread
+
+    def run(self) -> None:
+        self.status.emit(Status("Loading TensorFlow…", busy=True))
+        try:
+            # Keep TensorFlow's C++ start-up chatter out of the user's terminal.
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            from engine.session import EngineSession, warm_up
+
+            warm_up()
+            self._session = EngineSession(self._emit)
+        except Exception as error:
+            self.failed.emit(
+                EngineFailure(
+                    0, "engine", f"TensorFlow could not start: {error}", traceback.format_exc()
+                )
+            )
+            return
+        self.status.emit(Status("Ready"))
+        while True:
+            with self._wake:
+                while not self._mailbox and not self._quit:
+                    self._wake.wait()
+                if self._quit:
+                    return
+                _, request = self._mailbox.popitem(last=False)
+                self._running = request
+                self._cancel.clear()
+            self._process(request)
+            with self._wake:
+                self._running = None
+
+    def _process(self, request: Request) -> None:
+        try:
+            self._session.handle(request, self._should_stop)
+        except Exception as error:
+            self.status.emit(Status("Ready"))
+            self.failed.emit(
+                EngineFailure(
+                    request.request_id,
+                    _WHAT[type(request)],
+                    user_message(error),
+                    traceback.format_exc(),
+                )
+            )
+
+    def _should_stop(self) -> bool:
+        """Checked before every step of a visualization; serves quick requests meanwhile."""
+        while True:
+            with self._wake:
+                if self._cancel.is_set() or self._quit:
+                    return True
+                lane = next((name for name in _QUICK_LANES if name in self._mailbox), None)
+                if lane is None:
+                    return False
+                request = self._mailbox.pop(lane)
+            self._process(request)
+
+    def _emit(self, result: object) -> None:
+        signal = {
+            Status: self.status,
+            ModelLoaded: self.model_loaded,
+            ImageOpened: self.image_opened,
+            FeatureMaps: self.feature_maps,
+            Frame: self.frame,
+            RunFinished: self.run_finished,
+        }[type(result)]
+        signal.emit(result)

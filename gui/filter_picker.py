@@ -1,0 +1,186 @@
+"""A grid of thumbnails, one per channel or unit of the selected layer, to pick what to grow."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
+
+from engine.messages import LayerInfo
+from gui.imaging import apply_colormap, normalize_per_channel, qimage_from_rgb8, to_rgb8
+
+ICON_SIDE = 72
+_BLANK_GREY = 40  # dark, so an empty slot reads as "nothing yet" on light and dark themes
+
+
+def _blank_thumbnail() -> np.ndarray:
+    return np.full((8, 8, 3), _BLANK_GREY, dtype=np.uint8)
+
+
+class FilterPicker(QListWidget):
+    """Labelled thumbnails of a layer's units: feature maps of an image, or grown images."""
+
+    # The unit (channel or Dense unit index) the user clicked or moved to with the arrow keys.
+    filter_selected = Signal(int)
+    # The unit the user double-clicked or pressed Enter on: show its feature map large.
+    filter_activated = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._labels: list[str] = []
+        self._thumbnails: list[np.ndarray] = []
+        self._visualized: set[int] = set()
+
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setIconSize(QSize(ICON_SIDE, ICON_SIDE))
+        self.setGridSize(QSize(ICON_SIDE + 20, ICON_SIDE + 34))
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setWordWrap(True)
+        self.setUniformItemSizes(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
+        self.setDragEnabled(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+
+        self.currentRowChanged.connect(self._on_self_current_row_changed)
+        self.itemActivated.connect(self._on_self_item_activated)
+
+    # ------------------------------------------------------------------------------- public API
+
+    def set_layer(self, layer: LayerInfo, labels: Sequence[str] | None = None) -> None:
+        """One blank thumbnail per unit of `layer`, labelled by `labels` (class names) or '#k'.
+
+        Clears grown images and the selection; no signal is emitted.
+        """
+        count = layer.size
+        names = list(labels or ())
+        with QSignalBlocker(self):
+            self.clear()
+            # Units beyond the names given (a model with fewer class names than outputs) get '#k'.
+            self._labels = [names[k] if k < len(names) else f"#{k}" for k in range(count)]
+            self._thumbnails = [_blank_thumbnail() for _ in range(count)]
+            blank = self._icon(self._thumbnails[0]) if count else QIcon()
+            for k, label in enumerate(self._labels):
+                item = QListWidgetItem(blank, label)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                item.setToolTip(f"#{k} {label}" if k < len(names) else label)
+                self.addItem(item)
+            self.setCurrentRow(-1)
+
+    def set_feature_maps(self, maps: np.ndarray | None) -> None:
+        """Thumbnails from the current image's activations: (H, W, C), (units,), or None for blank.
+
+        Units that already show a grown image keep it: that is what the user asked to see.
+        """
+        count = self.unit_count()
+        if maps is None:
+            self._show_values(None)
+            for k in range(count):
+                if k not in self._visualized:
+                    self._set_thumbnail(k, _blank_thumbnail())
+            return
+        maps = np.asarray(maps)
+        if maps.ndim == 1 and maps.shape[0] == count:
+            self._show_values(maps)
+            scale = float(np.max(np.abs(maps))) if count else 0.0
+            levels = maps / scale if scale > 0 else np.zeros_like(maps, dtype=np.float64)
+            for k in range(count):
+                if k not in self._visualized:
+                    grey = np.full((8, 8), levels[k], dtype=np.float32)
+                    self._set_thumbnail(k, to_rgb8(grey))
+            return
+        if maps.ndim == 3 and maps.shape[2] == count:
+            self._show_values(None)
+            normalized = normalize_per_channel(maps)
+            for k in range(count):
+                if k not in self._visualized:
+                    self._set_thumbnail(k, apply_colormap(normalized[:, :, k], "viridis"))
+            return
+        raise ValueError(f"feature maps of shape {maps.shape} do not fit {count} units")
+
+    def set_visualization(self, unit: int, image: np.ndarray) -> None:
+        """Show a grown (H, W, C) image in [0, 1] (C = 1 grey or 3 RGB) as `unit`'s thumbnail."""
+        self._check_unit(unit)
+        self._visualized.add(unit)
+        self._set_thumbnail(unit, to_rgb8(image))
+
+    def select_unit(self, unit: int | None) -> None:
+        """Select `unit` (None clears the selection) without announcing it."""
+        if unit is not None:
+            self._check_unit(unit)
+        with QSignalBlocker(self):
+            if unit is None:
+                self.setCurrentRow(-1)
+                self.clearSelection()
+            else:
+                self.setCurrentRow(unit)
+        if unit is not None:
+            self.scrollToItem(self.item(unit))
+
+    def clear(self) -> None:
+        """Remove every unit, as when the selected layer has nothing to visualize."""
+        super().clear()
+        self._labels = []
+        self._thumbnails = []
+        self._visualized.clear()
+
+    def current_unit(self) -> int | None:
+        """The selected unit, or None."""
+        row = self.currentRow()
+        return row if row >= 0 else None
+
+    def thumbnail(self, unit: int) -> np.ndarray:
+        """The (h, w, 3) uint8 picture last set for `unit`, before scaling to the icon size."""
+        self._check_unit(unit)
+        return self._thumbnails[unit]
+
+    def unit_count(self) -> int:
+        """How many units the current layer has."""
+        return len(self._labels)
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _check_unit(self, unit: int) -> None:
+        if not 0 <= unit < self.unit_count():
+            raise IndexError(f"unit {unit} out of range for a layer of {self.unit_count()} units")
+
+    def _icon(self, rgb8: np.ndarray) -> QIcon:
+        # Nearest neighbour: a 5×5 feature map should look like 25 squares, not a blur.
+        image = qimage_from_rgb8(rgb8).scaled(
+            ICON_SIDE,
+            ICON_SIDE,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation,
+        )
+        # A hairline frame: a white or background-coloured unit must still read as a square.
+        painter = QPainter(image)
+        painter.setPen(QColor(128, 128, 128))
+        painter.drawRect(0, 0, image.width() - 1, image.height() - 1)
+        painter.end()
+        return QIcon(QPixmap.fromImage(image))
+
+    def _set_thumbnail(self, unit: int, rgb8: np.ndarray) -> None:
+        self._thumbnails[unit] = rgb8
+        self.item(unit).setIcon(self._icon(rgb8))
+
+    def _show_values(self, values: np.ndarray | None) -> None:
+        """Labels carry a Dense unit's activation; thumbnails alone cannot show its sign."""
+        for k, label in enumerate(self._labels):
+            text = label if values is None else f"{label}  {float(values[k]):.3g}"
+            self.item(k).setText(text)
+
+    # ------------------------------------------------------------------------------- slots
+
+    def _on_self_current_row_changed(self, row: int) -> None:
+        # Program-made changes are made with signals blocked, so this is the user.
+        if row >= 0:
+            self.filter_selected.emit(row)
+
+    def _on_self_item_activated(self, item: QListWidgetItem) -> None:
+        self.filter_activated.emit(self.row(item))

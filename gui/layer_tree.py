@@ -1,0 +1,147 @@
+"""The model's layers as a tree: the user picks the layer to look into here."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QBrush, QFont, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+
+from engine.messages import LayerInfo, LayerKind, ModelSummary
+
+_COLUMNS = ("Layer", "Type", "Output shape", "Params", "Shows")
+_NAME, _PARAMS = 0, 3
+
+
+def format_shape(shape: tuple[int | None, ...] | None) -> str:
+    """'28×28×24' for (None, 28, 28, 24): the batch dimension says nothing about the layer."""
+    if shape is None:
+        return "—"
+    dims = shape[1:]
+    if not dims:
+        return "—"
+    return "×".join("?" if dim is None else str(dim) for dim in dims)
+
+
+def describe_units(layer: LayerInfo) -> str:
+    """What selecting the layer offers: '24 channels', '10 classes', '128 units' or ''."""
+    if layer.kind is LayerKind.CHANNELS:
+        noun = "channel"
+    elif layer.kind is LayerKind.UNITS:
+        noun = "class" if layer.is_output else "unit"
+    else:
+        return ""
+    plural = "es" if noun == "class" else "s"
+    return f"{layer.size} {noun}{'' if layer.size == 1 else plural}"
+
+
+class LayerTree(QTreeWidget):
+    """Every layer of the loaded model, nested sub-models expanded, visualizable ones in bold."""
+
+    # The LayerInfo of the row the user clicked or moved to with the keyboard.
+    layer_selected = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setColumnCount(len(_COLUMNS))
+        self.setHeaderLabels(list(_COLUMNS))
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        self.setAllColumnsShowFocus(True)
+        self.setRootIsDecorated(True)
+        self.setExpandsOnDoubleClick(False)
+        # Without padding the right-aligned Params run into the next column.
+        self.setStyleSheet("QTreeView::item { padding: 1px 6px; }")
+        header = self.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+        self.currentItemChanged.connect(self._on_self_current_item_changed)
+
+    # ------------------------------------------------------------------------------- public API
+
+    def set_summary(self, summary: ModelSummary) -> None:
+        """Replace the rows with the layers of `summary`; nothing is selected afterwards."""
+        with QSignalBlocker(self):
+            self.clear()
+            self.addTopLevelItems([self._make_item(layer) for layer in summary.layers])
+            # Sub-models are where the interesting layers often are, so they start open.
+            self.expandAll()
+            self.setCurrentItem(None)
+        self._fit_columns()
+
+    def select_layer(self, path: tuple[str, ...]) -> None:
+        """Select the row of the layer at `path` without announcing it; unknown paths clear it."""
+        item = self._find_item(tuple(path))
+        with QSignalBlocker(self):
+            if item is None:
+                self.setCurrentItem(None)
+                self.clearSelection()
+                return
+            self.setCurrentItem(item)
+        self.scrollToItem(item)
+
+    def current_layer(self) -> LayerInfo | None:
+        """The LayerInfo of the selected row, or None."""
+        item = self.currentItem()
+        return None if item is None else item.data(_NAME, Qt.ItemDataRole.UserRole)
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _make_item(self, layer: LayerInfo) -> QTreeWidgetItem:
+        shape = format_shape(layer.output_shape)
+        item = QTreeWidgetItem(
+            [layer.name, layer.type_name, shape, f"{layer.params:,}", describe_units(layer)]
+        )
+        item.setData(_NAME, Qt.ItemDataRole.UserRole, layer)
+        item.setTextAlignment(_PARAMS, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if layer.visualizable:
+            font = QFont(self.font())
+            font.setBold(True)
+            item.setFont(_NAME, font)
+            tip = f"{layer.name}: {describe_units(layer)} to visualize"
+        else:
+            # Greyed but still selectable: the window explains why there is nothing to see.
+            grey = QBrush(
+                self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+            )
+            for column in range(len(_COLUMNS)):
+                item.setForeground(column, grey)
+            tip = f"nothing to visualize: output shape {shape}"
+        for column in range(len(_COLUMNS)):
+            item.setToolTip(column, tip)
+        item.addChildren([self._make_item(child) for child in layer.children])
+        return item
+
+    def _fit_columns(self) -> None:
+        # Fitted once per model rather than ResizeToContents, which would take resizing away
+        # from the user.
+        for column in range(len(_COLUMNS) - 1):
+            self.resizeColumnToContents(column)
+
+    def _find_item(self, path: tuple[str, ...]) -> QTreeWidgetItem | None:
+        parent = self.invisibleRootItem()
+        found: QTreeWidgetItem | None = None
+        for name in path:
+            found = next(
+                (
+                    parent.child(i)
+                    for i in range(parent.childCount())
+                    if parent.child(i).data(_NAME, Qt.ItemDataRole.UserRole).name == name
+                ),
+                None,
+            )
+            if found is None:
+                return None
+            parent = found
+        return found
+
+    # ------------------------------------------------------------------------------- slots
+
+    def _on_self_current_item_changed(
+        self, current: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None
+    ) -> None:
+        # Only user actions get here: the program's own changes happen with signals blocked.
+        if current is not None:
+            self.layer_selected.emit(current.data(_NAME, Qt.ItemDataRole.UserRole))

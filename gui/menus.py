@@ -1,0 +1,101 @@
+"""The window's menus and keyboard shortcuts."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow
+
+from engine.samples import sample_names
+
+
+def _action(window: QMainWindow, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    if tip:
+        action.setStatusTip(tip)
+    action.triggered.connect(lambda _checked=False: slot())
+    return action
+
+
+def _open_sample(window, key: str, _checked: bool = False) -> None:
+    window.open_image(sample=key)
+
+
+def build_menus(window) -> dict[str, QAction]:
+    """Fill the menu bar of `window` (a MainWindow) and return its actions by name."""
+    actions = {
+        "open_image": _action(
+            window,
+            "Open &Image…",
+            window.choose_image,
+            QKeySequence.Open,
+            "Open an image file and see what the model makes of it",
+        ),
+        "open_model": _action(
+            window,
+            "Open &Model…",
+            window.choose_model,
+            "Ctrl+Shift+O",
+            "Open a .keras or .h5 model file",
+        ),
+        "default_model": _action(
+            window,
+            "&Default Model",
+            lambda: window.open_model(None),
+            "Ctrl+Shift+D",
+            "Go back to the built-in MNIST model",
+        ),
+        "export": _action(
+            window,
+            "&Export Canvas as PNG…",
+            window.export_canvas,
+            "Ctrl+E",
+            "Save the picture on the canvas",
+        ),
+        "quit": _action(window, "&Quit", window.close, QKeySequence.Quit),
+        "stop": _action(window, "&Stop", window.stop, "Esc", "Stop the running visualization"),
+        "restart": _action(
+            window,
+            "&Restart",
+            window.restart,
+            "F5",
+            "Run the visualization of the selected filter again",
+        ),
+        "feature_map": _action(
+            window,
+            "Show &Feature Map",
+            window.show_selected_feature_map,
+            "Ctrl+M",
+            "Show the selected filter's feature map large",
+        ),
+        "input": _action(window, "Show &Input Image", window.show_input, "Ctrl+I"),
+        "fit": _action(window, "&Fit Canvas", window.canvas.fit, "Ctrl+0"),
+    }
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addAction(actions["open_image"])
+    samples = file_menu.addMenu("&Samples")
+    for key, title in sample_names():
+        sample = QAction(title, window)
+        sample.triggered.connect(
+            partial(lambda k, _checked=False: window.open_image(sample=k), key)
+        )
+        samples.addAction(sample)
+        actions[f"sample:{key}"] = sample
+    file_menu.addSeparator()
+    file_menu.addAction(actions["open_model"])
+    file_menu.addAction(actions["default_model"])
+    file_menu.addSeparator()
+    file_menu.addAction(actions["export"])
+    file_menu.addSeparator()
+    file_menu.addAction(actions["quit"])
+    run_menu = bar.addMenu("&Run")
+    run_menu.addAction(actions["stop"])
+    run_menu.addAction(actions["restart"])
+    view_menu = bar.addMenu("&View")
+    for name in ("feature_map", "input", "fit"):
+        view_menu.addAction(actions[name])
+    return actions

@@ -1,0 +1,87 @@
+"""A dismissible strip above the workspace for errors and notices that need reading."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+
+# Fixed light backgrounds with dark text stay readable on both light and dark themes.
+_ERROR_STYLE = (
+    "QFrame#MessageBar { background: #fde2e1; border: 1px solid #e8a09c; border-radius: 4px; }"
+    " QFrame#MessageBar QLabel { color: #5c1512; }"
+)
+_INFO_STYLE = (
+    "QFrame#MessageBar { background: #e1effd; border: 1px solid #9cc3e8; border-radius: 4px; }"
+    " QFrame#MessageBar QLabel { color: #12365c; }"
+)
+
+
+class MessageBar(QFrame):
+    """Hidden until there is something to say; the × hides it again."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MessageBar")
+        # Never taller than its text: the workspace below should get the spare room.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self._error = False
+
+        self.icon_label = QLabel()
+        self.icon_label.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.text_label = QLabel()
+        self.text_label.setWordWrap(True)
+        # Selectable so the user can paste an error message into a bug report.
+        self.text_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.text_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.close_button = QToolButton()
+        self.close_button.setText("×")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Dismiss")
+
+        self.close_button.clicked.connect(self._on_close_button_clicked)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.icon_label, alignment=Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.text_label, stretch=1)
+        layout.addWidget(self.close_button, alignment=Qt.AlignmentFlag.AlignTop)
+        self.setVisible(False)
+
+    # ------------------------------------------------------------------------------- public API
+
+    def show_error(self, text: str) -> None:
+        """Show `text` as an error, with a warning sign on a reddish background."""
+        self._show(text, error=True)
+
+    def show_info(self, text: str) -> None:
+        """Show `text` as a notice on a bluish background."""
+        self._show(text, error=False)
+
+    def text(self) -> str:
+        """The message shown, without the sign."""
+        return self.text_label.text()
+
+    def is_error(self) -> bool:
+        """Whether the message is an error."""
+        return self._error
+
+    def clear(self) -> None:
+        """Forget the message and hide."""
+        self.text_label.setText("")
+        self._error = False
+        self.setVisible(False)
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _show(self, text: str, *, error: bool) -> None:
+        self._error = error
+        self.icon_label.setText("⚠" if error else "ℹ")
+        self.text_label.setText(text)
+        self.setStyleSheet(_ERROR_STYLE if error else _INFO_STYLE)
+        self.setVisible(True)
+
+    # ------------------------------------------------------------------------------- slots
+
+    def _on_close_button_clicked(self) -> None:
+        self.setVisible(False)

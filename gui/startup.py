@@ -1,0 +1,111 @@
+"""What happens after the window opens: load the model, an image, and optionally take a picture.
+
+The same sequence serves `python main.py [MODEL] [IMAGE]` and `--screenshot FILE`, which also
+visualizes one filter, saves the window as a PNG and quits.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+from engine.messages import ImageOpened, ModelSummary, RunFinished
+from gui.main_window import MainWindow
+
+
+def default_sample(summary: ModelSummary) -> str:
+    """A sample that suits the model: a digit for small grey inputs, a photo otherwise."""
+    height, _, channels = summary.input_shape
+    return "digit:3" if channels == 1 and (height or 999) <= 64 else "photo:chelsea"
+
+
+class Startup(QObject):
+    """Drives the window through its first model, image and (for screenshots) visualization."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        model: str | None,
+        image: str | None,
+        screenshot: str | None = None,
+        layer: tuple[str, ...] | None = None,
+        unit: int | None = None,
+        steps: int | None = None,
+        timeout_s: float = 300.0,
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._model, self._image = model, image
+        self._screenshot, self._layer, self._unit = screenshot, layer, unit
+        self._steps = steps
+        # A screenshot always shows a finished visualization; otherwise only when asked for one.
+        self._wants_run = bool(screenshot) or layer is not None or unit is not None
+        self._image_requested = False
+        self._started_run = False
+        self._timeout_s = timeout_s
+        self.exit_code = 0
+
+    def begin(self) -> None:
+        window = self._window
+        window.model_shown.connect(self._on_window_model_shown)
+        window.image_shown.connect(self._on_window_image_shown)
+        window.visualization_finished.connect(self._on_window_visualization_finished)
+        window.error_shown.connect(self._on_window_error_shown)
+        if self._screenshot:
+            QTimer.singleShot(int(self._timeout_s * 1000), self._on_timeout)
+        window.open_model(self._model)
+
+    def _on_window_model_shown(self, summary: ModelSummary) -> None:
+        if self._image_requested:
+            return
+        self._image_requested = True
+        if self._image:
+            self._window.open_image(self._image)
+        else:
+            self._window.open_image(sample=default_sample(summary))
+
+    def _on_window_image_shown(self, _opened: ImageOpened | None) -> None:
+        if not self._wants_run or self._started_run:
+            return
+        self._started_run = True
+        window = self._window
+        if self._layer:
+            window.select_layer(self._layer)
+        if self._steps:
+            window.controls.set_settings(replace(window.controls.settings(), steps=self._steps))
+        if window.layer is None or not window.layer.visualizable:
+            return  # the window already says why
+        unit = self._unit or 0
+        print(f"convscope: visualizing {'/'.join(window.layer.path)} #{unit}", flush=True)
+        window.visualize(unit)
+
+    def _on_window_visualization_finished(self, _done: RunFinished) -> None:
+        if not self._screenshot:
+            return
+        QTimer.singleShot(100, self._take_screenshot)  # let the last paint land
+
+    def _on_window_error_shown(self, text: str) -> None:
+        print(f"convscope: {text}", file=sys.stderr)
+        if self._screenshot and not self._window.summary:
+            self.exit_code = 1  # no model: the picture would show nothing useful
+            self._take_screenshot()
+        elif self._wants_run and not self._started_run and self._image_requested:
+            self._on_window_image_shown(None)  # a bad image still gets a visualization
+
+    def _take_screenshot(self) -> None:
+        picture = self._window.grab()
+        if not picture.save(self._screenshot):
+            print(f"convscope: could not write {self._screenshot}", file=sys.stderr)
+            self.exit_code = 1
+        else:
+            print(f"convscope: wrote {self._screenshot}")
+        self._window.close()
+        QApplication.instance().exit(self.exit_code)
+
+    def _on_timeout(self) -> None:
+        print("convscope: gave up waiting for the visualization", file=sys.stderr)
+        self.exit_code = 1
+        self._take_screenshot()

@@ -1,0 +1,89 @@
+"""convscope: a desktop workbench for seeing inside convolutional neural networks.
+
+python main.py [MODEL] [IMAGE] [--layer NAME] [--filter K] [--steps N] [--screenshot FILE]
+python main.py train-default [--mnist DIR] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="convscope", description="See inside convolutional neural networks."
+    )
+    parser.add_argument("model", nargs="?", help=".keras or .h5 model (default: built-in MNIST)")
+    parser.add_argument("image", nargs="?", help="image to open (default: a sample)")
+    parser.add_argument(
+        "--screenshot",
+        metavar="FILE",
+        help="render the window with one finished visualization to FILE and exit",
+    )
+    parser.add_argument("--layer", help="layer to visualize, nested names joined by '/'")
+    parser.add_argument("--filter", type=int, help="channel or unit to visualize at start")
+    parser.add_argument("--steps", type=int, help="ascent steps for this session")
+    return parser.parse_args(argv)
+
+
+def run_app(
+    model: str | None,
+    image: str | None,
+    screenshot: str | None = None,
+    layer: tuple[str, ...] | None = None,
+    unit: int | None = None,
+    steps: int | None = None,
+) -> int:
+    """Open the window; returns the process exit status.
+
+    This is the one place that knows both halves: it creates the engine thread and hands it to
+    the window, so `gui/` never imports the engine's TensorFlow side.
+    """
+    if screenshot and not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from engine.worker import EngineThread
+    from gui.main_window import MainWindow
+    from gui.startup import Startup
+
+    QCoreApplication.setOrganizationName("convscope")
+    QCoreApplication.setApplicationName("convscope")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    engine = EngineThread()
+    window = MainWindow(engine)
+    window.show()
+    engine.start()  # TensorFlow loads in the engine thread while the window is already up
+    startup = Startup(window, model, image, screenshot, layer, unit, steps)
+    startup.begin()
+    # Ctrl+C or a polite kill closes the window the normal way (engine stopped, settings saved).
+    # Python only runs signal handlers between bytecodes, so a timer lets it look regularly.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: QTimer.singleShot(0, window.close))
+    heartbeat = QTimer(interval=200)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start()
+    status = app.exec()
+    if engine.isRunning():
+        engine.stop()
+        engine.wait()
+    return status or startup.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train-default"]:
+        from engine.training import main as train_main
+
+        return train_main(argv[1:])
+    args = _parse(argv)
+    layer = tuple(args.layer.split("/")) if args.layer else None
+    return run_app(args.model, args.image, args.screenshot, layer, args.filter, args.steps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

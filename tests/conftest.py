@@ -1,0 +1,72 @@
+"""Shared fixtures: headless Qt, quiet TensorFlow, settings that never touch the user's."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path, monkeypatch):
+    """Each test gets its own settings file, so remembered values never leak between tests."""
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    QSettings.setDefaultFormat(QSettings.IniFormat)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+    QCoreApplication.setOrganizationName("convscope-tests")
+    QCoreApplication.setApplicationName("convscope-tests")
+    yield
+
+
+@pytest.fixture(scope="session")
+def tiny_conv_model():
+    """A two-conv model with a softmax head, small enough for many fast steps."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_a")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool_a")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(4, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="tiny")
+
+
+@pytest.fixture(scope="session")
+def nested_model():
+    """An outer functional model wrapping a Sequential sub-model, saved and reloaded."""
+    import keras
+
+    keras.utils.set_random_seed(2)
+    inner = keras.Sequential(
+        [
+            keras.Input((8, 8, 4)),
+            keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="inner_conv1"),
+            keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="inner_conv2"),
+        ],
+        name="block",
+    )
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="stem")(inputs)
+    x = keras.layers.MaxPooling2D(name="stem_pool")(x)
+    x = inner(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="head")(x)
+    return keras.Model(inputs, outputs, name="nested")
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory, tiny_conv_model, nested_model):
+    """The code-built models as files, as a user would drop them."""
+    folder = tmp_path_factory.mktemp("models")
+    paths = {"tiny": folder / "tiny.keras", "nested": folder / "nested.keras"}
+    tiny_conv_model.save(paths["tiny"])
+    nested_model.save(paths["nested"])
+    paths["tiny_h5"] = folder / "tiny.h5"
+    tiny_conv_model.save(paths["tiny_h5"])
+    return paths
