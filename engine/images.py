@@ -50,9 +50,11 @@ def read_image(path: str | Path) -> Image.Image:
             Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             try:
                 image = Image.open(path)
+                size = image.size
                 # JPEG can decode straight at a reduced scale: a huge photo never fills memory.
                 image.draft("RGB", (2048, 2048))
                 image.load()
+                image.info["original_size"] = size
             finally:
                 Image.MAX_IMAGE_PIXELS = previous
     except UnidentifiedImageError as error:
@@ -65,9 +67,12 @@ def read_image(path: str | Path) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError(f"{name} is damaged and could not be decoded ({error})") from error
     try:
-        return ImageOps.exif_transpose(image)
+        upright = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block must not cost the user the picture itself
         return image
+    if upright is not image and upright.size != image.size:
+        upright.info["original_size"] = size[::-1]
+    return upright
 
 
 def _to_float(image: Image.Image, channels: int) -> tuple[np.ndarray, list[str]]:
@@ -117,15 +122,16 @@ def convert_image(
 ) -> ConvertedImage:
     """Resize and convert `image` to the model's (H, W, C) input in its value range."""
     height, width, channels = input_shape
-    original = image.size
+    original = tuple(image.info.get("original_size", image.size))
     if original[0] < 1 or original[1] < 1:
         raise ImageError(f"the image has no pixels ({original[0]}×{original[1]})")
     target = _target_size(original, (height, width))
     notes: list[str] = []
-    if target != original:
+    if target != image.size or target != original:
         # Reduce first by an integer factor: resizing a 20-megapixel photo to 28×28 directly
         # with a high-quality filter would be slow for no visible gain.
-        factor = max(1, min(original[0] // (4 * target[0]), original[1] // (4 * target[1])))
+        have_w, have_h = image.size  # JPEG may already be decoded at a reduced scale
+        factor = max(1, min(have_w // (4 * target[0]), have_h // (4 * target[1])))
         if factor > 1:
             image = image.reduce(factor)
         if image.mode.startswith("I;16"):

@@ -131,7 +131,7 @@ class EngineSession:
         outputs = self.model(converted.pixels[None], training=False)
         predictions = ()
         if len(outputs.shape) == 2:
-            predictions = top_predictions(np.asarray(outputs)[0], summary.class_names)
+            predictions = top_predictions(outputs.numpy()[0], summary.class_names)
         self._emit(
             ImageOpened(
                 request.request_id,
@@ -153,7 +153,7 @@ class EngineSession:
         if extractor is None:
             extractor = truncate(self._require_model_object(), request.layer)
             self._extractors[request.layer] = extractor
-        maps = np.asarray(extractor(self.image.converted.pixels[None], training=False))[0]
+        maps = extractor(self.image.converted.pixels[None], training=False).numpy()[0]
         self._emit(FeatureMaps(request.request_id, request.layer, np.array(maps, copy=True)))
 
     def _ascend(self, request: Ascend, should_stop: Callable[[], bool]) -> None:
@@ -194,7 +194,7 @@ class EngineSession:
             )
         predictions = ()
         if info.is_output:
-            outputs = np.asarray(self.model(program.model_input(), training=False))[0]
+            outputs = self.model(program.model_input(), training=False).numpy()[0]
             predictions = top_predictions(outputs, self.summary.class_names)
         self._emit(
             RunFinished(

@@ -43,10 +43,11 @@ def user_message(error: BaseException) -> str:
     from engine.images import ImageError
 
     text = str(error).strip()
+    # Our messages start with the file or layer name, exactly as the user knows it.
     if isinstance(error, (ImageError, ValueError)) and text:
-        return text[0].upper() + text[1:]
+        return text
     if type(error).__name__ in ("ModelLoadError", "LayerError") and text:
-        return text[0].upper() + text[1:]
+        return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 

@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         self._columns = QSplitter(Qt.Horizontal)
         for part in (left, middle, right):
             self._columns.addWidget(part)
-        self._columns.setSizes([330, 560, 390])
+        self._columns.setSizes([440, 520, 360])
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         geometry = self._settings.value("window/geometry")
         if (geometry is not None and not self.restoreGeometry(geometry)) or geometry is None:
-            self.resize(1320, 820)
+            self.resize(1400, 860)
         columns = self._settings.value("window/columns")
         if columns is not None:
             self._columns.restoreState(columns)

@@ -1,0 +1,192 @@
+"""Steps per second of activation maximization: the classic notebook loop against the engine.
+
+Run from the repo root: `.venv/bin/python benchmarks/ascent_speed.py [--quick] [--skip-vgg]`.
+
+(a) The notebook loop builds `keras.Model(model.inputs, layer.output)` for every visualization and
+    runs plain eager `tf.GradientTape` steps with the gradient normalized by its RMS.
+(b) The engine's `AscentProgram` on `linearized(model, (layer,))`, built once per layer (the app
+    caches it) and stepped with `program.step()`.
+
+Both run in this one process, interleaved round by round (A, B, A, B ...), and each method's rate is
+the median over rounds, so a noisy neighbour or a thermal dip hits both alike. Rates are steady
+state: a few warm-up steps run untimed before each timed block. The script reports; it never fails
+on a slow result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WARMUP_STEPS = 3
+LEARNING_RATE = 0.05  # in units of the input range, as the engine counts it
+JITTER = 1  # the app's default; the notebook loop has none, so this only handicaps the engine
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model and layer to time, with the speed-up the engine is expected to reach."""
+
+    label: str
+    layer: str
+    input_shape: tuple[int, int, int]
+    input_range: tuple[float, float]
+    steps: int  # timed steps per round and method
+    target: float
+
+
+@dataclass(frozen=True)
+class Result:
+    case: Case
+    notebook: float  # steps/s, steady state, median over rounds
+    notebook_with_build: float  # steps/s of a whole visualization, sub-model build included
+    engine: float  # steps/s, steady state, median over rounds
+    engine_setup_s: float  # building the program and tracing its first step, paid once per layer
+
+
+def start_image(case: Case, seed: int):
+    """The near-grey noisy image the engine starts from, so both methods see the same pixels."""
+    import numpy as np
+
+    low, high = case.input_range
+    noise = np.random.default_rng(seed).uniform(0.45, 0.55, (1, *case.input_shape))
+    return (low + (high - low) * noise).astype(np.float32)
+
+
+def notebook_round(model, case: Case, unit: int, steps: int) -> tuple[float, float]:
+    """One notebook visualization; returns (steady steps/s, steps/s with the build included)."""
+    import keras
+    import tensorflow as tf
+
+    began = time.perf_counter()
+    # The notebooks build the sub-model per visualization, so its cost belongs to this round.
+    extractor = keras.Model(model.inputs, model.get_layer(case.layer).output)
+    img = tf.convert_to_tensor(start_image(case, unit))
+    step_size = LEARNING_RATE * (case.input_range[1] - case.input_range[0])
+
+    def step(img: tf.Tensor) -> tf.Tensor:
+        # Only the image is watched explicitly, as in the notebooks. Eager by design: this is the
+        # baseline. (The oneDNN eager-gradient crash needs other convs than these two models'.)
+        with tf.GradientTape() as tape:
+            tape.watch(img)
+            loss = tf.reduce_mean(extractor(img)[..., unit])
+        grads = tape.gradient(loss, img)
+        grads = grads / (tf.sqrt(tf.reduce_mean(tf.square(grads))) + 1e-5)
+        return img + step_size * grads
+
+    for _ in range(WARMUP_STEPS):
+        img = step(img)
+    timed = time.perf_counter()
+    for _ in range(steps):
+        img = step(img)
+    img.numpy()  # CPU eager is synchronous already; this makes sure nothing is left pending
+    done = time.perf_counter()
+    return steps / (done - timed), (WARMUP_STEPS + steps) / (done - began)
+
+
+def engine_round(program, unit: int, steps: int) -> float:
+    """Steady steps/s of the engine's compiled step on a fresh run of `unit`."""
+    program.reset(unit, LEARNING_RATE, JITTER, seed=unit)
+    for _ in range(WARMUP_STEPS):
+        program.step()
+    began = time.perf_counter()
+    for _ in range(steps):
+        program.step()  # returns a Python float, so every step is complete when it returns
+    return steps / (time.perf_counter() - began)
+
+
+def measure(model, case: Case, rounds: int) -> Result:
+    """Interleave the two methods for `rounds` rounds and take each one's median rate."""
+    from engine.ascent import AscentProgram
+    from engine.surgery import linearized
+
+    began = time.perf_counter()
+    program = AscentProgram(linearized(model, (case.layer,)), case.input_shape, case.input_range)
+    program.reset(0, LEARNING_RATE, JITTER, seed=0)
+    program.step()  # the first call traces the tf.function; count it as setup
+    setup_s = time.perf_counter() - began
+
+    notebook, notebook_all, engine = [], [], []
+    for index in range(rounds):
+        unit = index % program.units  # a different filter per round, as a notebook gallery does
+        steady, whole = notebook_round(model, case, unit, case.steps)
+        notebook.append(steady)
+        notebook_all.append(whole)
+        engine.append(engine_round(program, unit, case.steps))
+        print(
+            f"  {case.label} round {index + 1}/{rounds}: notebook {steady:8.2f}/s"
+            f"  engine {engine[-1]:8.2f}/s",
+            flush=True,
+        )
+    return Result(
+        case,
+        statistics.median(notebook),
+        statistics.median(notebook_all),
+        statistics.median(engine),
+        setup_s,
+    )
+
+
+def print_table(results: list[Result]) -> None:
+    header = (
+        f"{'model':<20} {'layer':<13} {'notebook/s':>10} {'nb+build/s':>10} "
+        f"{'engine/s':>9} {'ratio':>6} {'engine setup s':>14}"
+    )
+    print("\n" + header + "\n" + "-" * len(header))
+    for r in results:
+        print(
+            f"{r.case.label:<20} {r.case.layer:<13} {r.notebook:>10.2f} "
+            f"{r.notebook_with_build:>10.2f} {r.engine:>9.2f} "
+            f"{r.engine / r.notebook:>5.1f}x {r.engine_setup_s:>14.2f}"
+        )
+    print()
+    for r in results:
+        ratio = r.engine / r.notebook
+        print(f"{r.case.label}: engine is {ratio:.1f}x the notebook loop (target {r.case.target}x)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few steps: a smoke test")
+    parser.add_argument("--skip-vgg", action="store_true", help="only the built-in default model")
+    args = parser.parse_args(argv)
+
+    # Set before TensorFlow loads; the engine package must import from a plain checkout.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, str(REPO_ROOT))
+    import keras
+    import tensorflow as tf
+
+    from engine.model_io import load_model
+
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs")
+    rounds = 3 if args.quick else 9
+    model, meta, _ = load_model(None)
+    default = Case(
+        "default model", "conv3", (28, 28, 1), meta.input_range, 10 if args.quick else 100, 5.0
+    )
+    results = [measure(model, default, rounds)]
+    if not args.skip_vgg:
+        # Random weights: nothing can be downloaded here, and speed does not depend on them.
+        vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(224, 224, 3))
+        case = Case(
+            "VGG16 block3_conv2",
+            "block3_conv2",
+            (224, 224, 3),
+            (0.0, 255.0),
+            2 if args.quick else 8,
+            1.8,
+        )
+        results.append(measure(vgg, case, 2 if args.quick else 7))
+    print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

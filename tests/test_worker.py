@@ -1,0 +1,96 @@
+"""The engine thread: newest request wins, stop is prompt, failures leave it alive."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine.messages import Ascend, AscentSettings, LoadModel, OpenImage, StopRun
+from engine.worker import EngineThread
+
+LONG = AscentSettings(steps=1_000_000, frame_every=1)
+SHORT = AscentSettings(steps=20, frame_every=5)
+
+
+@pytest.fixture
+def engine(qtbot):
+    thread = EngineThread()
+    thread.start()
+    with qtbot.waitSignal(thread.model_loaded, timeout=60_000):
+        thread.submit(LoadModel(None))
+    yield thread
+    thread.stop()
+    assert thread.wait(5_000)
+
+
+def _collect(signal):
+    received = []
+    signal.connect(received.append)
+    return received
+
+
+def test_a_newer_visualization_cancels_the_running_one(qtbot, engine):
+    finished = _collect(engine.run_finished)
+    first = Ascend(("conv2",), 0, LONG)
+    with qtbot.waitSignal(engine.frame, timeout=30_000):
+        engine.submit(first)
+    second = Ascend(("conv2",), 1, SHORT)
+    engine.submit(second)
+    qtbot.waitUntil(lambda: any(r.request_id == second.request_id for r in finished), timeout=30_000)
+    by_id = {r.request_id: r for r in finished}
+    assert by_id[first.request_id].cancelled
+    assert by_id[first.request_id].steps_done < LONG.steps
+    assert not by_id[second.request_id].cancelled
+    assert by_id[second.request_id].steps_done == SHORT.steps
+
+
+def test_stop_ends_a_run_within_a_step(qtbot, engine):
+    frames = _collect(engine.frame)
+    run = Ascend(("conv1",), 2, LONG)
+    engine.submit(run)
+    qtbot.waitUntil(lambda: len(frames) >= 3, timeout=30_000)
+    with qtbot.waitSignal(engine.run_finished, timeout=5_000) as blocker:
+        engine.submit(StopRun())
+        stopped_at = frames[-1].step
+    done = blocker.args[0]
+    assert done.cancelled and done.request_id == run.request_id
+    # Frames queued before the stop may still be in flight; the run itself ended promptly.
+    assert done.steps_done < stopped_at + 200
+    qtbot.waitUntil(lambda: not engine.is_busy(), timeout=2_000)
+
+
+def test_a_failure_is_reported_and_the_thread_lives_on(qtbot, engine, tmp_path):
+    bogus = tmp_path / "bogus.keras"
+    bogus.write_text("not a model")
+    with qtbot.waitSignal(engine.failed, timeout=30_000) as blocker:
+        engine.submit(LoadModel(str(bogus)))
+    failure = blocker.args[0]
+    assert failure.what == "model" and "bogus.keras" in failure.message
+    assert failure.details  # the traceback travels along for bug reports
+    with qtbot.waitSignal(engine.run_finished, timeout=30_000) as blocker:
+        engine.submit(Ascend(("conv1",), 0, SHORT))
+    assert not blocker.args[0].cancelled
+
+
+def test_an_image_is_served_while_a_long_run_goes_on(qtbot, engine):
+    with qtbot.waitSignal(engine.frame, timeout=30_000):
+        engine.submit(Ascend(("conv3",), 0, LONG))
+    with qtbot.waitSignal(engine.image_opened, timeout=30_000) as blocker:
+        engine.submit(OpenImage(sample="digit:7", layer=("conv3",)))
+    assert blocker.args[0].predictions[0].name == "7"
+    assert engine.is_busy()  # the visualization is still running
+    engine.submit(StopRun())
+
+
+def test_stop_joins_the_thread_promptly_mid_run(qtbot):
+    thread = EngineThread()
+    thread.start()
+    with qtbot.waitSignal(thread.model_loaded, timeout=60_000):
+        thread.submit(LoadModel(None))
+    with qtbot.waitSignal(thread.frame, timeout=30_000):
+        thread.submit(Ascend(("conv3",), 1, LONG))
+    started = time.monotonic()
+    thread.stop()
+    assert thread.wait(2_000)
+    assert time.monotonic() - started < 2.0
