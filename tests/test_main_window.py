@@ -43,9 +43,7 @@ def _settings(win: MainWindow, **changes) -> None:
 def _drop(win: MainWindow, path: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(
-        QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier
-    )
+    event = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     win.dropEvent(event)
 
 

@@ -37,7 +37,9 @@ def test_a_newer_visualization_cancels_the_running_one(qtbot, engine):
         engine.submit(first)
     second = Ascend(("conv2",), 1, SHORT)
     engine.submit(second)
-    qtbot.waitUntil(lambda: any(r.request_id == second.request_id for r in finished), timeout=30_000)
+    qtbot.waitUntil(
+        lambda: any(r.request_id == second.request_id for r in finished), timeout=30_000
+    )
     by_id = {r.request_id: r for r in finished}
     assert by_id[first.request_id].cancelled
     assert by_id[first.request_id].steps_done < LONG.steps
