@@ -169,24 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     from engine.model_io import load_model
 
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs")
-    rounds = 3 if args.quick else 9
     model, meta, _ = load_model(None)
-    default = Case(
-        "default model", "conv3", (28, 28, 1), meta.input_range, 10 if args.quick else 100, 5.0
-    )
-    results = [measure(model, default, rounds)]
+    # (notebook steps, engine steps, rounds): full runs take about a minute on 2 idle cores.
+    small = (10, 50, 3) if args.quick else (60, 400, 9)
+    default = Case("default model", "conv3", (28, 28, 1), meta.input_range, *small[:2], 5.0)
+    results = [measure(model, default, small[2])]
     if not args.skip_vgg:
         # Random weights: nothing can be downloaded here, and speed does not depend on them.
         vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(224, 224, 3))
+        large = (2, 4, 2) if args.quick else (6, 12, 7)
         case = Case(
-            "VGG16 block3_conv2",
-            "block3_conv2",
-            (224, 224, 3),
-            (0.0, 255.0),
-            2 if args.quick else 8,
-            1.8,
+            "VGG16 block3_conv2", "block3_conv2", (224, 224, 3), (0.0, 255.0), *large[:2], 1.8
         )
-        results.append(measure(vgg, case, 2 if args.quick else 7))
+        results.append(measure(vgg, case, large[2]))
     print_table(results)
     return 0
 

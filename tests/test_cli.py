@@ -1,0 +1,115 @@
+"""The program as a user starts it: from the command line, in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # keep the user's settings out of it
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def test_screenshot_renders_a_finished_visualization(tmp_path):
+    target = tmp_path / "window.png"
+    result = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", str(target), "--layer", "conv2",
+         "--filter", "5", "--steps", "60"],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    with Image.open(target) as picture:
+        assert picture.size[0] >= 800 and picture.size[1] >= 500
+        assert len(picture.getcolors(1 << 20) or ()) > 50  # a real window, not a blank sheet
+    assert "visualizing conv2 #5" in result.stdout
+
+
+def test_screenshot_with_a_model_and_image_argument(tmp_path, saved_models):
+    image = tmp_path / "cat.png"
+    from engine.samples import load_sample
+
+    load_sample("photo:chelsea").save(image)
+    target = tmp_path / "tiny.png"
+    result = subprocess.run(
+        [sys.executable, "main.py", str(saved_models["tiny"]), str(image),
+         "--screenshot", str(target), "--steps", "20"],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert target.stat().st_size > 10_000
+
+
+def test_closing_the_window_mid_run_exits_cleanly_within_two_seconds(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "main.py", "--layer", "conv3", "--filter", "2", "--steps", "100000000"],
+        cwd=ROOT, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    try:
+        line = ""
+        deadline = time.monotonic() + 120
+        while "visualizing" not in line and time.monotonic() < deadline:
+            line = process.stdout.readline()
+        assert "visualizing conv3 #2" in line
+        time.sleep(1.0)  # well into the run
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)  # closes the window the way the user's × does
+        status = process.wait(timeout=10)
+        assert time.monotonic() - started < 2.0
+        assert status == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_the_window_shows_before_tensorflow_has_loaded(tmp_path):
+    probe = """
+import sys
+from PySide6.QtWidgets import QApplication
+from engine.worker import EngineThread
+from gui.main_window import MainWindow
+app = QApplication([])
+engine = EngineThread()
+window = MainWindow(engine)
+seen = []
+engine.status.connect(lambda s: seen.append(window.statusBar().currentMessage() or s.text))
+engine.status.connect(lambda s: s.text == "Ready" and app.quit())
+window.show()
+engine.start()
+assert window.isVisible()
+print("tensorflow loaded when shown:", "tensorflow" in sys.modules)
+app.exec()
+window.close()
+print("status:", seen)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=_env(tmp_path),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "tensorflow loaded when shown: False" in result.stdout
+    assert "Loading TensorFlow" in result.stdout
+
+
+def test_a_bad_model_argument_still_opens_with_a_message(tmp_path):
+    bogus = tmp_path / "broken.keras"
+    bogus.write_text("nope")
+    target = tmp_path / "shot.png"
+    result = subprocess.run(
+        [sys.executable, "main.py", str(bogus), "--screenshot", str(target)],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1  # no model, nothing to show: the run says so
+    assert "broken.keras" in result.stderr
+    assert target.exists()
