@@ -22,6 +22,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # TensorFlow loads inside main(), after the environment is set
+    import keras
+    import numpy as np
+
+    from engine.ascent import AscentProgram
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WARMUP_STEPS = 3
@@ -53,7 +60,7 @@ class Result:
     engine_setup_s: float  # building the program and tracing its first step, paid once per layer
 
 
-def start_image(case: Case, seed: int):
+def start_image(case: Case, seed: int) -> np.ndarray:
     """The near-grey noisy image the engine starts from, so both methods see the same pixels."""
     import numpy as np
 
@@ -62,7 +69,7 @@ def start_image(case: Case, seed: int):
     return (low + (high - low) * noise).astype(np.float32)
 
 
-def notebook_round(model, case: Case, unit: int, steps: int) -> tuple[float, float]:
+def notebook_round(model: keras.Model, case: Case, unit: int, steps: int) -> tuple[float, float]:
     """One notebook visualization; returns (steady steps/s, steps/s with the build included)."""
     import keras
     import tensorflow as tf
@@ -74,8 +81,10 @@ def notebook_round(model, case: Case, unit: int, steps: int) -> tuple[float, flo
     step_size = LEARNING_RATE * (case.input_range[1] - case.input_range[0])
 
     def step(img: tf.Tensor) -> tf.Tensor:
-        # Only the image is watched explicitly, as in the notebooks. Eager by design: this is the
-        # baseline. (The oneDNN eager-gradient crash needs other convs than these two models'.)
+        # Only the image is watched, as in the notebooks. Even so an eager tape runs every conv's
+        # filter gradient too (TF's Conv2D gradient always returns both; only a graph prunes the
+        # unused one): most of the engine's lead on big models. These 3x3 convs survive the
+        # oneDNN eager weight-gradient crash seen with some other convs.
         with tf.GradientTape() as tape:
             tape.watch(img)
             loss = tf.reduce_mean(extractor(img)[..., unit])
@@ -93,7 +102,7 @@ def notebook_round(model, case: Case, unit: int, steps: int) -> tuple[float, flo
     return steps / (done - timed), (WARMUP_STEPS + steps) / (done - began)
 
 
-def engine_round(program, unit: int, steps: int) -> float:
+def engine_round(program: AscentProgram, unit: int, steps: int) -> float:
     """Steady steps/s of the engine's compiled step on a fresh run of `unit`."""
     program.reset(unit, LEARNING_RATE, JITTER, seed=unit)
     for _ in range(WARMUP_STEPS):
@@ -104,7 +113,7 @@ def engine_round(program, unit: int, steps: int) -> float:
     return steps / (time.perf_counter() - began)
 
 
-def measure(model, case: Case, rounds: int) -> Result:
+def measure(model: keras.Model, case: Case, rounds: int) -> Result:
     """Interleave the two methods for `rounds` rounds and take each one's median rate."""
     from engine.ascent import AscentProgram
     from engine.surgery import linearized
@@ -115,7 +124,9 @@ def measure(model, case: Case, rounds: int) -> Result:
     program.step()  # the first call traces the tf.function; count it as setup
     setup_s = time.perf_counter() - began
 
-    notebook, notebook_all, engine = [], [], []
+    notebook: list[float] = []
+    notebook_all: list[float] = []
+    engine: list[float] = []
     for index in range(rounds):
         unit = index % program.units  # a different filter per round, as a notebook gallery does
         steady, whole = notebook_round(model, case, unit, case.notebook_steps)

@@ -55,6 +55,7 @@ class Startup(QObject):
         window.visualization_finished.connect(self._on_window_visualization_finished)
         window.error_shown.connect(self._on_window_error_shown)
         if self._screenshot:
+            window.resize(1400, 860)  # the same picture whatever size was remembered
             QTimer.singleShot(int(self._timeout_s * 1000), self._on_timeout)
         window.open_model(self._model)
 

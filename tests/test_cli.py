@@ -113,3 +113,13 @@ def test_a_bad_model_argument_still_opens_with_a_message(tmp_path):
     assert result.returncode == 1  # no model, nothing to show: the run says so
     assert "broken.keras" in result.stderr
     assert target.exists()
+
+
+def test_train_default_without_data_says_where_to_point_it(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "main.py", "train-default", "--mnist", str(tmp_path / "nowhere"),
+         "--output", str(tmp_path / "m.keras")],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "nowhere" in result.stderr
