@@ -17,6 +17,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 250_000_000
 # Models with a free input size see images no larger than this on their longer side.
 FREE_SIZE_LIMIT = 512
+# How common formats begin: a file that starts like one of them but cannot be opened is a damaged
+# picture, not some other kind of file.
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
 
 
 class ImageError(Exception):
@@ -51,18 +60,28 @@ def read_image(path: str | Path) -> Image.Image:
             try:
                 image = Image.open(path)
                 size = image.size
-                # JPEG can decode straight at a reduced scale: a huge photo never fills memory.
-                image.draft("RGB", (2048, 2048))
-                image.load()
+                try:
+                    # JPEG can decode straight at a reduced scale: a huge photo never fills memory.
+                    image.draft("RGB", (2048, 2048))
+                    image.load()
+                except BaseException:
+                    image.close()  # an open handle would keep the bad file locked on Windows
+                    raise
                 image.info["original_size"] = size
             finally:
                 Image.MAX_IMAGE_PIXELS = previous
     except UnidentifiedImageError as error:
+        kind = _format_by_signature(path)
+        if kind is not None:
+            raise ImageError(
+                f"{name} is damaged and could not be decoded (its {kind} header is unreadable)"
+            ) from error
         raise ImageError(f"{name} is not an image file convscope can read") from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # Pillow's own text speaks of "decompression bomb DOS attacks" and of twice our limit.
         raise ImageError(
-            f"{name} is too large to open ({error}); "
-            f"convscope opens images up to {MAX_PIXELS:,} pixels"
+            f"{name} is too large to open: it has more than {MAX_PIXELS:,} pixels, "
+            "the most convscope opens. Open a smaller copy of it instead."
         ) from error
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError(f"{name} is damaged and could not be decoded ({error})") from error
@@ -75,16 +94,47 @@ def read_image(path: str | Path) -> Image.Image:
     return upright
 
 
-def _to_float(image: Image.Image, channels: int) -> tuple[np.ndarray, list[str]]:
-    """Pixels as float32 in [0, 1] with the model's channel count, plus notes."""
+def _format_by_signature(path: Path) -> str | None:
+    """The image format `path` starts like, or None."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(8)
+    except OSError:
+        return None
+    return next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
+
+
+def _white_level(image: Image.Image) -> tuple[float, str] | None:
+    """White and a note for high-bit-depth images; None for 8-bit modes, whose white is 255.
+
+    Decided on the image as opened: after a resize a 16-bit image is a 32-bit one, and a dark
+    16-bit scan has no pixel above 255, yet its white is still 65535.
+    """
+    mode = image.mode
+    if mode.startswith("I;16"):
+        return 65535.0, "16-bit pixels scaled to 0–1"
+    if mode not in ("I", "F"):
+        return None
+    top = float(image.getextrema()[1])
+    if mode == "F" and top <= 1.0:
+        return 1.0, "floating-point pixels used as 0–1"
+    white = 65535.0 if top > 255 else 255.0
+    return white, f"{'32-bit' if mode == 'I' else 'floating-point'} pixels scaled to 0–1"
+
+
+def _to_float(
+    image: Image.Image, channels: int, white: float | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Pixels as float32 in [0, 1] with the model's channel count, plus notes.
+
+    `white` is the value of white in a high-bit-depth ("I" or "F") image, from `_white_level`.
+    """
     notes: list[str] = []
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if white is not None:
         values = np.asarray(image, dtype=np.float32)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        grey = np.clip(values / top, 0.0, 1.0)
+        grey = np.clip(values / white, 0.0, 1.0)
         rgb = np.repeat(grey[..., None], 3, axis=-1)
-        notes.append(f"{mode} pixels scaled to 0–1")
     else:
         if "A" in mode or (mode == "P" and "transparency" in image.info):
             # Transparent areas become white, as a viewer shows them, not black.
@@ -127,21 +177,24 @@ def convert_image(
         raise ImageError(f"the image has no pixels ({original[0]}×{original[1]})")
     target = _target_size(original, (height, width))
     notes: list[str] = []
+    depth = _white_level(image)
     if target != image.size or target != original:
+        if image.mode.startswith("I;16"):
+            image = image.convert("I")  # 16-bit modes can be neither reduced nor filtered
+        elif image.mode in ("P", "1"):
+            # Palette and bilevel images (GIFs, scans) cannot be reduced or filtered: expand them.
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         # Reduce first by an integer factor: resizing a 20-megapixel photo to 28×28 directly
         # with a high-quality filter would be slow for no visible gain.
         have_w, have_h = image.size  # JPEG may already be decoded at a reduced scale
         factor = max(1, min(have_w // (4 * target[0]), have_h // (4 * target[1])))
         if factor > 1:
             image = image.reduce(factor)
-        if image.mode.startswith("I;16"):
-            image = image.convert("I")  # 16-bit modes have no high-quality resize
-        elif image.mode in ("P", "1"):
-            # Palette and bilevel images cannot be filtered; expand them first.
-            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         image = image.resize(target, Image.Resampling.LANCZOS)
         notes.append(f"resized {original[0]}×{original[1]} → {target[0]}×{target[1]}")
-    unit, conversion_notes = _to_float(image, channels)
+    if depth is not None:
+        notes.append(depth[1])
+    unit, conversion_notes = _to_float(image, channels, None if depth is None else depth[0])
     notes.extend(conversion_notes)
     low, high = input_range
     return ConvertedImage(

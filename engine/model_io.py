@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import keras
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -34,15 +37,39 @@ def read_sidecar(model_path: Path) -> ModelMeta:
         return ModelMeta()
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-        low, high = data.get("input", {}).get("range", [0.0, 1.0])
+        low, high = (float(v) for v in data.get("input", {}).get("range", [0.0, 1.0]))
+        names = data.get("class_names", ())
+        if isinstance(names, str):
+            raise TypeError(f"class_names is the string {names!r}, not a list")
+        if not (math.isfinite(low) and math.isfinite(high) and high > low):
+            raise ValueError(f"input range [{low}, {high}] is not a range")
         return ModelMeta(
-            class_names=tuple(str(name) for name in data.get("class_names", ())),
-            input_range=(float(low), float(high)),
+            class_names=tuple(str(name) for name in names),
+            input_range=(low, high),
             description=str(data.get("description", "")),
         )
-    except (ValueError, TypeError, AttributeError):
+    except (OSError, ValueError, TypeError, AttributeError):
         # A sidecar is a convenience: a broken one must not stop the model from loading.
         return ModelMeta()
+
+
+def _check_container(model_path: Path, label: str) -> None:
+    """Refuse a file that is not even the right kind of archive, in words a user can act on.
+
+    Keras says "File not found" for a .keras file that is not a zip, and speaks of a "file
+    signature" for an .h5 file that is not HDF5.
+    """
+    suffix = model_path.suffix.lower()
+    if suffix == ".keras" and not zipfile.is_zipfile(model_path):
+        raise ModelLoadError(
+            f"{label} is not a Keras model: a .keras file is a zip archive and this one is not. "
+            "It may be damaged (an interrupted download?) or another kind of file renamed."
+        )
+    if suffix in (".h5", ".hdf5") and not h5py.is_hdf5(model_path):
+        raise ModelLoadError(
+            f"{label} is not a Keras model: a {suffix} file is an HDF5 file and this one is not. "
+            "It may be damaged (an interrupted download?) or another kind of file renamed."
+        )
 
 
 def _check_image_model(model: keras.Model, label: str) -> None:
@@ -87,6 +114,7 @@ def load_model(path: str | Path | None) -> tuple[keras.Model, ModelMeta, str]:
             )
         if model_path.stat().st_size == 0:
             raise ModelLoadError(f"{label} is empty (0 bytes)")
+        _check_container(model_path, label)
     try:
         model = keras.models.load_model(model_path, compile=False)
     except Exception as error:  # Keras raises many types for bad files; all mean "unusable".

@@ -71,24 +71,45 @@ def test_a_truncated_png_is_reported_as_damaged(tmp_path):
     assert "damaged" in message
 
 
-def test_a_jpeg_with_garbage_after_its_header_is_reported_as_damaged(tmp_path):
+def _jpeg_bytes() -> bytes:
     buffer = io.BytesIO()
     _noise(64, 64).save(buffer, format="JPEG")
-    whole = buffer.getvalue()
-    scan = whole.index(b"\xff\xda")  # start of the picture data: everything before is header
-    garbage = np.random.default_rng(1).bytes(3000)
-    path = _write(tmp_path / "photo.jpg", whole[: scan + 14] + garbage)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_jpeg_with_garbage_after_its_header_is_reported_as_damaged(tmp_path, seed):
+    header = _jpeg_bytes()[:20]  # start-of-image and the JFIF block, then noise
+    path = _write(tmp_path / "photo.jpg", header + np.random.default_rng(seed).bytes(3000))
     message = _read_error(path)
     assert "photo.jpg" in message
     assert "damaged" in message
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_a_jpeg_with_garbage_picture_data_is_refused_or_read_whole(tmp_path, seed):
+    # The JPEG decoder skips over some corrupt picture data and decodes noise instead; that is
+    # fine, as long as nothing but a clear ImageError ever comes out.
+    whole = _jpeg_bytes()
+    scan = whole.index(b"\xff\xda")  # the tables end where the picture data begins
+    garbage = np.random.default_rng(seed).bytes(3000)
+    path = _write(tmp_path / "scan.jpg", whole[: scan + 14] + garbage)
+    try:
+        picture = read_image(path)
+    except ImageError as error:
+        assert "scan.jpg" in str(error) and "damaged" in str(error)
+    else:
+        assert picture.size == (64, 64)
+        assert convert_image(picture, MNIST, UNIT).pixels.shape == MNIST
+
+
 def test_a_failed_decode_does_not_keep_the_file_open(tmp_path):
     whole = _png_bytes(_noise(64, 64))
     path = _write(tmp_path / "cut.png", whole[: len(whole) // 2])
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError) as caught:
         read_image(path)
-    # Checked while the exception is still alive: a held handle would lock the file on Windows.
+    # While the error (and its traceback) lives on, a held handle would lock the file on Windows.
+    assert caught.value.__traceback__ is not None
     assert _open_fds_to(path) == []
 
 
@@ -139,7 +160,7 @@ def test_the_pixel_limit_is_restored_after_a_refusal(tmp_path, monkeypatch):
     before = Image.MAX_IMAGE_PIXELS
     monkeypatch.setattr(engine.images, "MAX_PIXELS", 1_000)
     _read_error(path)
-    assert Image.MAX_IMAGE_PIXELS == before
+    assert before == Image.MAX_IMAGE_PIXELS
 
 
 # ----------------------------------------------------------------------------- sizes
