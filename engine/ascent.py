@@ -117,6 +117,8 @@ def ascend(
     pending: list[float] = []
     for step in range(1, steps + 1):
         if should_stop():
+            if pending:  # the steps run since the last frame still count
+                yield AscentStep(step - 1, program.display_image(), tuple(pending))
             return
         pending.append(program.step())
         if step % frame_every == 0 or step == steps:

@@ -136,7 +136,7 @@ def _to_float(
         grey = np.clip(values / white, 0.0, 1.0)
         rgb = np.repeat(grey[..., None], 3, axis=-1)
     else:
-        if "A" in mode or (mode == "P" and "transparency" in image.info):
+        if image.has_transparency_data:
             # Transparent areas become white, as a viewer shows them, not black.
             rgba = image.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

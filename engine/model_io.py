@@ -81,7 +81,7 @@ def _check_image_model(model: keras.Model, label: str) -> None:
     if len(inputs) != 1:
         raise ModelLoadError(f"{label} has {len(inputs)} inputs; convscope needs one image input")
     shape = tuple(inputs[0].shape)
-    if len(shape) != 4 or shape[-1] not in (1, 3, 4):
+    if len(shape) != 4 or shape[-1] not in (1, 3):
         raise ModelLoadError(
             f"{label} expects input shape {shape}; convscope needs images "
             "(batch, height, width, 1 or 3 channels)"

@@ -159,7 +159,10 @@ class EngineSession:
     def _ascend(self, request: Ascend, should_stop: Callable[[], bool]) -> None:
         info = self._layer_info(request.layer)
         if not 0 <= request.unit < info.size:
-            raise LayerError(f"{info.name} has {info.size} {info.kind.value}; no #{request.unit}")
+            raise LayerError(
+                f"layer {info.name!r} has {info.size} {info.kind.value} (#0 to #{info.size - 1}); "
+                f"there is no #{request.unit}"
+            )
         program = self._programs.get(request.layer)
         if program is None:
             self._emit(Status(f"Compiling the ascent step for {info.name}…", busy=True))
@@ -208,7 +211,6 @@ class EngineSession:
                 predictions,
             )
         )
-        self._emit(Status("Ready"))
 
     # ------------------------------------------------------------------ helpers
 

@@ -142,11 +142,14 @@ class EngineThread(QThread):
             with self._wake:
                 self._running = None
 
-    def _process(self, request: Request) -> None:
+    def _process(self, request: Request, *, between_steps: bool = False) -> None:
         try:
             self._session.handle(request, self._should_stop)
+            if not between_steps:  # a run is still going on otherwise
+                self.status.emit(Status("Ready"))
         except Exception as error:
-            self.status.emit(Status("Ready"))
+            if not between_steps:
+                self.status.emit(Status("Ready"))
             self.failed.emit(
                 EngineFailure(
                     request.request_id,
@@ -166,7 +169,7 @@ class EngineThread(QThread):
                 if lane is None:
                     return False
                 request = self._mailbox.pop(lane)
-            self._process(request)
+            self._process(request, between_steps=True)
 
     def _emit(self, result: object) -> None:
         signal = {

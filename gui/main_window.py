@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QProgressBar,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self._maps: FeatureMaps | None = None
         self._image: ImageOpened | None = None
         self._running = False
+        self._status_is_busy = False
 
         self.message_bar = MessageBar()
         self.layer_tree = LayerTree()
@@ -76,6 +78,8 @@ class MainWindow(QMainWindow):
         self.controls = AscentControls()
         self.predictions = PredictionsPanel()
         self._engine_status = QLabel("Starting…")
+        self._busy = QProgressBar(maximumWidth=120, maximumHeight=14, textVisible=False)
+        self._busy.setRange(0, 0)  # indeterminate: the engine says what, not how far
         self._model_label = QLabel("")
         self._repaint = QTimer(self, interval=REPAINT_INTERVAL_MS)
         self.actions = build_menus(self)
@@ -128,6 +132,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.message_bar)
         layout.addWidget(self._columns, 1)
         self.setCentralWidget(central)
+        self.statusBar().addWidget(self._busy)
         self.statusBar().addWidget(self._engine_status, 1)
         self.statusBar().addPermanentWidget(self._model_label)
         self.canvas.clear("Pick a layer, then a filter, to watch its image grow")
@@ -199,7 +204,7 @@ class MainWindow(QMainWindow):
         except (ValueError, OSError) as error:
             self._show_error(f"Could not export: {error}")
             return
-        self._engine_status.setText(f"Saved {path}")
+        self._say(f"Saved {path}")
 
     def choose_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -263,7 +268,11 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ engine results
 
     def _on_engine_status(self, status: Status) -> None:
-        self._engine_status.setText(status.text)
+        # "Ready" replaces only the engine's own busy line, not a result the window wrote.
+        if status.busy or self._status_is_busy:
+            self._engine_status.setText(status.text)
+        self._status_is_busy = status.busy
+        self._busy.setVisible(status.busy)
 
     def _on_engine_model_loaded(self, loaded: ModelLoaded) -> None:
         self.summary = loaded.summary
@@ -321,9 +330,7 @@ class MainWindow(QMainWindow):
         self.filter_picker.set_visualization(done.unit, done.image)
         self._set_running(False)
         verb = "Stopped at" if done.cancelled else "Done:"
-        self._engine_status.setText(
-            f"{verb} step {done.steps_done}, objective {done.objective:.4g}"
-        )
+        self._say(f"{verb} step {done.steps_done}, objective {done.objective:.4g}")
         self.visualization_finished.emit(done)
 
     def _on_engine_failed(self, failure: EngineFailure) -> None:
@@ -362,9 +369,13 @@ class MainWindow(QMainWindow):
         if maps.ndim == 3:
             self.canvas.show_map(maps[..., unit], title)
         else:
-            self._engine_status.setText(f"{title} = {float(maps[unit]):.4g}")
+            self._say(f"{title} = {float(maps[unit]):.4g}")
 
     # ------------------------------------------------------------------ helpers
+
+    def _say(self, text: str) -> None:
+        self._engine_status.setText(text)
+        self._status_is_busy = False
 
     def _set_running(self, running: bool) -> None:
         self._running = running

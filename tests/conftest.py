@@ -65,12 +65,15 @@ def nested_model():
 def saved_models(tmp_path_factory, tiny_conv_model, nested_model):
     """The code-built models as files, as a user would drop them."""
     folder = tmp_path_factory.mktemp("models")
-    paths = {"tiny": folder / "tiny.keras", "nested": folder / "nested.keras"}
-    tiny_conv_model.save(paths["tiny"])
-    nested_model.save(paths["nested"])
-    paths["tiny_h5"] = folder / "tiny.h5"
+    paths = {
+        "tiny": folder / "tiny.keras",
+        "nested": folder / "nested.keras",
+        "tiny_h5": folder / "tiny.h5",
+    }
     with warnings.catch_warnings():
-        # Keras's legacy HDF5 writer trips numpy 2's __array__ copy deprecation; not our code.
+        # Keras's savers trip numpy 2's __array__ copy deprecation; not our code.
         warnings.simplefilter("ignore", DeprecationWarning)
+        tiny_conv_model.save(paths["tiny"])
+        nested_model.save(paths["nested"])
         tiny_conv_model.save(paths["tiny_h5"])
     return paths
