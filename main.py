@@ -2,6 +2,8 @@
 
 python main.py [MODEL] [IMAGE] [--layer NAME] [--filter K] [--steps N] [--screenshot FILE]
 python main.py train-default [--mnist DIR] [--epochs N]
+python main.py atlas [--model default|FILE|VGG16] --layer NAME [--filters 0-63] [--preset lucid]
+                     [--steps N] [--seed S] --out DIR    (a layer atlas as PNGs, no window)
 """
 
 from __future__ import annotations
@@ -80,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         from engine.training import main as train_main
 
         return train_main(argv[1:])
+    if argv[:1] == ["atlas"]:
+        from engine.atlas_cli import main as atlas_main
+
+        return atlas_main(argv[1:])
     args = _parse(argv)
     layer = tuple(args.layer.split("/")) if args.layer else None
     return run_app(args.model, args.image, args.screenshot, layer, args.filter, args.steps)

@@ -4,8 +4,10 @@ Run from the repo root: `.venv/bin/python benchmarks/ascent_speed.py [--quick] [
 
 (a) The notebook loop builds `keras.Model(model.inputs, layer.output)` for every visualization and
     runs plain eager `tf.GradientTape` steps with the gradient normalized by its RMS.
-(b) The engine's `AscentProgram` on `linearized(model, (layer,))`, built once per layer (the app
-    caches it) and stepped with `program.step()`.
+(b) The engine's compiled `Program` (engine/optvis.py) for the same objective, made by
+    `Visualizer.programs` once per layer (the app caches it: a new filter only reconfigures the
+    objective's variables), started with `program.start` and stepped with `program.step()`. Its
+    recipe is the classic one: RMS-normalized ascent on pixels, lr 0.05, jitter 1.
 
 Both run in this one process, interleaved round by round (A, B, A, B ...), and each method's rate is
 the median over rounds, so a noisy neighbour or a thermal dip hits both alike. Rates are steady
@@ -28,12 +30,14 @@ if TYPE_CHECKING:  # TensorFlow loads inside main(), after the environment is se
     import keras
     import numpy as np
 
-    from engine.ascent import AscentProgram
+    from engine.recipe import Recipe
+    from engine.visualizer import Visualizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WARMUP_STEPS = 3
 LEARNING_RATE = 0.05  # in units of the input range, as the engine counts it
 JITTER = 1  # the app's default; the notebook loop has none, so this only handicaps the engine
+SEED = 0
 
 
 @dataclass(frozen=True)
@@ -102,42 +106,58 @@ def notebook_round(model: keras.Model, case: Case, unit: int, steps: int) -> tup
     return steps / (done - timed), (WARMUP_STEPS + steps) / (done - began)
 
 
-def engine_round(program: AscentProgram, unit: int, steps: int) -> float:
+def engine_round(visualizer: Visualizer, case: Case, unit: int, steps: int) -> float:
     """Steady steps/s of the engine's compiled step on a fresh run of `unit`."""
-    program.reset(unit, LEARNING_RATE, JITTER, seed=unit)
+    from engine.messages import ObjectiveTerm
+    from engine.optvis import initial_images
+
+    recipe = engine_recipe(unit)
+    # Cached program: switching to another filter only reassigns the objective's variables.
+    program = visualizer.programs([ObjectiveTerm((case.layer,), unit)], recipe)[0]
+    program.start(initial_images(recipe, (1, *case.input_shape)), recipe.seed)
     for _ in range(WARMUP_STEPS):
         program.step()
     began = time.perf_counter()
     for _ in range(steps):
-        program.step()  # returns a Python float, so every step is complete when it returns
+        program.step()  # returns a numpy array, so every step is complete when it returns
     return steps / (time.perf_counter() - began)
+
+
+def engine_recipe(seed: int) -> Recipe:
+    from engine.recipe import Recipe
+
+    return Recipe(learning_rate=LEARNING_RATE, jitter=JITTER, seed=seed, batch=1)
 
 
 def measure(model: keras.Model, case: Case, rounds: int) -> Result:
     """Interleave the two methods for `rounds` rounds and take each one's median rate."""
-    from engine.ascent import AscentProgram
-    from engine.surgery import linearized
+    from engine.messages import ObjectiveTerm
+    from engine.visualizer import Visualizer
 
     began = time.perf_counter()
-    program = AscentProgram(linearized(model, (case.layer,)), case.input_shape, case.input_range)
-    program.reset(0, LEARNING_RATE, JITTER, seed=0)
+    visualizer = Visualizer(model, case.input_shape, case.input_range, lambda: None)
+    program = visualizer.programs([ObjectiveTerm((case.layer,), 0)], engine_recipe(SEED))[0]
     program.step()  # the first call traces the tf.function; count it as setup
     setup_s = time.perf_counter() - began
+    filters = program.objective.sizes[0]
 
     notebook: list[float] = []
     notebook_all: list[float] = []
     engine: list[float] = []
     for index in range(rounds):
-        unit = index % program.units  # a different filter per round, as a notebook gallery does
+        unit = index % filters  # a different filter per round, as a notebook gallery does
         steady, whole = notebook_round(model, case, unit, case.notebook_steps)
         notebook.append(steady)
         notebook_all.append(whole)
-        engine.append(engine_round(program, unit, case.engine_steps))
+        engine.append(engine_round(visualizer, case, unit, case.engine_steps))
         print(
             f"  {case.label} round {index + 1}/{rounds}: notebook {steady:8.2f}/s"
             f"  engine {engine[-1]:8.2f}/s",
             flush=True,
         )
+    traces = program.trace_count()
+    if traces != 1:
+        print(f"  warning: the engine's step was traced {traces} times; expected once")
     return Result(
         case,
         statistics.median(notebook),

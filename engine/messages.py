@@ -13,6 +13,8 @@ from enum import Enum
 
 import numpy as np
 
+from engine.recipe import Recipe
+
 _request_ids = itertools.count(1)
 
 
@@ -97,25 +99,19 @@ class ModelSummary:
 # ----------------------------------------------------------------------------- requests
 
 
+# The knobs of a visualization are a Recipe (engine/recipe.py); the name stays for callers that
+# only set the classic ones (steps, learning rate, jitter, seed, frame interval).
+AscentSettings = Recipe
+
+
 @dataclass(frozen=True)
-class AscentSettings:
-    """The knobs of activation maximization; changes apply on the next start."""
+class ObjectiveTerm:
+    """One part of an objective: `weight` × a channel's mean (or one neuron) of a layer."""
 
-    steps: int = 256
-    learning_rate: float = 0.05  # step size, in units of the model's input range
-    jitter: int = 1  # pixels of random shift per step
-    seed: int = 0
-    frame_every: int = 2  # send an image to the window every N steps
-
-    def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"steps must be at least 1, got {self.steps}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.jitter < 0:
-            raise ValueError(f"jitter must be 0 or more pixels, got {self.jitter}")
-        if self.frame_every < 1:
-            raise ValueError(f"frame_every must be at least 1, got {self.frame_every}")
+    layer: tuple[str, ...]
+    unit: int
+    weight: float = 1.0
+    neuron: tuple[int, int] | None = None  # (row, column) in the feature map; None: the mean
 
 
 @dataclass(frozen=True)
@@ -146,11 +142,39 @@ class ShowFeatureMaps:
 
 @dataclass(frozen=True)
 class Ascend:
-    """Grow an input that maximizes one channel (or unit) of one layer."""
+    """Grow an input that maximizes one channel (or unit, or neuron) of one layer.
+
+    `extra_terms` are added to the objective with their weights (a weighted sum of filters,
+    possibly of other layers). With `settings.negate` the run minimizes instead.
+    """
 
     layer: tuple[str, ...]
     unit: int
-    settings: AscentSettings = AscentSettings()
+    settings: AscentSettings = field(default_factory=AscentSettings)
+    neuron: tuple[int, int] | None = None
+    extra_terms: tuple[ObjectiveTerm, ...] = ()
+    request_id: int = field(default_factory=next_request_id)
+
+    def terms(self) -> tuple[ObjectiveTerm, ...]:
+        return (ObjectiveTerm(self.layer, self.unit, 1.0, self.neuron), *self.extra_terms)
+
+
+@dataclass(frozen=True)
+class TweakRun:
+    """New values for the live knobs (recipe.LIVE_KNOBS) of the running visualization."""
+
+    settings: AscentSettings
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class Atlas:
+    """Visualize many filters of one layer at once, in batches; `units=None` means all."""
+
+    layer: tuple[str, ...]
+    units: tuple[int, ...] | None = None
+    settings: AscentSettings = field(default_factory=AscentSettings)
+    cache_only: bool = False  # only show what is cached for these settings; compute nothing
     request_id: int = field(default_factory=next_request_id)
 
 
@@ -161,7 +185,7 @@ class StopRun:
     request_id: int = field(default_factory=next_request_id)
 
 
-Request = LoadModel | OpenImage | ShowFeatureMaps | Ascend | StopRun
+Request = LoadModel | OpenImage | ShowFeatureMaps | Ascend | TweakRun | Atlas | StopRun
 
 
 # ----------------------------------------------------------------------------- results
@@ -183,6 +207,7 @@ class Frame:
     steps: int  # steps asked for
     image: np.ndarray
     objectives: tuple[float, ...]
+    milestone: bool = False  # a filmstrip step: 1, 2, 4, 8, ...
 
 
 @dataclass(frozen=True)
@@ -197,6 +222,37 @@ class RunFinished:
     image: np.ndarray  # the last image, (H, W, C) float32 in [0, 1]
     objective: float
     predictions: tuple[Prediction, ...] = ()  # what the model says of the image, for class vis
+    reason: str = "steps"  # why it ended: "steps", "converged", "cancelled" or "dead"
+    activation: float = float("nan")  # the filter's activation reached (no penalties)
+    quality: float | None = None  # activation / the filter's best over real images
+    restarted: bool = False  # the filter was dead at first; a search found a start that fires
+
+
+@dataclass(frozen=True)
+class AtlasTile:
+    """One finished (or, with `final=False`, in-progress) filter image of a layer atlas."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    image: np.ndarray  # (H, W, C) float32 in [0, 1]
+    activation: float
+    quality: float | None
+    dead: bool
+    final: bool
+
+
+@dataclass(frozen=True)
+class AtlasProgress:
+    """How far a layer atlas is: `done` of `total` filters; `finished` once it has ended."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    done: int
+    total: int
+    finished: bool = False
+    cancelled: bool = False
+    from_cache: bool = False
 
 
 @dataclass(frozen=True)

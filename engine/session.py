@@ -8,18 +8,22 @@ engine thread), which turns them into failure messages.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from engine.ascent import AscentProgram, ascend
+from engine import atlas_cache
 from engine.images import ConvertedImage, ImageError, convert_image, read_image
 from engine.introspect import describe_model
 from engine.messages import (
     Ascend,
+    Atlas,
+    AtlasProgress,
+    AtlasTile,
     FeatureMaps,
     Frame,
     ImageOpened,
@@ -27,16 +31,20 @@ from engine.messages import (
     LoadModel,
     ModelLoaded,
     ModelSummary,
+    ObjectiveTerm,
     OpenImage,
     Prediction,
     Request,
     RunFinished,
     ShowFeatureMaps,
     Status,
+    TweakRun,
 )
 from engine.model_io import load_model
+from engine.references import reference_images
 from engine.samples import SAMPLES, load_sample
-from engine.surgery import linearized, truncate
+from engine.surgery import truncate
+from engine.visualizer import RunResult, Visualizer
 
 
 class LayerError(ValueError):
@@ -75,8 +83,10 @@ class EngineSession:
         self.model: keras.Model | None = None
         self.summary: ModelSummary | None = None
         self.image: CurrentImage | None = None
-        self._programs: dict[tuple[str, ...], AscentProgram] = {}
+        self.visualizer: Visualizer | None = None
         self._extractors: dict[tuple[str, ...], keras.Model] = {}
+        self._is_default = False
+        self._weights_fingerprint: str | None = None
 
     # ------------------------------------------------------------------ dispatch
 
@@ -90,6 +100,10 @@ class EngineSession:
             self._show_feature_maps(request)
         elif isinstance(request, Ascend):
             self._ascend(request, should_stop)
+        elif isinstance(request, TweakRun):
+            self._tweak(request)
+        elif isinstance(request, Atlas):
+            self._atlas(request, should_stop)
         else:
             raise TypeError(f"the engine does not handle {type(request).__name__}")
 
@@ -100,7 +114,9 @@ class EngineSession:
         model, meta, label = load_model(request.path)
         self.model = model
         self.summary = describe_model(model, meta, request.path or label)
-        self._programs.clear()
+        self._is_default = request.path is None
+        self.visualizer = None
+        self._weights_fingerprint = None
         self._extractors.clear()
         self._emit(ModelLoaded(request.request_id, self.summary))
         if self.image is not None:
@@ -158,61 +174,158 @@ class EngineSession:
 
     def _ascend(self, request: Ascend, should_stop: Callable[[], bool]) -> None:
         info = self._layer_info(request.layer)
-        if not 0 <= request.unit < info.size:
-            raise LayerError(
-                f"layer {info.name!r} has {info.size} {info.kind.value} (#0 to #{info.size - 1}); "
-                f"there is no #{request.unit}"
-            )
-        program = self._programs.get(request.layer)
-        if program is None:
-            self._emit(Status(f"Compiling the ascent step for {info.name}…", busy=True))
-            summary = self._require_model()
-            target = linearized(self._require_model_object(), request.layer)
-            program = AscentProgram(target, summary.input_shape, summary.input_range)
-            self._programs[request.layer] = program
-        settings = request.settings
+        terms = request.terms()
+        for term in terms:
+            self._check_unit(self._layer_info(term.layer), term.unit)
+        recipe = request.settings
+        visualizer = self._require_visualizer()
         self._emit(Status(f"Visualizing {info.name} #{request.unit}…", busy=True))
-        done, last_objective = 0, float("nan")
-        for snapshot in ascend(
-            program,
-            request.unit,
-            steps=settings.steps,
-            learning_rate=settings.learning_rate,
-            jitter=settings.jitter,
-            seed=settings.seed,
-            frame_every=settings.frame_every,
-            should_stop=should_stop,
-        ):
-            done, last_objective = snapshot.step, snapshot.objectives[-1]
+        user_image = self.image.converted.display if self.image else None
+        result = None
+        for item in visualizer.run(terms, recipe, should_stop, user_image):
+            if isinstance(item, RunResult):
+                result = item
+                break
             self._emit(
                 Frame(
                     request.request_id,
                     request.layer,
                     request.unit,
-                    snapshot.step,
-                    settings.steps,
-                    snapshot.image,
-                    snapshot.objectives,
+                    item.step,
+                    recipe.steps,
+                    _tiled(item.images),
+                    item.objectives,
+                    item.milestone,
                 )
             )
         predictions = ()
-        if info.is_output:
-            outputs = self.model(program.model_input(), training=False).numpy()[0]
-            predictions = top_predictions(outputs, self.summary.class_names)
+        if info.is_output and request.neuron is None:
+            low, high = self.summary.input_range
+            outputs = self.model(low + (high - low) * result.images[:1], training=False)
+            predictions = top_predictions(outputs.numpy()[0], self.summary.class_names)
+        outcome = result.outcome
         self._emit(
             RunFinished(
                 request.request_id,
                 request.layer,
                 request.unit,
-                done,
-                done < settings.steps,
-                program.display_image(),
-                last_objective,
+                outcome.steps_done,
+                outcome.reason == "cancelled",
+                _tiled(result.images),
+                result.activation,
                 predictions,
+                reason=outcome.reason,
+                activation=result.activation,
+                # A cancelled run may be the window closing: no time for the reference set.
+                quality=None
+                if outcome.reason == "cancelled"
+                else visualizer.quality(terms, recipe, result.activation),
+                restarted=result.restarted,
             )
         )
 
+    def _tweak(self, request: TweakRun) -> None:
+        if self.visualizer is not None:
+            self.visualizer.tweak(request.settings)
+
+    def _atlas(self, request: Atlas, should_stop: Callable[[], bool]) -> None:
+        info = self._layer_info(request.layer)
+        units = tuple(range(info.size)) if request.units is None else request.units
+        for unit in units:
+            self._check_unit(info, unit)
+        recipe = replace(request.settings, batch=1, diversity=0.0, negate=False)
+        visualizer = self._require_visualizer()
+        key = atlas_cache.atlas_key(self._fingerprint(), request.layer, recipe)
+        cached = atlas_cache.load(key)
+        if cached is not None and set(units) <= set(cached.units.tolist()):
+            self._emit_cached_atlas(request, info, units, cached)
+            return
+        if request.cache_only:
+            self._emit(AtlasProgress(request.request_id, request.layer, 0, 0, finished=True))
+            return
+        self._emit(Status(f"Visualizing all of {info.name}…", busy=True))
+        done, results = 0, {}
+        for chunk in visualizer.atlas(request.layer, units, recipe, should_stop):
+            for k, unit in enumerate(chunk.units):
+                quality = None
+                if chunk.final:
+                    term = ObjectiveTerm(request.layer, unit)
+                    quality = visualizer.quality([term], recipe, float(chunk.activations[k]))
+                    results[unit] = (chunk.images[k], chunk.activations[k], quality,
+                                     bool(chunk.dead[k]))  # fmt: skip
+                self._emit(
+                    AtlasTile(
+                        request.request_id, request.layer, unit, chunk.images[k].copy(),
+                        float(chunk.activations[k]) if chunk.final else float("nan"),
+                        quality, bool(chunk.dead[k]) if chunk.final else False, chunk.final,
+                    )
+                )  # fmt: skip
+            if chunk.final:
+                done += len(chunk.units)
+                self._emit(AtlasProgress(request.request_id, request.layer, done, len(units)))
+        cancelled = done < len(units)
+        if not cancelled:
+            atlas_cache.save(key, _cached(units, results))
+        self._emit(
+            AtlasProgress(
+                request.request_id, request.layer, done, len(units),
+                finished=True, cancelled=cancelled,
+            )
+        )  # fmt: skip
+
+    def _emit_cached_atlas(self, request: Atlas, info: LayerInfo, units, cached) -> None:
+        index = {int(unit): k for k, unit in enumerate(cached.units)}
+        for unit in units:
+            k = index[unit]
+            quality = float(cached.qualities[k])
+            self._emit(
+                AtlasTile(
+                    request.request_id, request.layer, unit, cached.images[k].copy(),
+                    float(cached.activations[k]), None if np.isnan(quality) else quality,
+                    bool(cached.dead[k]), True,
+                )
+            )  # fmt: skip
+        self._emit(
+            AtlasProgress(
+                request.request_id, request.layer, len(units), len(units),
+                finished=True, from_cache=True,
+            )
+        )  # fmt: skip
+
     # ------------------------------------------------------------------ helpers
+
+    def _require_visualizer(self) -> Visualizer:
+        if self.visualizer is None:
+            summary = self._require_model()
+            self.visualizer = Visualizer(
+                self._require_model_object(),
+                summary.input_shape,
+                summary.input_range,
+                self._reference_images,
+            )
+        return self.visualizer
+
+    def _reference_images(self) -> np.ndarray | None:
+        summary = self._require_model()
+        path = self.image.source if self.image else None
+        is_file = path is not None and Path(path).is_file()
+        return reference_images(
+            self._is_default, summary.input_shape, summary.input_range, path if is_file else None
+        )
+
+    def _fingerprint(self) -> str:
+        if self._weights_fingerprint is None:
+            weights = [w.numpy() for w in self._require_model_object().weights]
+            self._weights_fingerprint = atlas_cache.weights_fingerprint(weights)
+        return self._weights_fingerprint
+
+    @staticmethod
+    def _check_unit(info: LayerInfo, unit: int) -> None:
+        if not 0 <= unit < info.size:
+            raise LayerError(
+                f"layer {info.name!r} has {info.size} {info.kind.value} (#0 to #{info.size - 1}); "
+                f"there is no #{unit}"
+            )
 
     def _require_model(self) -> ModelSummary:
         if self.summary is None:
@@ -234,6 +347,24 @@ class EngineSession:
                 "it has no channels or units to show. Pick a convolution, pooling or Dense layer."
             )
         return info
+
+
+def _tiled(images: np.ndarray) -> np.ndarray:
+    """A batch of images side by side, so the window shows every image of a diverse batch."""
+    if len(images) == 1:
+        return np.array(images[0], copy=True)
+    return np.concatenate(list(images), axis=1)
+
+
+def _cached(units, results) -> atlas_cache.CachedAtlas:
+    order = list(units)
+    return atlas_cache.CachedAtlas(
+        units=np.array(order),
+        images=np.stack([results[u][0] for u in order]),
+        activations=np.array([results[u][1] for u in order], np.float32),
+        qualities=np.array([np.nan if results[u][2] is None else results[u][2] for u in order]),
+        dead=np.array([results[u][3] for u in order]),
+    )
 
 
 def warm_up() -> None:

@@ -18,6 +18,9 @@ from PySide6.QtCore import QThread, Signal
 
 from engine.messages import (
     Ascend,
+    Atlas,
+    AtlasProgress,
+    AtlasTile,
     EngineFailure,
     FeatureMaps,
     Frame,
@@ -30,12 +33,28 @@ from engine.messages import (
     ShowFeatureMaps,
     Status,
     StopRun,
+    TweakRun,
 )
 
-_LANES = {LoadModel: "model", OpenImage: "image", ShowFeatureMaps: "maps", Ascend: "ascend"}
-_WHAT = {LoadModel: "model", OpenImage: "image", ShowFeatureMaps: "layer", Ascend: "visualization"}
+# Visualizations and atlases share a lane: a new one of either replaces the other.
+_LANES = {
+    LoadModel: "model",
+    OpenImage: "image",
+    ShowFeatureMaps: "maps",
+    TweakRun: "tweak",
+    Ascend: "ascend",
+    Atlas: "ascend",
+}
+_WHAT = {
+    LoadModel: "model",
+    OpenImage: "image",
+    ShowFeatureMaps: "layer",
+    TweakRun: "visualization",
+    Ascend: "visualization",
+    Atlas: "atlas",
+}
 # Requests quick enough to serve between two steps of a running visualization.
-_QUICK_LANES = ("image", "maps")
+_QUICK_LANES = ("tweak", "image", "maps")
 
 
 def user_message(error: BaseException) -> str:
@@ -60,6 +79,8 @@ class EngineThread(QThread):
     feature_maps = Signal(object)  # FeatureMaps: a layer's activations for the current image
     frame = Signal(object)  # Frame: a snapshot of a running visualization
     run_finished = Signal(object)  # RunFinished: a visualization completed or was stopped
+    atlas_tile = Signal(object)  # AtlasTile: one filter image of a layer atlas (live or final)
+    atlas_progress = Signal(object)  # AtlasProgress: filters done of a layer atlas
     failed = Signal(object)  # EngineFailure: a request failed; the thread lives on
 
     def __init__(self, parent: object | None = None) -> None:
@@ -80,7 +101,7 @@ class EngineThread(QThread):
             running = self._running
             if isinstance(request, StopRun):
                 self._mailbox.pop("ascend", None)
-                if isinstance(running, Ascend):
+                if isinstance(running, (Ascend, Atlas)):
                     self._cancel.set()
                 return
             lane = _LANES[type(request)]
@@ -89,7 +110,7 @@ class EngineThread(QThread):
                 self._mailbox.clear()
                 if running is not None:
                     self._cancel.set()
-            elif isinstance(request, Ascend) and isinstance(running, Ascend):
+            elif isinstance(request, (Ascend, Atlas)) and isinstance(running, (Ascend, Atlas)):
                 self._cancel.set()
             self._mailbox.pop(lane, None)
             self._mailbox[lane] = request
@@ -179,5 +200,7 @@ class EngineThread(QThread):
             FeatureMaps: self.feature_maps,
             Frame: self.frame,
             RunFinished: self.run_finished,
+            AtlasTile: self.atlas_tile,
+            AtlasProgress: self.atlas_progress,
         }[type(result)]
         signal.emit(result)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from gui.imaging import normalize_per_channel, qimage_from_rgb8, to_rgb8, upscale_nearest
@@ -24,11 +24,15 @@ def configure_pyqtgraph() -> None:
 class Canvas(QWidget):
     """A zoomable, pannable view of one image with a title above it."""
 
+    # (row, column) of the feature-map pixel the user clicked; only while a map is shown.
+    pixel_clicked = Signal(int, int)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         configure_pyqtgraph()
         self._rgb8: np.ndarray | None = None
         self._shape: tuple[int, int] | None = None
+        self._showing_map = False
 
         self.title_label = QLabel()
         self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -55,6 +59,8 @@ class Canvas(QWidget):
         self.pages.addWidget(self.message_label)
         self.pages.addWidget(self.graphics)
 
+        self.graphics.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -68,30 +74,31 @@ class Canvas(QWidget):
 
         The view re-fits only when the shape changes, so zoom and pan survive the frames of a run.
         """
-        rgb8 = to_rgb8(image, colormap)
-        # Pixels are made here rather than by pyqtgraph's levels and lookup table, so that
-        # current_rgb8() and export_png() are exactly what is on screen.
-        self.image_item.setImage(rgb8, autoLevels=False, levels=(0, 255))
-        self._rgb8 = rgb8
-        self.title_label.setText(title)
-        self.pages.setCurrentWidget(self.graphics)
-        shape = (rgb8.shape[0], rgb8.shape[1])
-        if shape != self._shape:
-            self._shape = shape
-            self.fit()
+        self._show(to_rgb8(image, colormap), title)
+        self._set_map_mode(False)
 
     def show_map(self, values: np.ndarray, title: str = "") -> None:
-        """Show one raw (H, W) feature map, scaled to its own min and max, in viridis."""
+        """Show one raw (H, W) feature map, scaled to its own min and max, in viridis.
+
+        While it is shown, a click on one of its pixels emits `pixel_clicked`.
+        """
         values = np.asarray(values)
         if values.ndim != 2:
             raise ValueError(f"a feature map must be (H, W), got shape {values.shape}")
-        self.show_image(normalize_per_channel(values[:, :, np.newaxis]), title, "viridis")
+        scaled = normalize_per_channel(values[:, :, np.newaxis])
+        self._show(to_rgb8(scaled, "viridis"), title)
+        self._set_map_mode(True)
+
+    def is_showing_map(self) -> bool:
+        """Whether the picture is a feature map, whose pixels can be clicked."""
+        return self._showing_map
 
     def clear(self, message: str = "") -> None:
         """Remove the picture and show `message` in its place."""
         self.image_item.clear()
         self._rgb8 = None
         self._shape = None
+        self._set_map_mode(False)
         self.title_label.setText("")
         self.message_label.setText(message)
         self.pages.setCurrentWidget(self.message_label)
@@ -118,3 +125,38 @@ class Canvas(QWidget):
             return
         height, width = self._shape
         self.view.setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _show(self, rgb8: np.ndarray, title: str) -> None:
+        # Pixels are made here rather than by pyqtgraph's levels and lookup table, so that
+        # current_rgb8() and export_png() are exactly what is on screen.
+        self.image_item.setImage(rgb8, autoLevels=False, levels=(0, 255))
+        self._rgb8 = rgb8
+        self.title_label.setText(title)
+        self.pages.setCurrentWidget(self.graphics)
+        shape = (rgb8.shape[0], rgb8.shape[1])
+        if shape != self._shape:
+            self._shape = shape
+            self.fit()
+
+    def _set_map_mode(self, on: bool) -> None:
+        # A cross-hair says the pixels can be clicked.
+        self._showing_map = on
+        if on:
+            self.graphics.setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.graphics.unsetCursor()
+
+    # ------------------------------------------------------------------------------- slots
+
+    def _on_scene_mouse_clicked(self, event) -> None:
+        if not self._showing_map or self._shape is None:
+            return
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        point = self.view.mapSceneToView(event.scenePos())
+        row, column = int(np.floor(point.y())), int(np.floor(point.x()))
+        height, width = self._shape
+        if 0 <= row < height and 0 <= column < width:
+            self.pixel_clicked.emit(row, column)

@@ -6,14 +6,16 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
 from engine.messages import LayerInfo
+from gui.badges import paint_dead, paint_weight, weight_text
 from gui.imaging import apply_colormap, normalize_per_channel, qimage_from_rgb8, to_rgb8
 
 ICON_SIDE = 72
 _BLANK_GREY = 40  # dark, so an empty slot reads as "nothing yet" on light and dark themes
+_HINT = "Click: grow its image · Ctrl+click: add to the objective · Alt+click: subtract"
 
 
 def _blank_thumbnail() -> np.ndarray:
@@ -27,12 +29,18 @@ class FilterPicker(QListWidget):
     filter_selected = Signal(int)
     # The unit the user double-clicked or pressed Enter on: show its feature map large.
     filter_activated = Signal(int)
+    # (unit, weight): Ctrl+click adds the unit to the objective with weight +1, Alt+click −1.
+    filter_added = Signal(int, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._labels: list[str] = []
         self._thumbnails: list[np.ndarray] = []
         self._visualized: set[int] = set()
+        self._values: np.ndarray | None = None  # Dense activations shown in the labels
+        self._weights: dict[int, float] = {}  # units of a weighted-sum objective
+        self._dead: set[int] = set()
+        self._details: dict[int, str] = {}
 
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setIconSize(QSize(ICON_SIDE, ICON_SIDE))
@@ -47,6 +55,7 @@ class FilterPicker(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
         self.setDragEnabled(False)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setToolTip(_HINT)
 
         self.currentRowChanged.connect(self._on_self_current_row_changed)
         self.itemActivated.connect(self._on_self_item_activated)
@@ -69,8 +78,8 @@ class FilterPicker(QListWidget):
             for k, label in enumerate(self._labels):
                 item = QListWidgetItem(blank, label)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-                item.setToolTip(f"#{k} {label}" if k < len(names) else label)
                 self.addItem(item)
+                self._refresh_tooltip(k)
             self.setCurrentRow(-1)
 
     def set_feature_maps(self, maps: np.ndarray | None) -> None:
@@ -110,6 +119,42 @@ class FilterPicker(QListWidget):
         self._visualized.add(unit)
         self._set_thumbnail(unit, to_rgb8(image))
 
+    def mark_dead(self, unit: int, dead: bool = True) -> None:
+        """Cross out `unit` as a filter that never fires (or take the cross away)."""
+        self._check_unit(unit)
+        if dead == (unit in self._dead):
+            return
+        if dead:
+            self._dead.add(unit)
+        else:
+            self._dead.discard(unit)
+        self._set_thumbnail(unit, self._thumbnails[unit])
+        self._refresh_tooltip(unit)
+
+    def is_marked_dead(self, unit: int) -> bool:
+        """Whether `unit` is crossed out as dead."""
+        return unit in self._dead
+
+    def set_weights(self, weights: dict[int, float]) -> None:
+        """Badge the units of a weighted-sum objective with their weights; {} removes badges."""
+        for unit in weights:
+            self._check_unit(unit)
+        changed = set(self._weights) | set(weights)
+        self._weights = dict(weights)
+        for unit in sorted(changed):
+            self._set_thumbnail(unit, self._thumbnails[unit])
+            self.item(unit).setText(self._text(unit))
+
+    def weights(self) -> dict[int, float]:
+        """The badges shown, by unit."""
+        return dict(self._weights)
+
+    def set_details(self, unit: int, text: str) -> None:
+        """A line about `unit`'s grown image (activation, quality) for its tooltip."""
+        self._check_unit(unit)
+        self._details[unit] = text
+        self._refresh_tooltip(unit)
+
     def select_unit(self, unit: int | None) -> None:
         """Select `unit` (None clears the selection) without announcing it."""
         if unit is not None:
@@ -129,6 +174,10 @@ class FilterPicker(QListWidget):
         self._labels = []
         self._thumbnails = []
         self._visualized.clear()
+        self._values = None
+        self._weights.clear()
+        self._dead.clear()
+        self._details.clear()
 
     def current_unit(self) -> int | None:
         """The selected unit, or None."""
@@ -150,7 +199,7 @@ class FilterPicker(QListWidget):
         if not 0 <= unit < self.unit_count():
             raise IndexError(f"unit {unit} out of range for a layer of {self.unit_count()} units")
 
-    def _icon(self, rgb8: np.ndarray) -> QIcon:
+    def _icon(self, rgb8: np.ndarray, unit: int | None = None) -> QIcon:
         # Nearest neighbour: a 5×5 feature map should look like 25 squares, not a blur.
         image = qimage_from_rgb8(rgb8).scaled(
             ICON_SIDE,
@@ -162,18 +211,54 @@ class FilterPicker(QListWidget):
         painter = QPainter(image)
         painter.setPen(QColor(128, 128, 128))
         painter.drawRect(0, 0, image.width() - 1, image.height() - 1)
+        if unit in self._dead:
+            paint_dead(painter, image.width(), image.height())
+        if unit in self._weights:
+            paint_weight(painter, self._weights[unit])
         painter.end()
         return QIcon(QPixmap.fromImage(image))
 
     def _set_thumbnail(self, unit: int, rgb8: np.ndarray) -> None:
         self._thumbnails[unit] = rgb8
-        self.item(unit).setIcon(self._icon(rgb8))
+        self.item(unit).setIcon(self._icon(rgb8, unit))
 
     def _show_values(self, values: np.ndarray | None) -> None:
         """Labels carry a Dense unit's activation; thumbnails alone cannot show its sign."""
-        for k, label in enumerate(self._labels):
-            text = label if values is None else f"{label}  {float(values[k]):.3g}"
-            self.item(k).setText(text)
+        self._values = values
+        for k in range(self.unit_count()):
+            self.item(k).setText(self._text(k))
+
+    def _text(self, unit: int) -> str:
+        text = self._labels[unit]
+        if self._values is not None:
+            text += f"  {float(self._values[unit]):.3g}"
+        if unit in self._weights:
+            text = f"{weight_text(self._weights[unit])}·{text}"
+        return text
+
+    def _refresh_tooltip(self, unit: int) -> None:
+        label = self._labels[unit]
+        lines = [label if label == f"#{unit}" else f"#{unit} {label}"]
+        if unit in self._dead:
+            lines.append("Dead: no starting image made it respond.")
+        if self._details.get(unit):
+            lines.append(self._details[unit])
+        lines.append(_HINT)
+        self.item(unit).setToolTip("\n".join(lines))
+
+    # ------------------------------------------------------------------------------- events
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        # Ctrl or Alt with a click builds a weighted sum; it leaves the selection alone.
+        modifiers = event.modifiers()
+        adding = modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        item = self.itemAt(event.position().toPoint())
+        if adding and item is not None and event.button() == Qt.MouseButton.LeftButton:
+            weight = -1.0 if modifiers & Qt.KeyboardModifier.AltModifier else 1.0
+            self.filter_added.emit(self.row(item), weight)
+            event.accept()
+            return
+        super().mousePressEvent(event)
 
     # ------------------------------------------------------------------------------- slots
 

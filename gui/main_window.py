@@ -5,20 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QProgressBar,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
 
 from engine.messages import (
-    Ascend,
     EngineFailure,
     FeatureMaps,
     Frame,
@@ -29,26 +20,31 @@ from engine.messages import (
     ModelLoaded,
     ModelSummary,
     OpenImage,
-    RunFinished,
     ShowFeatureMaps,
     Status,
-    StopRun,
 )
+from gui.atlas_bar import AtlasBar
 from gui.canvas import Canvas
 from gui.controls import AscentControls
-from gui.dropped_files import MODEL_SUFFIXES, classify_drop
+from gui.dropped_files import classify_drop
+from gui.filmstrip import Filmstrip
 from gui.filter_picker import FilterPicker
 from gui.layer_tree import LayerTree
 from gui.menus import build_menus
 from gui.message_bar import MessageBar
 from gui.objective_plot import ObjectivePlot
 from gui.predictions import PredictionsPanel
+from gui.run_record import RunRecord
+from gui.window_atlas import AtlasMixin
+from gui.window_files import FilesMixin
+from gui.window_layout import lay_out
+from gui.window_runs import RunsMixin
 
 # The canvas repaints at most this often; frames arriving faster only replace the pending one.
 REPAINT_INTERVAL_MS = 33
 
 
-class MainWindow(QMainWindow):
+class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
     visualization_finished = Signal(object)  # RunFinished of the current run, after it is shown
     model_shown = Signal(object)  # ModelSummary, once the tree and picker show the new model
     image_shown = Signal(object)  # ImageOpened, once predictions are listed
@@ -69,13 +65,21 @@ class MainWindow(QMainWindow):
         self._image: ImageOpened | None = None
         self._running = False
         self._status_is_busy = False
+        self._neuron: tuple[int, int] | None = None  # of the current objective's main term
+        self._weights: dict[int, float] = {}  # further units of the layer in the objective
+        self._map_unit: int | None = None  # whose feature map the canvas shows or showed
+        self._map_pinned = False  # the user asked for a map: frames of a run do not replace it
+        self.record: RunRecord | None = None  # the current or last run
+        self._init_atlas()
 
         self.message_bar = MessageBar()
         self.layer_tree = LayerTree()
         self.filter_picker = FilterPicker()
+        self.atlas_bar = AtlasBar()
         self.canvas = Canvas()
+        self.filmstrip = Filmstrip()
         self.plot = ObjectivePlot()
-        self.controls = AscentControls()
+        self.controls = AscentControls(store=self._settings)
         self.predictions = PredictionsPanel()
         self._engine_status = QLabel("Starting…")
         self._busy = QProgressBar(maximumWidth=120, maximumHeight=14, textVisible=False)
@@ -85,7 +89,11 @@ class MainWindow(QMainWindow):
         self.actions = build_menus(self)
 
         self._connect()
-        self._lay_out()
+        self._columns = lay_out(self)
+        self.statusBar().addWidget(self._busy)
+        self.statusBar().addWidget(self._engine_status, 1)
+        self.statusBar().addPermanentWidget(self._model_label)
+        self.canvas.clear("Pick a layer, then a filter, to watch its image grow")
         self.setAcceptDrops(True)
         self.setWindowTitle("convscope")
         self.controls.restore(self._settings)
@@ -104,38 +112,15 @@ class MainWindow(QMainWindow):
         self.layer_tree.layer_selected.connect(self._on_tree_layer_selected)
         self.filter_picker.filter_selected.connect(self._on_picker_filter_selected)
         self.filter_picker.filter_activated.connect(self._on_picker_filter_activated)
+        self.filter_picker.filter_added.connect(self.add_term)
+        self.canvas.pixel_clicked.connect(self._on_canvas_pixel_clicked)
+        self.filmstrip.snapshot_chosen.connect(self._on_filmstrip_snapshot_chosen)
         self.controls.stop_requested.connect(self.stop)
         self.controls.restart_requested.connect(self.restart)
+        self.controls.live_knobs_changed.connect(self._on_controls_live_knobs_changed)
+        self._connect_atlas()
         self._repaint.timeout.connect(self._on_repaint_timeout)
         self._repaint.start()
-
-    def _lay_out(self) -> None:
-        left = QSplitter(Qt.Vertical)
-        left.addWidget(self.layer_tree)
-        left.addWidget(self.predictions)
-        left.setSizes([500, 200])
-        middle = QSplitter(Qt.Vertical)
-        middle.addWidget(self.canvas)
-        middle.addWidget(self.plot)
-        middle.setSizes([520, 180])
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(self.filter_picker)
-        right.addWidget(self.controls)
-        right.setSizes([520, 180])
-        self._columns = QSplitter(Qt.Horizontal)
-        for part in (left, middle, right):
-            self._columns.addWidget(part)
-        self._columns.setSizes([440, 520, 360])
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.message_bar)
-        layout.addWidget(self._columns, 1)
-        self.setCentralWidget(central)
-        self.statusBar().addWidget(self._busy)
-        self.statusBar().addWidget(self._engine_status, 1)
-        self.statusBar().addPermanentWidget(self._model_label)
-        self.canvas.clear("Pick a layer, then a filter, to watch its image grow")
 
     def _restore_geometry(self) -> None:
         geometry = self._settings.value("window/geometry")
@@ -152,6 +137,7 @@ class MainWindow(QMainWindow):
         self.message_bar.clear()
         self._ascent_id = 0
         self._set_running(False)
+        self._forget_atlas()
         self.engine.submit(LoadModel(path))
 
     def open_image(self, path: str | None = None, sample: str | None = None) -> None:
@@ -159,29 +145,6 @@ class MainWindow(QMainWindow):
         self.message_bar.clear()
         layer = self.layer.path if self.layer and self.layer.visualizable else None
         self.engine.submit(OpenImage(path=path, sample=sample, layer=layer))
-
-    def visualize(self, unit: int) -> None:
-        """Start activation maximization of `unit` in the selected layer."""
-        if self.layer is None or not self.layer.visualizable:
-            self._show_error("Pick a layer with channels or units first.")
-            return
-        self.unit = unit
-        self.filter_picker.select_unit(unit)
-        request = Ascend(self.layer.path, unit, self.controls.settings())
-        self._ascent_id = request.request_id
-        self._pending_frame = None
-        self._pending_objectives.clear()
-        self.plot.reset(f"{self.layer.name} {self._unit_label(unit)}")
-        self.controls.set_progress(0, request.settings.steps)
-        self._set_running(True)
-        self.engine.submit(request)
-
-    def stop(self) -> None:
-        self.engine.submit(StopRun())
-
-    def restart(self) -> None:
-        if self.unit is not None:
-            self.visualize(self.unit)
 
     def select_layer(self, path: tuple[str, ...]) -> None:
         """Select a layer as if the user clicked it in the tree."""
@@ -192,40 +155,6 @@ class MainWindow(QMainWindow):
         self.layer_tree.select_layer(path)
         self._on_tree_layer_selected(info)
 
-    def export_canvas(self, path: str | None = None) -> None:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export canvas", str(self._last_dir() / "convscope.png"), "PNG (*.png)"
-            )
-            if not path:
-                return
-        try:
-            self.canvas.export_png(path)
-        except (ValueError, OSError) as error:
-            self._show_error(f"Could not export: {error}")
-            return
-        self._say(f"Saved {path}")
-
-    def choose_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Open image",
-            str(self._last_dir()),
-            "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)",
-        )
-        if path:
-            self._remember_dir(path)
-            self.open_image(path)
-
-    def choose_model(self) -> None:
-        suffixes = " ".join(f"*{s}" for s in MODEL_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open model", str(self._last_dir()), f"Keras models ({suffixes});;All files (*)"
-        )
-        if path:
-            self._remember_dir(path)
-            self.open_model(path)
-
     def show_selected_feature_map(self) -> None:
         if self.unit is not None:
             self._on_picker_filter_activated(self.unit)
@@ -234,9 +163,13 @@ class MainWindow(QMainWindow):
         if self._image is None:
             self._show_error("No image yet: drop one on the window or use File › Samples.")
             return
+        self._map_pinned = False
         self.canvas.show_image(self._image.display, f"Input: {Path(self._image.source).name}")
 
-    # ------------------------------------------------------------------ drag and drop
+    def current_canvas(self) -> np.ndarray | None:
+        return self.canvas.current_rgb8()
+
+    # ------------------------------------------------------------------ drag, drop and close
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -252,8 +185,6 @@ class MainWindow(QMainWindow):
         else:
             self.open_image(path)
         event.acceptProposedAction()
-
-    # ------------------------------------------------------------------ closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controls.save(self._settings)
@@ -277,6 +208,7 @@ class MainWindow(QMainWindow):
     def _on_engine_model_loaded(self, loaded: ModelLoaded) -> None:
         self.summary = loaded.summary
         self.layer, self.unit, self._maps = None, None, None
+        self._weights, self._neuron, self._map_unit = {}, None, None
         self.layer_tree.set_summary(loaded.summary)
         h, w, c = loaded.summary.input_shape
         self._model_label.setText(f"{loaded.summary.name} · input {h}×{w}×{c}")
@@ -301,47 +233,19 @@ class MainWindow(QMainWindow):
         self._maps = maps
         self.filter_picker.set_feature_maps(maps.maps)
 
-    def _on_engine_frame(self, frame: Frame) -> None:
-        if frame.request_id != self._ascent_id:
-            return  # a frame of a cancelled run: never let it reach the canvas
-        self._pending_frame = frame
-        self._pending_objectives.extend(frame.objectives)
-
-    def _on_repaint_timeout(self) -> None:
-        frame = self._pending_frame
-        if frame is None:
-            return
-        self._pending_frame = None
-        self.canvas.show_image(frame.image, self._run_title(frame.layer, frame.unit, frame.step))
-        self.plot.append(self._pending_objectives)
-        self._pending_objectives = []
-        self.controls.set_progress(frame.step, frame.steps)
-        self.frames_shown += 1
-
-    def _on_engine_run_finished(self, done: RunFinished) -> None:
-        if done.request_id != self._ascent_id:
-            return
-        self._on_repaint_timeout()  # flush the last frame and its objectives
-        title = self._run_title(done.layer, done.unit, done.steps_done)
-        if done.predictions:
-            best = done.predictions[0]
-            title += f" — model says {best.name} ({best.probability:.1%})"
-        self.canvas.show_image(done.image, title)
-        self.filter_picker.set_visualization(done.unit, done.image)
-        self._set_running(False)
-        verb = "Stopped at" if done.cancelled else "Done:"
-        self._say(f"{verb} step {done.steps_done}, objective {done.objective:.4g}")
-        self.visualization_finished.emit(done)
-
     def _on_engine_failed(self, failure: EngineFailure) -> None:
         if failure.what == "visualization" and failure.request_id == self._ascent_id:
             self._set_running(False)
+            self._after_job()
+        self._on_atlas_failed(failure)
         self._show_error(failure.message)
 
     # ------------------------------------------------------------------ widget intents
 
     def _on_tree_layer_selected(self, info: LayerInfo) -> None:
         self.layer, self.unit, self._maps = info, None, None
+        self._weights, self._neuron, self._map_unit = {}, None, None
+        self.atlas_bar.set_available(info.visualizable)
         if not info.visualizable:
             self.filter_picker.clear()
             self._show_error(
@@ -356,6 +260,7 @@ class MainWindow(QMainWindow):
         self.filter_picker.set_layer(info, labels)
         if self._image is not None:
             self.engine.submit(ShowFeatureMaps(info.path))
+        self._layer_shown()
 
     def _on_picker_filter_selected(self, unit: int) -> None:
         self.visualize(unit)
@@ -367,7 +272,8 @@ class MainWindow(QMainWindow):
         maps = self._maps.maps
         title = f"Feature map: {self.layer.name} {self._unit_label(unit)}"
         if maps.ndim == 3:
-            self.canvas.show_map(maps[..., unit], title)
+            self._map_unit, self._map_pinned = unit, True
+            self.canvas.show_map(maps[..., unit], f"{title} — click a pixel to grow its neuron")
         else:
             self._say(f"{title} = {float(maps[unit]):.4g}")
 
@@ -379,7 +285,7 @@ class MainWindow(QMainWindow):
 
     def _set_running(self, running: bool) -> None:
         self._running = running
-        self.controls.set_running(running)
+        self.controls.set_running(running or self._atlas_running)
 
     def _show_error(self, text: str) -> None:
         self.message_bar.show_error(text)
@@ -390,18 +296,6 @@ class MainWindow(QMainWindow):
         if layer and layer.is_output and self.summary and unit < len(self.summary.class_names):
             return f"class {self.summary.class_names[unit]!r}"
         return f"#{unit}"
-
-    def _run_title(self, layer: tuple[str, ...], unit: int, step: int) -> str:
-        return f"{'/'.join(layer)} {self._unit_label(unit)} · step {step}"
-
-    def _last_dir(self) -> Path:
-        return Path(str(self._settings.value("paths/last_dir", str(Path.home()))))
-
-    def _remember_dir(self, path: str) -> None:
-        self._settings.setValue("paths/last_dir", str(Path(path).parent))
-
-    def current_canvas(self) -> np.ndarray | None:
-        return self.canvas.current_rgb8()
 
 
 def _shape_text(info: LayerInfo) -> str:

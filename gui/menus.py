@@ -55,6 +55,27 @@ def build_menus(window) -> dict[str, QAction]:
             "Ctrl+E",
             "Save the picture on the canvas",
         ),
+        "export_gif": _action(
+            window,
+            "Export &Animation (GIF)…",
+            window.export_animation,
+            "Ctrl+Shift+E",
+            "Save the frames of the current or last run as an animated GIF",
+        ),
+        "export_settings": _action(
+            window,
+            "Export &Settings (JSON)…",
+            window.export_settings,
+            None,
+            "Save the method and what the last run grew, and how it went, as JSON",
+        ),
+        "load_settings": _action(
+            window,
+            "&Load Settings (JSON)…",
+            window.load_settings,
+            None,
+            "Fill the method panel from a JSON file saved by Export Settings",
+        ),
         "quit": _action(window, "&Quit", window.close, QKeySequence.Quit),
         "stop": _action(window, "&Stop", window.stop, "Esc", "Stop the running visualization"),
         "restart": _action(
@@ -63,6 +84,13 @@ def build_menus(window) -> dict[str, QAction]:
             window.restart,
             "F5",
             "Run the visualization of the selected filter again",
+        ),
+        "atlas": _action(
+            window,
+            "Visualize Whole &Layer",
+            window.visualize_layer,
+            "Ctrl+L",
+            "Grow an image for every filter of the selected layer",
         ),
         "feature_map": _action(
             window,
@@ -89,12 +117,16 @@ def build_menus(window) -> dict[str, QAction]:
     file_menu.addAction(actions["open_model"])
     file_menu.addAction(actions["default_model"])
     file_menu.addSeparator()
-    file_menu.addAction(actions["export"])
+    for name in ("export", "export_gif", "export_settings"):
+        file_menu.addAction(actions[name])
+    file_menu.addAction(actions["load_settings"])
     file_menu.addSeparator()
     file_menu.addAction(actions["quit"])
     run_menu = bar.addMenu("&Run")
     run_menu.addAction(actions["stop"])
     run_menu.addAction(actions["restart"])
+    run_menu.addSeparator()
+    run_menu.addAction(actions["atlas"])
     view_menu = bar.addMenu("&View")
     for name in ("feature_map", "input", "fit"):
         view_menu.addAction(actions[name])

@@ -155,7 +155,7 @@ def test_a_run_on_a_nested_layer_streams_frames_then_finishes(nested):
     messages = nested.do(request)
     *frames, finished = messages
     assert all(isinstance(frame, Frame) for frame in frames)
-    assert [frame.step for frame in frames] == [2, 4, 6]
+    assert [frame.step for frame in frames] == [1, 2, 4, 6]  # 1, 2, 4: filmstrip steps
     assert all(frame.steps == 6 and frame.layer == INNER_CONV2 for frame in frames)
     assert sum(len(frame.objectives) for frame in frames) == 6
     assert isinstance(finished, RunFinished)
@@ -240,7 +240,7 @@ def default_model() -> Engine:
 def test_class_visualization_makes_an_image_the_model_calls_that_digit(default_model, digit):
     settings = AscentSettings(steps=128, frame_every=32)
     *frames, finished = default_model.do(Ascend(("predictions",), digit, settings))
-    assert [frame.step for frame in frames] == [32, 64, 96, 128]
+    assert [frame.step for frame in frames] == [1, 2, 4, 8, 16, 32, 64, 96, 128]
     assert isinstance(finished, RunFinished) and not finished.cancelled
     best = finished.predictions[0]
     assert (best.index, best.name) == (digit, str(digit))

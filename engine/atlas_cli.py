@@ -1,0 +1,287 @@
+"""`python main.py atlas`: a layer atlas without a window, written to a folder.
+
+One PNG per filter, a contact sheet and `atlas.json`. The same seed and settings give the same
+files on the same machine. TensorFlow loads only once the arguments have been checked, so a typo
+is reported at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from engine.recipe import PRESETS, Recipe
+
+TILE_MIN_SIDE = 128  # per-filter PNGs are upscaled (nearest neighbour) to at least this
+LABEL_HEIGHT = 16
+GAP = 4
+DEAD_COLOUR = (220, 40, 40)
+# keras.applications families trained on inputs in [-1, 1]; the others take 0-255 pixels
+# (their own preprocessing layers, or Caffe-style mean subtraction, which is close enough).
+_MINUS_ONE_TO_ONE = ("MobileNet", "MobileNetV2", "InceptionV3", "InceptionResNetV2", "Xception",
+                     "NASNetLarge", "NASNetMobile", "ResNet50V2", "ResNet101V2", "ResNet152V2")  # fmt: skip
+
+
+class AtlasError(Exception):
+    """Bad input to the atlas command; the message is meant for the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # exit 1 with our own wording instead of argparse's 2
+        raise AtlasError(message)
+
+
+def parse_filters(text: str) -> list[int]:
+    """'0-63', '1,5,9', '3' or a mix ('0-3,8') as a sorted list of distinct filter numbers."""
+    units: set[int] = set()
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            low = int(first)
+            high = int(last) if dash else low
+        except ValueError:
+            raise AtlasError(
+                f"--filters {text!r}: expected numbers like 0-63, 1,5,9 or 3"
+            ) from None
+        if low < 0 or high < low:
+            raise AtlasError(f"--filters {text!r}: {part.strip()!r} is not a range")
+        units.update(range(low, high + 1))
+    return sorted(units)
+
+
+def find_preset(name: str) -> Recipe:
+    """A preset by name, ignoring case and treating '-' and '_' as spaces."""
+    wanted = " ".join(name.replace("-", " ").replace("_", " ").lower().split())
+    for key, recipe in PRESETS.items():
+        if key.lower() == wanted:
+            return recipe
+    raise AtlasError(f"no preset {name!r}; choose one of {', '.join(PRESETS)}")
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = _Parser(
+        prog="convscope atlas", description="Visualize many filters of one layer, headless."
+    )
+    parser.add_argument(
+        "--model",
+        default="default",
+        help="'default' (built-in MNIST CNN), a .keras/.h5 file, or a keras.applications name "
+        "such as VGG16 (needs its ImageNet weights)",
+    )
+    parser.add_argument("--layer", required=True, help="layer name, nested names joined by '/'")
+    parser.add_argument("--filters", help="e.g. 0-63, 1,5,9 or 3 (default: all)")
+    parser.add_argument("--preset", default="classic", help=f"one of {', '.join(PRESETS)}")
+    parser.add_argument("--steps", type=int, help="override the preset's steps")
+    parser.add_argument("--seed", type=int, help="override the preset's seed")
+    parser.add_argument("--out", required=True, help="folder for the PNGs and atlas.json")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="do not store the atlas for the window"
+    )
+    return parser.parse_args(argv)
+
+
+def _writable_folder(path: str) -> Path:
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise AtlasError(f"cannot write to --out {path!r}: {error.strerror or error}") from None
+    return folder
+
+
+def _load(name: str):
+    """(model, meta, label, is_default) for 'default', a file or a keras.applications name."""
+    from engine.model_io import ModelLoadError, ModelMeta, load_model
+
+    is_default = name.lower() in ("default", "builtin", "built-in")
+    if is_default or Path(name).suffix or os.sep in name or Path(name).exists():
+        try:
+            model, meta, label = load_model(None if is_default else name)
+        except ModelLoadError as error:
+            raise AtlasError(str(error)) from None
+        return model, meta, label, is_default
+    import keras
+
+    constructor = getattr(keras.applications, name, None)
+    if not callable(constructor):
+        raise AtlasError(
+            f"--model {name!r} is neither 'default', a .keras/.h5 file, "
+            "nor a keras.applications model such as VGG16"
+        )
+    try:
+        model = constructor(weights="imagenet")
+    except Exception as error:  # a failed download surfaces as a bare Exception from get_file
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise AtlasError(
+            f"could not download ImageNet weights for {name} (offline?); "
+            f"pass a model file instead [{reason}]"
+        ) from None
+    value_range = (-1.0, 1.0) if name in _MINUS_ONE_TO_ONE else (0.0, 255.0)
+    return model, ModelMeta(input_range=value_range), name, False
+
+
+def _layer(summary, name: str):
+    from engine.messages import LayerKind
+
+    info = summary.find(tuple(name.split("/")))
+    if info is None:
+        names = ", ".join(lay.name for lay in summary.walk() if lay.visualizable)
+        raise AtlasError(f"the model has no layer {name!r}; layers with filters: {names}")
+    if info.kind is LayerKind.NONE:
+        raise AtlasError(
+            f"layer {info.name!r} ({info.type_name}) has output shape {info.output_shape}: "
+            "it has no channels or units to show. Pick a convolution, pooling or Dense layer."
+        )
+    return info
+
+
+def to_png(image: np.ndarray) -> Image.Image:
+    """(H, W, C) in [0, 1] as an 8-bit picture (grey for one channel), short side ≥ 128 px."""
+    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    factor = max(1, math.ceil(TILE_MIN_SIDE / min(pixels.shape[:2])))
+    pixels = pixels.repeat(factor, axis=0).repeat(factor, axis=1)
+    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+
+
+def contact_sheet(tiles: list[Image.Image], units: list[int], dead: list[bool]) -> Image.Image:
+    """The tiles in a grid, each filter's number under it; dead filters framed and marked."""
+    columns = math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / columns)
+    width, height = tiles[0].size
+    cell_w, cell_h = width + GAP, height + LABEL_HEIGHT + GAP
+    sheet = Image.new("RGB", (columns * cell_w + GAP, rows * cell_h + GAP), (32, 32, 32))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for k, (tile, unit, is_dead) in enumerate(zip(tiles, units, dead, strict=True)):
+        x, y = GAP + (k % columns) * cell_w, GAP + (k // columns) * cell_h
+        sheet.paste(tile.convert("RGB"), (x, y))
+        label, colour = f"#{unit}", (230, 230, 230)
+        if is_dead:
+            label, colour = f"#{unit} dead", DEAD_COLOUR
+            draw.rectangle((x, y, x + width - 1, y + height - 1), outline=DEAD_COLOUR, width=3)
+        draw.text((x + 2, y + height + 2), label, fill=colour, font=font)
+    return sheet
+
+
+def _compute(model, summary, info, units, recipe, is_default):
+    """Run the atlas; returns (images, activations, qualities, dead) in the order of `units`."""
+    from engine.messages import ObjectiveTerm
+    from engine.references import reference_images
+    from engine.visualizer import Visualizer
+
+    shape, value_range = summary.input_shape, summary.input_range
+    visualizer = Visualizer(
+        model, shape, value_range, lambda: reference_images(is_default, shape, value_range, None)
+    )
+    live_every = 16 * max(1, recipe.steps // 128)
+    images, activations, dead, done, ticks = {}, {}, {}, 0, 0
+    began = time.perf_counter()
+    for chunk in visualizer.atlas(info.path, units, recipe, lambda: False, live_every):
+        if not chunk.final:
+            ticks += 1
+            print(f"filters {done}/{len(units)} · step {ticks * live_every}/{recipe.steps}")
+            continue
+        ticks = 0
+        for k, unit in enumerate(chunk.units):
+            images[unit], activations[unit] = chunk.images[k], float(chunk.activations[k])
+            dead[unit] = bool(chunk.dead[k])
+        done += len(chunk.units)
+        print(f"filters {done}/{len(units)} · {time.perf_counter() - began:.1f} s", flush=True)
+    qualities = {
+        unit: visualizer.quality([ObjectiveTerm(info.path, unit)], recipe, activations[unit])
+        for unit in units
+    }
+    return images, activations, qualities, dead
+
+
+def _cache(model, layer, recipe, units, images, activations, qualities, dead) -> None:
+    """Store the atlas where the window looks, so it shows this layer at once."""
+    from engine import atlas_cache
+
+    weights = [w.numpy() for w in model.weights]
+    key = atlas_cache.atlas_key(atlas_cache.weights_fingerprint(weights), layer, recipe)
+    atlas_cache.save(
+        key,
+        atlas_cache.CachedAtlas(
+            units=np.array(units),
+            images=np.stack([images[u] for u in units]),
+            activations=np.array([activations[u] for u in units], np.float32),
+            qualities=np.array([np.nan if qualities[u] is None else qualities[u] for u in units]),
+            dead=np.array([dead[u] for u in units]),
+        ),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    units = parse_filters(args.filters) if args.filters else None
+    recipe = find_preset(args.preset)
+    overrides = {k: getattr(args, k) for k in ("steps", "seed") if getattr(args, k) is not None}
+    try:
+        # As the window does: one image per filter, nothing pushing images apart, maximize.
+        recipe = replace(recipe, **overrides, batch=1, diversity=0.0, negate=False)
+    except ValueError as error:
+        raise AtlasError(str(error)) from None
+    out = _writable_folder(args.out)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from engine.introspect import describe_model
+
+    model, meta, label, is_default = _load(args.model)
+    summary = describe_model(model, meta, label)
+    info = _layer(summary, args.layer)
+    units = list(range(info.size)) if units is None else units
+    if units[-1] >= info.size:
+        raise AtlasError(
+            f"layer {info.name!r} has {info.size} {info.kind.value} (#0 to #{info.size - 1}); "
+            f"there is no #{units[-1]}"
+        )
+    print(f"{label}: {info.name} {len(units)} filters, {recipe.steps} steps, seed {recipe.seed}")
+    images, activations, qualities, dead = _compute(
+        model, summary, info, units, recipe, is_default
+    )
+    stem = "_".join(info.path)
+    tiles, entries = [], []
+    for unit in units:
+        tile = to_png(images[unit])
+        tile.save(out / f"{stem}_{unit}.png")
+        tiles.append(tile)
+        entries.append({
+            "unit": unit, "file": f"{stem}_{unit}.png", "activation": activations[unit],
+            "quality": qualities[unit], "dead": dead[unit],
+        })  # fmt: skip
+    contact_sheet(tiles, units, [dead[u] for u in units]).save(out / "contact_sheet.png")
+    report = {
+        "model": args.model, "model_label": label, "layer": "/".join(info.path),
+        "input_shape": list(summary.input_shape), "input_range": list(summary.input_range),
+        "recipe": recipe.to_dict(), "seed": recipe.seed, "filters": entries,
+    }  # fmt: skip
+    (out / "atlas.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if not args.no_cache:
+        _cache(model, info.path, recipe, units, images, activations, qualities, dead)
+    live = [u for u in units if not dead[u]]
+    good = sum(1 for u in live if qualities[u] is not None and qualities[u] >= 1)
+    print(
+        f"{len(units)} filters, {len(units) - len(live)} dead, {good} of {len(live)} live "
+        f"reach quality ≥ 1; wrote {out}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `atlas` command; returns the exit status (1 with a message on stderr on bad input)."""
+    try:
+        return run(_parse(sys.argv[1:] if argv is None else argv))
+    except (AtlasError, ValueError) as error:  # the engine's ValueErrors name the bad value
+        print(f"convscope atlas: error: {error}", file=sys.stderr)
+        return 1

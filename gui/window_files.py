@@ -1,0 +1,124 @@
+"""The File menu of MainWindow: files to open, and exports of the canvas, the run as a GIF
+and the method as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from engine.recipe import Recipe
+from gui.dropped_files import MODEL_SUFFIXES
+from gui.exports import read_json, write_gif, write_json
+
+
+class FilesMixin:
+    """Part of MainWindow (it uses the window's widgets, run record and helpers); split out to
+    keep each module short. Each export takes a path, or asks for one with None."""
+
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open image",
+            str(self._last_dir()),
+            "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)",
+        )
+        if path:
+            self._remember_dir(path)
+            self.open_image(path)
+
+    def choose_model(self) -> None:
+        suffixes = " ".join(f"*{s}" for s in MODEL_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open model", str(self._last_dir()), f"Keras models ({suffixes});;All files (*)"
+        )
+        if path:
+            self._remember_dir(path)
+            self.open_model(path)
+
+    def export_canvas(self, path: str | None = None) -> None:
+        """Save the picture on the canvas as a PNG, enlarged with square pixels."""
+        path = path or self._ask_save_path("Export canvas", "png", "PNG (*.png)")
+        if not path:
+            return
+        try:
+            self.canvas.export_png(path)
+        except (ValueError, OSError) as error:
+            self._show_error(f"Could not export: {error}")
+            return
+        self._say(f"Saved {path}")
+
+    def export_animation(self, path: str | None = None) -> None:
+        """Save the frames of the current or last run as a looping animated GIF."""
+        record = self.record
+        frames = record.animation_frames() if record is not None else []
+        if not frames:
+            self._show_error("No run to animate yet: click a filter to grow its image first.")
+            return
+        path = path or self._ask_save_path("Export animation", "gif", "GIF (*.gif)")
+        if not path:
+            return
+        try:
+            count = write_gif(frames, path)
+        except (ValueError, OSError) as error:
+            self._show_error(f"Could not export the animation: {error}")
+            return
+        self._say(f"Saved {path} ({count} frames)")
+
+    def export_settings(self, path: str | None = None) -> None:
+        """Save the method as JSON, with what the last run grew and how it went under 'run'.
+
+        Before any run, the method in the panel is saved, with 'run' null.
+        """
+        if self.record is not None:
+            document = self.record.document()
+        else:
+            document = {**self.controls.settings().to_dict(), "run": None}
+        path = path or self._ask_save_path("Export settings", "json", "JSON (*.json)")
+        if not path:
+            return
+        try:
+            write_json(document, path)
+        except (ValueError, OSError) as error:
+            self._show_error(f"Could not export the settings: {error}")
+            return
+        self._say(f"Saved {path}")
+
+    def load_settings(self, path: str | None = None) -> None:
+        """Fill the method panel from a JSON file written by Export Settings (or a bare recipe)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Load settings", str(self._last_dir()), "JSON (*.json);;All files (*)"
+            )
+            if not path:
+                return
+            self._remember_dir(path)
+        try:
+            recipe = Recipe.from_dict(read_json(path))
+        except (ValueError, TypeError, OSError) as error:
+            self._show_error(f"Could not load settings from {Path(path).name}: {error}")
+            return
+        self.controls.set_settings(recipe)
+        self._say(f"Loaded the method from {Path(path).name}")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _last_dir(self) -> Path:
+        return Path(str(self._settings.value("paths/last_dir", str(Path.home()))))
+
+    def _remember_dir(self, path: str) -> None:
+        self._settings.setValue("paths/last_dir", str(Path(path).parent))
+
+    def _ask_save_path(self, title: str, suffix: str, filters: str) -> str:
+        suggested = self._last_dir() / f"{self._export_stem()}.{suffix}"
+        path, _ = QFileDialog.getSaveFileName(self, title, str(suggested), filters)
+        if path:
+            self._remember_dir(path)
+        return path
+
+    def _export_stem(self) -> str:
+        """'conv3-5' for the last run of conv3 #5; 'convscope' before any run."""
+        if self.record is None:
+            return "convscope"
+        request = self.record.request
+        return f"{'-'.join(request.layer)}-{request.unit}"
