@@ -28,8 +28,10 @@ GAP = 4
 DEAD_COLOUR = (220, 40, 40)
 # keras.applications families trained on inputs in [-1, 1]; the others take 0-255 pixels
 # (their own preprocessing layers, or Caffe-style mean subtraction, which is close enough).
-_MINUS_ONE_TO_ONE = ("MobileNet", "MobileNetV2", "InceptionV3", "InceptionResNetV2", "Xception",
-                     "NASNetLarge", "NASNetMobile", "ResNet50V2", "ResNet101V2", "ResNet152V2")  # fmt: skip
+_MINUS_ONE_TO_ONE = (
+    "MobileNet", "MobileNetV2", "InceptionV3", "InceptionResNetV2", "Xception",
+    "NASNetLarge", "NASNetMobile", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+)  # fmt: skip
 
 
 class AtlasError(Exception):
@@ -247,9 +249,7 @@ def run(args: argparse.Namespace) -> int:
             f"there is no #{units[-1]}"
         )
     print(f"{label}: {info.name} {len(units)} filters, {recipe.steps} steps, seed {recipe.seed}")
-    images, activations, qualities, dead = _compute(
-        model, summary, info, units, recipe, is_default
-    )
+    images, activations, qualities, dead = _compute(model, summary, info, units, recipe, is_default)
     stem = "_".join(info.path)
     tiles, entries = [], []
     for unit in units:

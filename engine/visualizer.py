@@ -207,16 +207,23 @@ class Visualizer:
                 peak = np.maximum(peak, np.abs(snapshot.scores))
                 if snapshot.step % live_every == 0:
                     yield AtlasChunk(chunk, snapshot.images[: len(chunk)], None, None, False)
+            if outcome.reason == "cancelled":
+                # Show how far it got, but as unfinished: it must not be taken for a result.
+                yield AtlasChunk(chunk, programs[-1].images()[: len(chunk)], None, None, False)
+                return
             images = programs[-1].images()[: len(chunk)]
             activations = self.evaluate(programs[-1], programs[-1].images())[: len(chunk)]
             # A filter that never moved off zero during the whole run never fired.
             dead = (peak[: len(chunk)] == 0) & (activations <= 0)
-            if dead.any() and outcome.reason != "cancelled":
+            if dead.any():
                 images, activations, dead = self._rescue_chunk(
                     layer, chunk, recipe, should_stop, images, activations, dead
                 )
+                if should_stop():  # cancelled during the rescue: unfinished, as above
+                    yield AtlasChunk(chunk, images, None, None, False)
+                    return
             yield AtlasChunk(chunk, images, activations, dead, True)
-            if outcome.reason == "cancelled" or should_stop():
+            if should_stop():
                 return
 
     def _rescue_chunk(self, layer, chunk, recipe, should_stop, images, activations, dead):

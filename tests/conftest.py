@@ -13,13 +13,14 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path, monkeypatch):
-    """Each test gets its own settings file, so remembered values never leak between tests."""
+    """Each test gets its own settings and atlas cache, so nothing leaks between tests."""
     from PySide6.QtCore import QCoreApplication, QSettings
 
     QSettings.setDefaultFormat(QSettings.IniFormat)
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
     QCoreApplication.setOrganizationName("convscope-tests")
     QCoreApplication.setApplicationName("convscope-tests")
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "atlas-cache"))
     yield
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from engine.messages import Ascend, AscentSettings, LoadModel, OpenImage, StopRun
@@ -96,3 +97,54 @@ def test_stop_joins_the_thread_promptly_mid_run(qtbot):
     thread.stop()
     assert thread.wait(2_000)
     assert time.monotonic() - started < 2.0
+
+
+def test_tweaks_reach_the_running_visualization_without_recompiling(qtbot, engine):
+    from dataclasses import replace
+
+    from engine.messages import TweakRun
+
+    run = Ascend(("conv2",), 4, LONG)
+    frames = _collect(engine.frame)
+    engine.submit(run)
+    qtbot.waitUntil(lambda: len(frames) >= 3, timeout=30_000)
+    program = engine._session.visualizer.current[0]
+    traces = program.trace_count()
+    engine.submit(TweakRun(replace(LONG, learning_rate=0.0123, jitter=3, tv=0.5)))
+    qtbot.waitUntil(
+        lambda: abs(float(program.knobs["learning_rate"].numpy()) - 0.0123) < 1e-6,
+        timeout=5_000,
+    )
+    seen = len(frames)
+    qtbot.waitUntil(lambda: len(frames) > seen + 3, timeout=10_000)  # it kept going
+    assert int(program.knobs["jitter"].numpy()) == 3
+    assert program.trace_count() == traces
+    engine.submit(StopRun())
+
+
+def test_an_atlas_streams_tiles_then_comes_from_the_cache(qtbot, engine):
+    from engine.messages import Atlas
+
+    tiles, progress = _collect(engine.atlas_tile), _collect(engine.atlas_progress)
+    recipe = AscentSettings(steps=20)
+    engine.submit(Atlas(("conv1",), None, recipe))
+    qtbot.waitUntil(lambda: bool(progress) and progress[-1].finished, timeout=60_000)
+    final = [tile for tile in tiles if tile.final]
+    assert sorted(tile.unit for tile in final) == list(range(24))
+    assert progress[-1].done == 24 and not progress[-1].from_cache
+    tiles.clear()
+    engine.submit(Atlas(("conv1",), None, recipe, cache_only=True))
+    qtbot.waitUntil(lambda: progress[-1].from_cache, timeout=10_000)
+    assert len(tiles) == 24
+    np.testing.assert_allclose(tiles[3].image, final[3].image, atol=1 / 255)
+
+
+def test_stop_cancels_an_atlas(qtbot, engine):
+    from engine.messages import Atlas
+
+    tiles, progress = _collect(engine.atlas_tile), _collect(engine.atlas_progress)
+    engine.submit(Atlas(("conv3",), None, AscentSettings(steps=100_000)))
+    qtbot.waitUntil(lambda: len(tiles) > 0, timeout=60_000)
+    engine.submit(StopRun())
+    qtbot.waitUntil(lambda: bool(progress) and progress[-1].finished, timeout=10_000)
+    assert progress[-1].cancelled
