@@ -28,7 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ascent_speed.py
 
 screenshot: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python main.py --screenshot resources/screenshot.png --layer conv2 --filter 5
+	QT_QPA_PLATFORM=offscreen $(BIN)/python main.py --screenshot resources/screenshot.png --layer conv3 --filter 2 --preset lucid
 
 train-default: $(STAMP)
 	$(BIN)/python main.py train-default --mnist ../shared/data/mnist

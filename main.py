@@ -28,6 +28,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--layer", help="layer to visualize, nested names joined by '/'")
     parser.add_argument("--filter", type=int, help="channel or unit to visualize at start")
     parser.add_argument("--steps", type=int, help="ascent steps for this session")
+    parser.add_argument("--preset", help="method preset, e.g. Lucid, Notebook, 'Fast preview'")
     return parser.parse_args(argv)
 
 
@@ -38,6 +39,7 @@ def run_app(
     layer: tuple[str, ...] | None = None,
     unit: int | None = None,
     steps: int | None = None,
+    preset: str | None = None,
 ) -> int:
     """Open the window; returns the process exit status.
 
@@ -60,7 +62,7 @@ def run_app(
     window = MainWindow(engine)
     window.show()
     engine.start()  # TensorFlow loads in the engine thread while the window is already up
-    startup = Startup(window, model, image, screenshot, layer, unit, steps)
+    startup = Startup(window, model, image, screenshot, layer, unit, steps, preset)
     startup.begin()
     # Ctrl+C or a polite kill closes the window the normal way (engine stopped, settings saved).
     # Python only runs signal handlers between bytecodes, so a timer lets it look regularly.
@@ -88,8 +90,27 @@ def main(argv: list[str] | None = None) -> int:
         return atlas_main(argv[1:])
     args = _parse(argv)
     layer = tuple(args.layer.split("/")) if args.layer else None
-    return run_app(args.model, args.image, args.screenshot, layer, args.filter, args.steps)
+    preset = _preset_name(args.preset) if args.preset else None
+    if args.preset and preset is None:
+        print(f"convscope: no preset called {args.preset!r}", file=sys.stderr)
+        return 2
+    return run_app(args.model, args.image, args.screenshot, layer, args.filter, args.steps, preset)
+
+
+def _preset_name(text: str) -> str | None:
+    """The built-in preset `text` names, ignoring case, spaces and dashes."""
+    from engine.recipe import PRESETS
+
+    def key(name: str) -> str:
+        return name.lower().replace(" ", "").replace("-", "").replace("_", "")
+
+    return next((name for name in PRESETS if key(name) == key(text)), None)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is saved and the engine thread has stopped by now. TensorFlow's and Qt's own
+    # teardown would take another second and do nothing a user needs, so leave at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

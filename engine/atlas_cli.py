@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -177,8 +177,17 @@ def contact_sheet(tiles: list[Image.Image], units: list[int], dead: list[bool]) 
     return sheet
 
 
-def _compute(model, summary, info, units, recipe, is_default):
-    """Run the atlas; returns (images, activations, qualities, dead) in the order of `units`."""
+@dataclass(frozen=True)
+class FilterResult:
+    unit: int
+    image: np.ndarray  # (H, W, C) in [0, 1]
+    activation: float
+    quality: float | None  # activation ÷ the filter's best over real images; None: unknown
+    dead: bool
+
+
+def _compute(model, summary, info, units, recipe, is_default) -> list[FilterResult]:
+    """Run the atlas, printing progress; one result per unit, in the order of `units`."""
     from engine.messages import ObjectiveTerm
     from engine.references import reference_images
     from engine.visualizer import Visualizer
@@ -188,53 +197,76 @@ def _compute(model, summary, info, units, recipe, is_default):
         model, shape, value_range, lambda: reference_images(is_default, shape, value_range, None)
     )
     live_every = 16 * max(1, recipe.steps // 128)
-    images, activations, dead, done, ticks = {}, {}, {}, 0, 0
+    results, ticks = [], 0
     began = time.perf_counter()
     for chunk in visualizer.atlas(info.path, units, recipe, lambda: False, live_every):
         if not chunk.final:
             ticks += 1
-            print(f"filters {done}/{len(units)} · step {ticks * live_every}/{recipe.steps}")
+            print(f"filters {len(results)}/{len(units)} · step {ticks * live_every}/{recipe.steps}")
             continue
         ticks = 0
         for k, unit in enumerate(chunk.units):
-            images[unit], activations[unit] = chunk.images[k], float(chunk.activations[k])
-            dead[unit] = bool(chunk.dead[k])
-        done += len(chunk.units)
-        print(f"filters {done}/{len(units)} · {time.perf_counter() - began:.1f} s", flush=True)
-    qualities = {
-        unit: visualizer.quality([ObjectiveTerm(info.path, unit)], recipe, activations[unit])
-        for unit in units
-    }
-    return images, activations, qualities, dead
+            activation = float(chunk.activations[k])
+            term = ObjectiveTerm(info.path, unit)
+            quality = visualizer.quality([term], recipe, activation)
+            results.append(
+                FilterResult(unit, chunk.images[k], activation, quality, bool(chunk.dead[k]))
+            )
+        elapsed = time.perf_counter() - began
+        print(f"filters {len(results)}/{len(units)} · {elapsed:.1f} s", flush=True)
+    return results
 
 
-def _cache(model, layer, recipe, units, images, activations, qualities, dead) -> None:
+def _write(out: Path, stem: str, results: list[FilterResult], report: dict) -> None:
+    """The per-filter PNGs, the contact sheet and atlas.json (`report` plus the filters)."""
+    tiles, entries = [], []
+    for result in results:
+        name = f"{stem}_{result.unit}.png"
+        tile = to_png(result.image)
+        tile.save(out / name)
+        tiles.append(tile)
+        entries.append({
+            "unit": result.unit, "file": name, "activation": result.activation,
+            "quality": result.quality, "dead": result.dead,
+        })  # fmt: skip
+    sheet = contact_sheet(tiles, [r.unit for r in results], [r.dead for r in results])
+    sheet.save(out / "contact_sheet.png")
+    text = json.dumps({**report, "filters": entries}, indent=2)
+    (out / "atlas.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _cache(model, layer: tuple[str, ...], recipe: Recipe, results: list[FilterResult]) -> None:
     """Store the atlas where the window looks, so it shows this layer at once."""
     from engine import atlas_cache
 
     weights = [w.numpy() for w in model.weights]
     key = atlas_cache.atlas_key(atlas_cache.weights_fingerprint(weights), layer, recipe)
+    qualities = [np.nan if r.quality is None else r.quality for r in results]
     atlas_cache.save(
         key,
         atlas_cache.CachedAtlas(
-            units=np.array(units),
-            images=np.stack([images[u] for u in units]),
-            activations=np.array([activations[u] for u in units], np.float32),
-            qualities=np.array([np.nan if qualities[u] is None else qualities[u] for u in units]),
-            dead=np.array([dead[u] for u in units]),
+            units=np.array([r.unit for r in results]),
+            images=np.stack([r.image for r in results]),
+            activations=np.array([r.activation for r in results], np.float32),
+            qualities=np.array(qualities),
+            dead=np.array([r.dead for r in results]),
         ),
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    units = parse_filters(args.filters) if args.filters else None
-    recipe = find_preset(args.preset)
+def _recipe(args: argparse.Namespace) -> Recipe:
     overrides = {k: getattr(args, k) for k in ("steps", "seed") if getattr(args, k) is not None}
     try:
         # As the window does: one image per filter, nothing pushing images apart, maximize.
-        recipe = replace(recipe, **overrides, batch=1, diversity=0.0, negate=False)
+        return replace(find_preset(args.preset), **overrides, batch=1, diversity=0.0, negate=False)
     except ValueError as error:
         raise AtlasError(str(error)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """The atlas command with parsed arguments; AtlasError for bad input."""
+    units = parse_filters(args.filters) if args.filters else None
+    recipe = _recipe(args)
     out = _writable_folder(args.out)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from engine.introspect import describe_model
@@ -249,30 +281,19 @@ def run(args: argparse.Namespace) -> int:
             f"there is no #{units[-1]}"
         )
     print(f"{label}: {info.name} {len(units)} filters, {recipe.steps} steps, seed {recipe.seed}")
-    images, activations, qualities, dead = _compute(model, summary, info, units, recipe, is_default)
-    stem = "_".join(info.path)
-    tiles, entries = [], []
-    for unit in units:
-        tile = to_png(images[unit])
-        tile.save(out / f"{stem}_{unit}.png")
-        tiles.append(tile)
-        entries.append({
-            "unit": unit, "file": f"{stem}_{unit}.png", "activation": activations[unit],
-            "quality": qualities[unit], "dead": dead[unit],
-        })  # fmt: skip
-    contact_sheet(tiles, units, [dead[u] for u in units]).save(out / "contact_sheet.png")
+    results = _compute(model, summary, info, units, recipe, is_default)
     report = {
         "model": args.model, "model_label": label, "layer": "/".join(info.path),
         "input_shape": list(summary.input_shape), "input_range": list(summary.input_range),
-        "recipe": recipe.to_dict(), "seed": recipe.seed, "filters": entries,
+        "recipe": recipe.to_dict(), "seed": recipe.seed,
     }  # fmt: skip
-    (out / "atlas.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _write(out, "_".join(info.path), results, report)
     if not args.no_cache:
-        _cache(model, info.path, recipe, units, images, activations, qualities, dead)
-    live = [u for u in units if not dead[u]]
-    good = sum(1 for u in live if qualities[u] is not None and qualities[u] >= 1)
+        _cache(model, info.path, recipe, results)
+    live = [r for r in results if not r.dead]
+    good = sum(1 for r in live if r.quality is not None and r.quality >= 1)
     print(
-        f"{len(units)} filters, {len(units) - len(live)} dead, {good} of {len(live)} live "
+        f"{len(results)} filters, {len(results) - len(live)} dead, {good} of {len(live)} live "
         f"reach quality ≥ 1; wrote {out}"
     )
     return 0

@@ -87,5 +87,3 @@ def reference_images(
             if found is not None:
                 return found
     return sample_references(input_shape, input_range)
-
-

@@ -146,9 +146,7 @@ class Visualizer:
         low, high = self.input_range
         return program.sign.numpy() * program.objective(low + (high - low) * images).numpy()
 
-    def find_live_start(
-        self, terms: Sequence[ObjectiveTerm], recipe: Recipe
-    ) -> np.ndarray | None:
+    def find_live_start(self, terms: Sequence[ObjectiveTerm], recipe: Recipe) -> np.ndarray | None:
         """Starting images that make a dead-at-grey filter fire, or None if none does.
 
         Tries many multi-scale starts at once (one batch, a few Adam steps) and keeps the best.
@@ -163,9 +161,7 @@ class Visualizer:
         starts = []
         for k in range(RESCUE_CANDIDATES):
             amplitude = 0.2 + 0.3 * (k % 4) / 3
-            starts.append(
-                _mixture((1, height, width, channels), rng, amplitude, smooth=k % 2 == 0)
-            )
+            starts.append(_mixture((1, height, width, channels), rng, amplitude, smooth=k % 2 == 0))
         program = self.programs(terms, search)[0]
         program.start(np.concatenate(starts), recipe.seed)
         for _ in range(RESCUE_STEPS):

@@ -54,7 +54,13 @@ _WHAT = {
     Atlas: "atlas",
 }
 # Requests quick enough to serve between two steps of a running visualization.
-_QUICK_LANES = ("tweak", "image", "maps")
+_QUICK_LANES = ("tweak", "cache", "image", "maps")
+
+
+def _lane(request: Request) -> str:
+    if isinstance(request, Atlas) and request.cache_only:
+        return "cache"  # a look-up in the atlas cache computes nothing: it never waits for a run
+    return _LANES[type(request)]
 
 
 def user_message(error: BaseException) -> str:
@@ -104,13 +110,13 @@ class EngineThread(QThread):
                 if isinstance(running, (Ascend, Atlas)):
                     self._cancel.set()
                 return
-            lane = _LANES[type(request)]
+            lane = _lane(request)
             if isinstance(request, LoadModel):
                 # Everything waiting or running refers to the old model.
                 self._mailbox.clear()
                 if running is not None:
                     self._cancel.set()
-            elif isinstance(request, (Ascend, Atlas)) and isinstance(running, (Ascend, Atlas)):
+            elif lane == "ascend" and isinstance(running, (Ascend, Atlas)):
                 self._cancel.set()
             self._mailbox.pop(lane, None)
             self._mailbox[lane] = request

@@ -201,6 +201,8 @@ def from_stored(spec: FieldSpec, raw: object) -> object | None:
     """
     if raw is None:
         return None
+    if isinstance(raw, (list, tuple)):  # an ini file read "0.9, 1.1" without quotes as a list
+        raw = ", ".join(str(part) for part in raw)
     text = str(raw).strip()
     try:
         if spec.kind == "bool":

@@ -34,6 +34,7 @@ class Startup(QObject):
         layer: tuple[str, ...] | None = None,
         unit: int | None = None,
         steps: int | None = None,
+        preset: str | None = None,
         timeout_s: float = 300.0,
     ) -> None:
         super().__init__(window)
@@ -41,6 +42,7 @@ class Startup(QObject):
         self._model, self._image = model, image
         self._screenshot, self._layer, self._unit = screenshot, layer, unit
         self._steps = steps
+        self._preset = preset
         # A screenshot always shows a finished visualization; otherwise only when asked for one.
         self._wants_run = bool(screenshot) or layer is not None or unit is not None
         self._image_requested = False
@@ -75,6 +77,8 @@ class Startup(QObject):
         window = self._window
         if self._layer:
             window.select_layer(self._layer)
+        if self._preset:
+            window.controls.choose_preset(self._preset)
         if self._steps:
             window.controls.set_settings(replace(window.controls.settings(), steps=self._steps))
         if window.layer is None or not window.layer.visualizable:

@@ -22,7 +22,7 @@ class AtlasMixin:
         self.engine.atlas_tile.connect(self._on_engine_atlas_tile)
         self.engine.atlas_progress.connect(self._on_engine_atlas_progress)
         self.atlas_bar.atlas_requested.connect(self.visualize_layer)
-        self.atlas_bar.cancel_requested.connect(self.stop)
+        self.atlas_bar.cancel_requested.connect(self.cancel_atlas)
 
     # ------------------------------------------------------------------ public actions
 
@@ -55,16 +55,16 @@ class AtlasMixin:
         if not self._atlas_running:
             self.atlas_bar.reset()
             self.atlas_bar.set_available(True)
-        # An Atlas request shares the engine's lane with visualizations and would cancel one
-        # that is running, so the look-up waits for it to end.
-        if self._running or self._atlas_running:
+        # The engine answers a cache look-up between the steps of a running visualization, but
+        # the look-up would take over the atlas bar from an atlas still being computed.
+        if self._atlas_running:
             self._cache_wanted = True
         else:
             self._ask_cache()
 
     def _after_job(self) -> None:
         """A visualization or an atlas ended: make the cache look-up it held back."""
-        if self._cache_wanted and not (self._running or self._atlas_running):
+        if self._cache_wanted and not self._atlas_running:
             self._ask_cache()
 
     def _forget_atlas(self) -> None:

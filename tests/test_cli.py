@@ -123,3 +123,19 @@ def test_train_default_without_data_says_where_to_point_it(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1
     assert "nowhere" in result.stderr
+
+
+def test_a_preset_can_be_chosen_from_the_command_line(tmp_path):
+    target = tmp_path / "lucid.png"
+    result = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", str(target), "--layer", "conv1",
+         "--preset", "LUCID", "--steps", "16"],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert target.exists()
+    unknown = subprocess.run(
+        [sys.executable, "main.py", "--preset", "picasso"],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert unknown.returncode == 2 and "picasso" in unknown.stderr

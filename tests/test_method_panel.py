@@ -104,6 +104,26 @@ def test_user_presets_are_saved_listed_and_deleted(controls, tmp_path) -> None:
         controls.delete_preset("Classic")
 
 
+def test_the_save_and_delete_buttons_ask_first(qtbot, controls, monkeypatch) -> None:
+    import gui.controls as module
+
+    monkeypatch.setattr(module.QInputDialog, "getText", lambda *_a, **_k: ("Mine", True))
+    asked: list[str] = []
+
+    def question(_parent, _title, text):
+        asked.append(text)
+        return module.QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(module.QMessageBox, "question", question)
+    controls.set_settings(EVERYTHING)
+    qtbot.mouseClick(controls.preset_bar.save_button, Qt.LeftButton)
+    assert controls.preset_names()[-1] == "Mine" and controls.current_preset() == "Mine"
+    assert not asked  # a new name needs no confirmation
+    qtbot.mouseClick(controls.preset_bar.delete_button, Qt.LeftButton)
+    assert asked == ["Delete your preset 'Mine'?"] and "Mine" not in controls.preset_names()
+    assert controls.settings() == EVERYTHING  # deleting a preset keeps the form
+
+
 def test_only_live_knobs_announce_themselves(qtbot, controls) -> None:
     with qtbot.waitSignal(controls.live_knobs_changed) as blocker:
         controls.form.widgets["learning_rate"].setValue(0.3)
@@ -147,10 +167,12 @@ def test_every_field_survives_save_and_restore(qtbot, controls, tmp_path) -> Non
     store.setValue("ascent/param", "wavelets")
     store.setValue("ascent/scales", "-1")
     store.setValue("ascent/negate", "perhaps")
+    store.setValue("ascent/init_scales", ["3:1", "9:0.5"])  # how an unquoted ini line reads
     fresh.set_settings(Recipe())
     fresh.restore(store)
     assert (fresh.settings().param, fresh.settings().scales) == ("pixel", ())
     assert fresh.settings().negate is False
+    assert fresh.settings().init_scales == ((3, 1.0), (9, 0.5))
 
 
 # ----------------------------------------------------------------------------- filmstrip

@@ -214,13 +214,18 @@ def test_reselecting_a_layer_asks_the_cache(window, engine) -> None:
     engine.progress(request.request_id, CONV2, 16, 16, finished=True, from_cache=True)
     np.testing.assert_array_equal(window.filter_picker.thumbnail(7), to_rgb8(colour_image(7)))
     assert "from the cache" in window.atlas_bar.status_label.text()
-    # While a run goes, the look-up waits: an atlas would cancel the run.
+    # A running visualization does not hold the look-up back: the engine serves it between steps.
     window.visualize(1)
-    count = len(engine.of_type(Atlas))
     window.select_layer(("conv1",))
-    assert len(engine.of_type(Atlas)) == count
-    engine.finish(engine.last(Ascend), 10)
     assert engine.last(Atlas).layer == ("conv1",) and engine.last(Atlas).cache_only
+    # A running atlas does: the look-up would take over its progress bar.
+    window.visualize_layer()
+    count = len(engine.of_type(Atlas))
+    window.select_layer(CONV2)
+    assert len(engine.of_type(Atlas)) == count
+    running = engine.last(Atlas)
+    engine.progress(running.request_id, ("conv1",), 6, 6, finished=True)
+    assert engine.last(Atlas).layer == CONV2 and engine.last(Atlas).cache_only
 
 
 def test_a_dead_filter_is_marked_and_explained(window, engine) -> None:
