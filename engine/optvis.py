@@ -75,7 +75,11 @@ class Program:
         self._optimizer = recipe.optimizer
         self._normalize = recipe.normalize_grad
         self._pad = recipe.pad
-        self._scales = tf.constant(recipe.scales or (1.0,), tf.float32)
+        # Transforms a recipe does not use are left out of the graph: each costs a resample of
+        # the image per step. The rotation's angle stays live once rotation is on.
+        self._scales = tf.constant(recipe.scales, tf.float32) if recipe.scales else None
+        self._rotates = recipe.rotate > 0
+        self._diverse = objective.batch > 1
         self._lp_p = recipe.lp_p
         self.knobs = {
             "learning_rate": tf.Variable(0.0, trainable=False),
@@ -139,8 +143,10 @@ class Program:
             if self._pad:
                 view = transforms.pad(view, self._pad)
             view = transforms.jitter(view, self._rng, knobs["jitter"])
-            view = transforms.random_scale(view, self._rng, self._scales)
-            view = transforms.random_rotate(view, self._rng, knobs["rotate"])
+            if self._scales is not None:
+                view = transforms.random_scale(view, self._rng, self._scales)
+            if self._rotates:
+                view = transforms.random_rotate(view, self._rng, knobs["rotate"])
             view = transforms.crop_to(view, self.height, self.width)
             scores = self.sign * self.objective(self.low + (self.high - self.low) * view)
             penalty = (
@@ -149,7 +155,8 @@ class Program:
                 + knobs["tv"] * regularizers.total_variation(image)
             )
             loss = -tf.reduce_sum(scores - penalty)
-            loss += knobs["diversity"] * diversity(self.objective.last_activations)
+            if self._diverse:
+                loss += knobs["diversity"] * diversity(self.objective.last_activations)
         grads = tape.gradient(loss, self.param.variables)
         self._t.assign_add(1.0)
         for variable, grad, (first, second) in zip(

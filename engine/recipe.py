@@ -118,7 +118,8 @@ class Recipe:
             raise ValueError(f"not a recipe: {error}") from error
 
 
-# Knobs a running visualization takes at its next step, without recompiling.
+# Knobs a running visualization takes at its next step, without recompiling. (Rotation is left
+# out of the compiled step when a run starts without it; its angle is live once it is on.)
 LIVE_KNOBS = ("learning_rate", "jitter", "rotate", "l2", "lp", "tv", "diversity")
 
 

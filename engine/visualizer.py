@@ -58,8 +58,8 @@ class AtlasChunk:
 
 def _static_key(recipe: Recipe) -> tuple:
     """The parts of a recipe baked into a compiled step (others are variables)."""
-    return (recipe.param, recipe.decorrelate, recipe.pad, recipe.scales, recipe.optimizer,
-            recipe.normalize_grad, recipe.lp_p)  # fmt: skip
+    return (recipe.param, recipe.decorrelate, recipe.pad, recipe.scales, recipe.rotate > 0,
+            recipe.optimizer, recipe.normalize_grad, recipe.lp_p)  # fmt: skip
 
 
 class Visualizer:
@@ -223,28 +223,36 @@ class Visualizer:
                 return
 
     def _rescue_chunk(self, layer, chunk, recipe, should_stop, images, activations, dead):
-        """Run the dead filters of a chunk again, together, from multi-scale starts."""
-        rescue = replace(recipe, init="scales", seed=recipe.seed + 1, converge_window=0)
-        lost = [unit for unit, is_dead in zip(chunk, dead, strict=True) if is_dead]
+        """Run the dead filters of a chunk again, together, each from a start that fires.
+
+        The starts come from the same batched search a single visualization uses; filters for
+        which no start fires stay dead.
+        """
+        single = replace(recipe, batch=1)
+        starts: dict[int, np.ndarray] = {}
+        for unit, is_dead in zip(chunk, dead, strict=True):
+            if is_dead and not should_stop():
+                found = self.find_live_start([ObjectiveTerm(layer, unit)], single)
+                if found is not None:
+                    starts[unit] = found[0]
+        if not starts:
+            return images, activations, dead
+        revived = list(starts)
         batch = recipe.batch
-        padded = (lost * batch)[:batch]
-        programs = self.programs([ObjectiveTerm(layer, lost[0])], rescue)
-        programs[0].objective.configure([ObjectiveTerm(layer, lost[0])], padded)
-        height, width, channels = model_size(self.input_shape)
-        start = initial_images(rescue, (batch, height, width, channels))
-        outcome = Outcome()
-        for _ in visualize(programs, rescue, start, should_stop, outcome):
+        padded = (revived * batch)[:batch]
+        programs = self.programs([ObjectiveTerm(layer, revived[0])], recipe)
+        programs[0].objective.configure([ObjectiveTerm(layer, revived[0])], padded)
+        start = np.stack([starts[unit] for unit in padded])
+        for _ in visualize(programs, recipe, start, should_stop, Outcome()):
             pass
         found = programs[-1].images()
         scores = self.evaluate(programs[-1], found)
         images, activations, dead = images.copy(), activations.copy(), dead.copy()
-        for unit in lost:
-            # Each lost filter had several different starts in the batch: keep its best.
-            tries = [j for j, tried in enumerate(padded) if tried == unit]
-            best = max(tries, key=lambda j: scores[j])
-            if scores[best] > 0:
+        for unit in revived:
+            k = padded.index(unit)
+            if scores[k] > 0:
                 index = chunk.index(unit)
-                images[index], activations[index], dead[index] = found[best], scores[best], False
+                images[index], activations[index], dead[index] = found[k], scores[k], False
         return images, activations, dead
 
     # ------------------------------------------------------------------ quality

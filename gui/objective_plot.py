@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
 
 _INITIAL_CAPACITY = 1024
+# The curve is redrawn at most this often. Redrawing a plot (axes, ticks, grid) costs far more
+# than the image on the canvas, and on a 2-core machine every millisecond the GUI thread spends
+# is taken from the engine's steps; 5 Hz is plenty to watch a curve rise.
+REDRAW_INTERVAL_MS = 200
 
 
 class ObjectivePlot(pg.PlotWidget):
@@ -21,6 +27,10 @@ class ObjectivePlot(pg.PlotWidget):
         self._steps = np.empty(_INITIAL_CAPACITY, dtype=np.float64)
         self._values = np.empty(_INITIAL_CAPACITY, dtype=np.float64)
         self._count = 0
+        self._drawn = 0
+        self._y_range: tuple[float, float] | None = None
+        self._steps_planned: int | None = None
+        self._redraw = QTimer(self, interval=REDRAW_INTERVAL_MS)
 
         self.setLabel("bottom", "step")
         self.setLabel("left", "objective")
@@ -30,14 +40,22 @@ class ObjectivePlot(pg.PlotWidget):
         self.setClipToView(True)
         self.setDownsampling(auto=True, mode="peak")
         self.curve = self.plot(pen=pg.mkPen("#4fc3f7", width=2))
+        # Ranges are set by hand: auto-ranging re-lays out the axes on every update.
+        self.disableAutoRange()
+        self._redraw.timeout.connect(self.flush)
+        self._redraw.start()
 
     # ------------------------------------------------------------------------------- public API
 
-    def reset(self, title: str = "") -> None:
-        """Forget the curve; the next value appended is step 1."""
+    def reset(self, title: str = "", steps: int | None = None) -> None:
+        """Forget the curve; the next value appended is step 1. `steps` fixes the x axis."""
         self._count = 0
+        self._drawn = 0
+        self._y_range = None
         self.curve.setData([], [])
         self.setTitle(title or None)
+        self._steps_planned = steps
+        self.setXRange(0, steps or 100, padding=0.02)
 
     def append(self, values: Sequence[float]) -> None:
         """Add the objectives of consecutive steps after the last one plotted."""
@@ -52,8 +70,43 @@ class ObjectivePlot(pg.PlotWidget):
         self._steps[self._count : end] = np.arange(self._count + 1, end + 1)
         self._values[self._count : end] = new
         self._count = end
-        self.curve.setData(self._steps[:end], self._values[:end])
+
+    def flush(self) -> None:
+        """Draw what was appended since the last redraw (the timer calls this)."""
+        count = self._count
+        if count == self._drawn:
+            return
+        self._drawn = count
+        self.curve.setData(self._steps[:count], self._values[:count])
+        if not self._steps_planned or count > self._steps_planned:
+            self.setXRange(0, max(100, _nice_above(count)), padding=0.02)
+        finite = self._values[:count][np.isfinite(self._values[:count])]
+        if finite.size:
+            self._fit_y(float(finite.min()), float(finite.max()))
+
+    def _fit_y(self, low: float, high: float) -> None:
+        # Grow in coarse steps, so the axis changes a few times per run instead of every redraw.
+        current = self._y_range
+        if current is not None and current[0] <= low and high <= current[1]:
+            return
+        span = max(high - low, abs(high), 1e-6)
+        margin = 2.0 ** math.ceil(math.log2(span)) / 4
+        bottom = math.floor(low / margin) * margin
+        top = math.ceil(high / margin) * margin
+        if current is not None:
+            bottom, top = min(bottom, current[0]), max(top, current[1])
+        self._y_range = (bottom, top if top > bottom else bottom + margin)
+        self.setYRange(*self._y_range, padding=0.02)
 
     def values(self) -> list[float]:
         """Every objective plotted since the last reset, in step order."""
         return self._values[: self._count].tolist()
+
+
+def _nice_above(count: int) -> int:
+    """A round number of steps at or above `count`: 100, 200, 500, 1000, ..."""
+    magnitude = 10 ** max(2, math.floor(math.log10(max(count, 1))))
+    for factor in (1, 2, 5, 10):
+        if factor * magnitude >= count:
+            return factor * magnitude
+    return 10 * magnitude

@@ -69,6 +69,7 @@ class RunsMixin:
         if done.request_id != self._ascent_id or self.record is None:
             return
         self._on_repaint_timeout()  # flush the last frame and its objectives
+        self.plot.flush()
         record = self.record
         record.finish(done)
         self.filmstrip.add(done.steps_done, done.image)
@@ -127,7 +128,7 @@ class RunsMixin:
         self._pending_frame = None
         self._pending_objectives.clear()
         self.filmstrip.reset()
-        self.plot.reset(self.record.label)
+        self.plot.reset(self.record.label, settings.steps)
         self.controls.set_progress(0, settings.steps)
         if not self.message_bar.is_error():
             self.message_bar.clear()  # an old notice (a dead filter) is about another run

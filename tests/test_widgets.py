@@ -254,8 +254,11 @@ def test_objective_plot_appends_consecutive_steps(qtbot) -> None:
     plot.append([0.1, 0.2])
     plot.append(np.linspace(0, 1, 3000))
     assert plot.values()[:2] == [0.1, 0.2] and len(plot.values()) == 3002
-    x, _y = plot.curve.getOriginalDataset()
+    qtbot.waitUntil(lambda: plot.curve.getOriginalDataset()[0] is not None, timeout=2_000)
+    x, _y = plot.curve.getOriginalDataset()  # redrawn by its timer, a few times a second
     assert x[0] == 1 and x[-1] == 3002
+    low, high = plot.getViewBox().viewRange()[1]
+    assert low <= 0.0 and high >= 1.0  # the whole curve is in view
     plot.reset("conv1 #3")
     assert plot.values() == []
 
