@@ -10,6 +10,7 @@ learning rate, jitter, rotation, regularizer weights, which units are scored —
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -23,6 +24,9 @@ from engine.recipe import Recipe
 
 # Models whose input size is free are visualized at this size.
 FREE_INPUT_SIZE = 128
+# The window repaints at most 30 times a second: frames sent faster only cost the engine's time
+# (copies, signals) and the GUI thread's, which on two cores is the engine's time too.
+STREAM_INTERVAL = 1 / 60
 # A run whose objective is exactly zero for this many steps has a dead filter on its hands.
 DEAD_AFTER_STEPS = 8
 _ADAM_BETAS = (0.9, 0.999)
@@ -255,12 +259,17 @@ def visualize(
     start: np.ndarray,
     should_stop: Callable[[], bool],
     outcome: Outcome,
+    min_interval: float = 0.0,
 ) -> Iterator[Snapshot]:
     """Run `recipe` through one program per octave, yielding snapshots.
 
-    `should_stop` is checked before every step. `outcome` says afterwards how many steps ran and
-    why the run ended: all steps done, converged, cancelled, or a dead filter (objective zero).
+    A snapshot comes every `recipe.frame_every` steps, but no sooner than `min_interval`
+    seconds after the previous one (its objectives then cover every step since), and always at
+    the filmstrip's milestones and at the end. `should_stop` is checked before every step.
+    `outcome` says afterwards how many steps ran and why the run ended: all steps done,
+    converged, cancelled, or a dead filter (objective zero).
     """
+    last_sent = -math.inf
     history: list[float] = []
     pending: list[float] = []
     step = 0
@@ -284,9 +293,11 @@ def visualize(
             reason = _early_stop(history, recipe)
             milestone = is_milestone(step)
             last = step == recipe.steps or reason is not None
-            if milestone or last or step % recipe.frame_every == 0:
+            due = step % recipe.frame_every == 0 and time.monotonic() - last_sent >= min_interval
+            if milestone or last or due:
                 yield Snapshot(step, program.images(), tuple(pending), scores, milestone)
                 pending = []
+                last_sent = time.monotonic()
             if reason is not None:
                 outcome.reason = reason
                 break

@@ -8,7 +8,7 @@ engine thread), which turns them into failure messages.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -17,13 +17,12 @@ import tensorflow as tf
 from PIL import Image
 
 from engine import atlas_cache
+from engine.atlas_job import run_atlas
 from engine.images import ConvertedImage, ImageError, convert_image, read_image
 from engine.introspect import describe_model
 from engine.messages import (
     Ascend,
     Atlas,
-    AtlasProgress,
-    AtlasTile,
     FeatureMaps,
     Frame,
     ImageOpened,
@@ -31,7 +30,6 @@ from engine.messages import (
     LoadModel,
     ModelLoaded,
     ModelSummary,
-    ObjectiveTerm,
     OpenImage,
     Prediction,
     Request,
@@ -230,66 +228,11 @@ class EngineSession:
 
     def _atlas(self, request: Atlas, should_stop: Callable[[], bool]) -> None:
         info = self._layer_info(request.layer)
-        units = tuple(range(info.size)) if request.units is None else request.units
-        for unit in units:
+        for unit in request.units or ():
             self._check_unit(info, unit)
-        recipe = replace(request.settings, batch=1, diversity=0.0, negate=False)
-        visualizer = self._require_visualizer()
-        key = atlas_cache.atlas_key(self._fingerprint(), request.layer, recipe)
-        cached = atlas_cache.load(key)
-        if cached is not None and set(units) <= set(cached.units.tolist()):
-            self._emit_cached_atlas(request, info, units, cached)
-            return
-        if request.cache_only:
-            self._emit(AtlasProgress(request.request_id, request.layer, 0, 0, finished=True))
-            return
-        self._emit(Status(f"Visualizing all of {info.name}…", busy=True))
-        done, results = 0, {}
-        for chunk in visualizer.atlas(request.layer, units, recipe, should_stop):
-            for k, unit in enumerate(chunk.units):
-                quality = None
-                if chunk.final:
-                    term = ObjectiveTerm(request.layer, unit)
-                    quality = visualizer.quality([term], recipe, float(chunk.activations[k]))
-                    results[unit] = (chunk.images[k], chunk.activations[k], quality,
-                                     bool(chunk.dead[k]))  # fmt: skip
-                self._emit(
-                    AtlasTile(
-                        request.request_id, request.layer, unit, chunk.images[k].copy(),
-                        float(chunk.activations[k]) if chunk.final else float("nan"),
-                        quality, bool(chunk.dead[k]) if chunk.final else False, chunk.final,
-                    )
-                )  # fmt: skip
-            if chunk.final:
-                done += len(chunk.units)
-                self._emit(AtlasProgress(request.request_id, request.layer, done, len(units)))
-        cancelled = done < len(units)
-        if not cancelled:
-            atlas_cache.save(key, _cached(units, results))
-        self._emit(
-            AtlasProgress(
-                request.request_id, request.layer, done, len(units),
-                finished=True, cancelled=cancelled,
-            )
-        )  # fmt: skip
-
-    def _emit_cached_atlas(self, request: Atlas, info: LayerInfo, units, cached) -> None:
-        index = {int(unit): k for k, unit in enumerate(cached.units)}
-        for unit in units:
-            k = index[unit]
-            quality = float(cached.qualities[k])
-            self._emit(
-                AtlasTile(
-                    request.request_id, request.layer, unit, cached.images[k].copy(),
-                    float(cached.activations[k]), None if np.isnan(quality) else quality,
-                    bool(cached.dead[k]), True,
-                )
-            )  # fmt: skip
-        self._emit(
-            AtlasProgress(
-                request.request_id, request.layer, len(units), len(units),
-                finished=True, from_cache=True,
-            )
+        run_atlas(
+            request, info, self._require_visualizer(), self._fingerprint(), self._emit,
+            should_stop,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ helpers
@@ -354,17 +297,6 @@ def _tiled(images: np.ndarray) -> np.ndarray:
     if len(images) == 1:
         return np.array(images[0], copy=True)
     return np.concatenate(list(images), axis=1)
-
-
-def _cached(units, results) -> atlas_cache.CachedAtlas:
-    order = list(units)
-    return atlas_cache.CachedAtlas(
-        units=np.array(order),
-        images=np.stack([results[u][0] for u in order]),
-        activations=np.array([results[u][1] for u in order], np.float32),
-        qualities=np.array([np.nan if results[u][2] is None else results[u][2] for u in order]),
-        dead=np.array([results[u][3] for u in order]),
-    )
 
 
 def warm_up() -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from engine.messages import ObjectiveTerm
 from engine.objectives import Objective
 from engine.optvis import (
+    STREAM_INTERVAL,
     Outcome,
     Program,
     Snapshot,
@@ -127,7 +128,7 @@ class Visualizer:
             outcome = Outcome()
             self.current = programs
             try:
-                yield from visualize(programs, recipe, start, should_stop, outcome)
+                yield from visualize(programs, recipe, start, should_stop, outcome, STREAM_INTERVAL)
             finally:
                 self.current = []
             if outcome.reason != "dead" or restarted:

@@ -41,7 +41,7 @@ from gui.window_layout import lay_out
 from gui.window_runs import RunsMixin
 
 # The canvas repaints at most this often; frames arriving faster only replace the pending one.
-REPAINT_INTERVAL_MS = 33
+REPAINT_INTERVAL_MS = 50
 
 
 class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):

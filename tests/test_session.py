@@ -240,7 +240,9 @@ def default_model() -> Engine:
 def test_class_visualization_makes_an_image_the_model_calls_that_digit(default_model, digit):
     settings = AscentSettings(steps=128, frame_every=32)
     *frames, finished = default_model.do(Ascend(("predictions",), digit, settings))
-    assert [frame.step for frame in frames] == [1, 2, 4, 8, 16, 32, 64, 96, 128]
+    steps = [frame.step for frame in frames]
+    # Every filmstrip step and the last; frames in between only as often as the window can show.
+    assert {1, 2, 4, 8, 16, 32, 64, 128} <= set(steps) and steps == sorted(steps)
     assert isinstance(finished, RunFinished) and not finished.cancelled
     best = finished.predictions[0]
     assert (best.index, best.name) == (digit, str(digit))
