@@ -25,7 +25,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/ascent_speed.py
+	for b in ascent_speed atlas_speed preset_speed stream_overhead; do \
+		QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python main.py --screenshot resources/screenshot.png --layer conv3 --filter 2 --preset lucid
