@@ -129,6 +129,8 @@ class OpenImage:
     path: str | None = None
     sample: str | None = None
     layer: tuple[str, ...] | None = None  # also compute this layer's feature maps
+    pixels: np.ndarray | None = field(default=None, compare=False)  # e.g. the sketch pad, (H, W)
+    source: str = ""  # a name for `pixels`
     request_id: int = field(default_factory=next_request_id)
 
 
@@ -185,7 +187,42 @@ class StopRun:
     request_id: int = field(default_factory=next_request_id)
 
 
-Request = LoadModel | OpenImage | ShowFeatureMaps | Ascend | TweakRun | Atlas | StopRun
+# The attribution methods the engine knows (engine/attribution), in the order menus list them.
+EXPLAIN_METHODS = (
+    "gradcam", "gradcam++", "scorecam", "cam", "saliency", "smoothgrad", "gradient_x_input",
+    "integrated_gradients", "guided_backprop", "guided_gradcam", "deconvnet", "occlusion", "lime",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Explain:
+    """Which pixels of the current image made the model decide (or made a unit fire).
+
+    `target_class=None` means the predicted class; with `unit` set (a channel of `unit_layer`),
+    the method explains that inner unit instead of a class. `layer` picks the conv layer of the
+    CAM methods (None: the last one). `options` are method settings as (name, value) pairs.
+    """
+
+    method: str
+    target_class: int | None = None
+    unit_layer: tuple[str, ...] | None = None
+    unit: int | None = None
+    layer: tuple[str, ...] | None = None
+    options: tuple[tuple[str, float], ...] = ()
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class WalkNetwork:
+    """Feature maps of every layer with channels or units, for the current image."""
+
+    request_id: int = field(default_factory=next_request_id)
+
+
+Request = (
+    LoadModel | OpenImage | ShowFeatureMaps | Ascend | TweakRun | Atlas | StopRun | Explain
+    | WalkNetwork
+)
 
 
 # ----------------------------------------------------------------------------- results
@@ -226,6 +263,36 @@ class RunFinished:
     activation: float = float("nan")  # the filter's activation reached (no penalties)
     quality: float | None = None  # activation / the filter's best over real images
     restarted: bool = False  # the filter was dead at first; a search found a start that fires
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """An attribution map for the current image.
+
+    `heatmap` is (H, W) float32 at the image's size, raw values (signed when `signed`); the
+    window normalizes it for display. `details` holds method extras (LIME's superpixel labels
+    and weights, the CAM layer used, ...).
+    """
+
+    request_id: int
+    method: str
+    class_index: int | None  # the class explained (None for an inner unit)
+    label: str  # what was explained, for titles: "class '7'", "conv3 #12"
+    layer: tuple[str, ...] | None  # the conv layer a CAM method used
+    heatmap: np.ndarray
+    image: np.ndarray  # (H, W, C) float32 in [0, 1]: the image explained
+    signed: bool = False
+    seconds: float = 0.0
+    details: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a long request is (0..1), for a progress bar with Cancel."""
+
+    request_id: int
+    fraction: float
+    text: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,13 @@ from PIL import Image
 
 from engine import atlas_cache
 from engine.atlas_job import run_atlas
-from engine.images import ConvertedImage, ImageError, convert_image, read_image
+from engine.explain_job import run_explain, run_walk
+from engine.images import ConvertedImage, ImageError, convert_image, from_array, read_image
 from engine.introspect import describe_model
 from engine.messages import (
     Ascend,
     Atlas,
+    Explain,
     FeatureMaps,
     Frame,
     ImageOpened,
@@ -37,6 +39,7 @@ from engine.messages import (
     ShowFeatureMaps,
     Status,
     TweakRun,
+    WalkNetwork,
 )
 from engine.model_io import load_model
 from engine.references import reference_images
@@ -102,6 +105,10 @@ class EngineSession:
             self._tweak(request)
         elif isinstance(request, Atlas):
             self._atlas(request, should_stop)
+        elif isinstance(request, Explain):
+            self._explain(request, should_stop)
+        elif isinstance(request, WalkNetwork):
+            self._walk(request)
         else:
             raise TypeError(f"the engine does not handle {type(request).__name__}")
 
@@ -126,6 +133,8 @@ class EngineSession:
             if request.sample not in SAMPLES:
                 raise ImageError(f"there is no sample called {request.sample!r}")
             picture, source = load_sample(request.sample), SAMPLES[request.sample][0]
+        elif request.pixels is not None:
+            picture, source = from_array(request.pixels), request.source or "drawing"
         elif request.path is not None:
             picture, source = read_image(request.path), request.path
         else:
@@ -221,6 +230,27 @@ class EngineSession:
                 restarted=result.restarted,
             )
         )
+
+    def _explain(self, request: Explain, should_stop: Callable[[], bool]) -> None:
+        if self.image is None:
+            raise ImageError("open an image first: an explanation is about an image")
+        if request.unit_layer is not None:
+            self._check_unit(self._layer_info(request.unit_layer), request.unit or 0)
+        if request.layer is not None:
+            self._layer_info(request.layer)
+        self._emit(Status(f"Explaining with {request.method}…", busy=True))
+        run_explain(
+            request, self._require_model_object(), self._require_model(),
+            self.image.converted.pixels, self.image.converted.display, self._emit, should_stop,
+        )  # fmt: skip
+
+    def _walk(self, request: WalkNetwork) -> None:
+        if self.image is None:
+            return  # nothing to walk through yet; the window has no image either
+        run_walk(
+            request, self._require_model_object(), self._require_model(),
+            self.image.converted.pixels, self._extractors, self._emit,
+        )  # fmt: skip
 
     def _tweak(self, request: TweakRun) -> None:
         if self.visualizer is not None:

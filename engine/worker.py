@@ -22,18 +22,22 @@ from engine.messages import (
     AtlasProgress,
     AtlasTile,
     EngineFailure,
+    Explain,
+    Explanation,
     FeatureMaps,
     Frame,
     ImageOpened,
     LoadModel,
     ModelLoaded,
     OpenImage,
+    Progress,
     Request,
     RunFinished,
     ShowFeatureMaps,
     Status,
     StopRun,
     TweakRun,
+    WalkNetwork,
 )
 
 # Visualizations and atlases share a lane: a new one of either replaces the other.
@@ -44,6 +48,9 @@ _LANES = {
     TweakRun: "tweak",
     Ascend: "ascend",
     Atlas: "ascend",
+    # One long job at a time, the newest wins: an explanation and a visualization share a lane.
+    Explain: "ascend",
+    WalkNetwork: "walk",
 }
 _WHAT = {
     LoadModel: "model",
@@ -52,9 +59,11 @@ _WHAT = {
     TweakRun: "visualization",
     Ascend: "visualization",
     Atlas: "atlas",
+    Explain: "explanation",
+    WalkNetwork: "layer",
 }
 # Requests quick enough to serve between two steps of a running visualization.
-_QUICK_LANES = ("tweak", "cache", "image", "maps")
+_QUICK_LANES = ("tweak", "cache", "image", "maps", "walk")
 
 
 def _lane(request: Request) -> str:
@@ -87,6 +96,8 @@ class EngineThread(QThread):
     run_finished = Signal(object)  # RunFinished: a visualization completed or was stopped
     atlas_tile = Signal(object)  # AtlasTile: one filter image of a layer atlas (live or final)
     atlas_progress = Signal(object)  # AtlasProgress: filters done of a layer atlas
+    explanation = Signal(object)  # Explanation: an attribution map for the current image
+    progress = Signal(object)  # Progress: how far a long explanation is
     failed = Signal(object)  # EngineFailure: a request failed; the thread lives on
 
     def __init__(self, parent: object | None = None) -> None:
@@ -107,7 +118,7 @@ class EngineThread(QThread):
             running = self._running
             if isinstance(request, StopRun):
                 self._mailbox.pop("ascend", None)
-                if isinstance(running, (Ascend, Atlas)):
+                if isinstance(running, (Ascend, Atlas, Explain)):
                     self._cancel.set()
                 return
             lane = _lane(request)
@@ -116,7 +127,7 @@ class EngineThread(QThread):
                 self._mailbox.clear()
                 if running is not None:
                     self._cancel.set()
-            elif lane == "ascend" and isinstance(running, (Ascend, Atlas)):
+            elif lane == "ascend" and isinstance(running, (Ascend, Atlas, Explain)):
                 self._cancel.set()
             self._mailbox.pop(lane, None)
             self._mailbox[lane] = request
@@ -208,5 +219,7 @@ class EngineThread(QThread):
             RunFinished: self.run_finished,
             AtlasTile: self.atlas_tile,
             AtlasProgress: self.atlas_progress,
+            Explanation: self.explanation,
+            Progress: self.progress,
         }[type(result)]
         signal.emit(result)

@@ -1,0 +1,112 @@
+"""Attribution: which pixels of an image made a model decide, or made a unit fire.
+
+Every method is a plain function with the same signature, in a module of this package:
+
+    method(model, image, target, *, layer, options, should_stop, progress) -> AttributionResult
+
+`image` is one (H, W, C) float32 image in the model's input range. Gradients are computed inside
+`tf.function` only (TF 2.21's oneDNN kernels can crash eager tapes). Long methods call
+`progress(fraction)` now and then and raise `Cancelled` as soon as `should_stop()` is true.
+`explain` looks a method up by name, so its module is imported only when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+# name -> (module in this package, function): the menu's order.
+METHODS: dict[str, tuple[str, str]] = {
+    "gradcam": ("cam", "gradcam"),
+    "gradcam++": ("cam", "gradcam_plus_plus"),
+    "scorecam": ("cam", "scorecam"),
+    "cam": ("cam", "cam"),
+    "saliency": ("gradients", "saliency"),
+    "smoothgrad": ("gradients", "smoothgrad"),
+    "gradient_x_input": ("gradients", "gradient_x_input"),
+    "integrated_gradients": ("gradients", "integrated_gradients"),
+    "guided_backprop": ("guided", "guided_backprop"),
+    "guided_gradcam": ("guided", "guided_gradcam"),
+    "deconvnet": ("deconvnet", "deconvnet"),
+    "occlusion": ("occlusion", "occlusion"),
+    "lime": ("lime", "lime"),
+}
+
+TITLES = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "scorecam": "Score-CAM",
+    "cam": "CAM",
+    "saliency": "Saliency (gradient)",
+    "smoothgrad": "SmoothGrad",
+    "gradient_x_input": "Gradient × input",
+    "integrated_gradients": "Integrated gradients",
+    "guided_backprop": "Guided backpropagation",
+    "guided_gradcam": "Guided Grad-CAM",
+    "deconvnet": "Deconvnet (Zeiler & Fergus)",
+    "occlusion": "Occlusion sensitivity",
+    "lime": "LIME superpixels",
+}
+
+# Methods slow enough to show progress and offer Cancel.
+LONG_METHODS = ("scorecam", "integrated_gradients", "smoothgrad", "occlusion", "lime")
+
+
+class Cancelled(Exception):
+    """Raised by a method when `should_stop()` became true."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is explained: a class of the model's output (its logit), or an inner unit (the mean
+    of channel `unit` of layer `unit_layer`)."""
+
+    class_index: int | None = None
+    unit_layer: tuple[str, ...] | None = None
+    unit: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.unit_layer is None) != (self.unit is None):
+            raise ValueError("an inner unit needs both unit_layer and unit")
+        if self.unit_layer is None and self.class_index is None:
+            raise ValueError("a target needs a class_index or an inner unit")
+
+
+@dataclass(frozen=True)
+class AttributionResult:
+    """(H, W) float32 raw map at the image's size; `signed` maps have meaningful negatives."""
+
+    heatmap: np.ndarray
+    signed: bool = False
+    layer: tuple[str, ...] | None = None  # the conv layer used, for CAM methods
+    details: dict = field(default_factory=dict)
+
+
+def explain(
+    model: keras.Model,
+    image: np.ndarray,
+    method: str,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Mapping[str, float] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    progress: Callable[[float], None] = lambda fraction: None,
+) -> AttributionResult:
+    """Run attribution `method` (a key of METHODS) on one image."""
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; known: {', '.join(METHODS)}")
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 3:
+        raise ValueError(f"explain takes one (H, W, C) image, got shape {image.shape}")
+    module_name, function_name = METHODS[method]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    function = getattr(module, function_name)
+    return function(
+        model, image, target, layer=layer, options=dict(options or {}),
+        should_stop=should_stop, progress=progress,
+    )  # fmt: skip
