@@ -4,6 +4,8 @@ python main.py [MODEL] [IMAGE] [--layer NAME] [--filter K] [--steps N] [--screen
 python main.py train-default [--mnist DIR] [--epochs N]
 python main.py atlas [--model default|FILE|VGG16] --layer NAME [--filters 0-63] [--preset lucid]
                      [--steps N] [--seed S] --out DIR    (a layer atlas as PNGs, no window)
+python main.py explain [--model M] --image I --method gradcam [--class K] [--unit LAYER:K]
+                       [--layer L] --out DIR    (an attribution map as PNGs and .npy, no window)
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         from engine.training import main as train_main
 
         return train_main(argv[1:])
+    if argv[:1] == ["explain"]:
+        from engine.explain_cli import main as explain_main
+
+        return explain_main(argv[1:])
     if argv[:1] == ["atlas"]:
         from engine.atlas_cli import main as atlas_main
 

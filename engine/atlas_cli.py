@@ -12,7 +12,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,27 +19,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from engine.cli_common import CliError, Parser, layer_arg, load_model_arg, writable_folder
 from engine.recipe import PRESETS, Recipe
 
 TILE_MIN_SIDE = 128  # per-filter PNGs are upscaled (nearest neighbour) to at least this
 LABEL_HEIGHT = 16
 GAP = 4
 DEAD_COLOUR = (220, 40, 40)
-# keras.applications families trained on inputs in [-1, 1]; the others take 0-255 pixels
-# (their own preprocessing layers, or Caffe-style mean subtraction, which is close enough).
-_MINUS_ONE_TO_ONE = (
-    "MobileNet", "MobileNetV2", "InceptionV3", "InceptionResNetV2", "Xception",
-    "NASNetLarge", "NASNetMobile", "ResNet50V2", "ResNet101V2", "ResNet152V2",
-)  # fmt: skip
 
 
-class AtlasError(Exception):
-    """Bad input to the atlas command; the message is meant for the user."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # exit 1 with our own wording instead of argparse's 2
-        raise AtlasError(message)
+# The atlas command's errors are the shared command-line errors.
+AtlasError = CliError
 
 
 def parse_filters(text: str) -> list[int]:
@@ -71,7 +60,7 @@ def find_preset(name: str) -> Recipe:
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(
+    parser = Parser(
         prog="convscope atlas", description="Visualize many filters of one layer, headless."
     )
     parser.add_argument(
@@ -90,63 +79,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--no-cache", action="store_true", help="do not store the atlas for the window"
     )
     return parser.parse_args(argv)
-
-
-def _writable_folder(path: str) -> Path:
-    folder = Path(path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise AtlasError(f"cannot write to --out {path!r}: {error.strerror or error}") from None
-    return folder
-
-
-def _load(name: str):
-    """(model, meta, label, is_default) for 'default', a file or a keras.applications name."""
-    from engine.model_io import ModelLoadError, ModelMeta, load_model
-
-    is_default = name.lower() in ("default", "builtin", "built-in")
-    if is_default or Path(name).suffix or os.sep in name or Path(name).exists():
-        try:
-            model, meta, label = load_model(None if is_default else name)
-        except ModelLoadError as error:
-            raise AtlasError(str(error)) from None
-        return model, meta, label, is_default
-    import keras
-
-    constructor = getattr(keras.applications, name, None)
-    if not callable(constructor):
-        raise AtlasError(
-            f"--model {name!r} is neither 'default', a .keras/.h5 file, "
-            "nor a keras.applications model such as VGG16"
-        )
-    try:
-        model = constructor(weights="imagenet")
-    except Exception as error:  # a failed download surfaces as a bare Exception from get_file
-        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-        raise AtlasError(
-            f"could not download ImageNet weights for {name} (offline?); "
-            f"pass a model file instead [{reason}]"
-        ) from None
-    value_range = (-1.0, 1.0) if name in _MINUS_ONE_TO_ONE else (0.0, 255.0)
-    return model, ModelMeta(input_range=value_range), name, False
-
-
-def _layer(summary, name: str):
-    from engine.messages import LayerKind
-
-    info = summary.find(tuple(name.split("/")))
-    if info is None:
-        names = ", ".join(lay.name for lay in summary.walk() if lay.visualizable)
-        raise AtlasError(f"the model has no layer {name!r}; layers with filters: {names}")
-    if info.kind is LayerKind.NONE:
-        raise AtlasError(
-            f"layer {info.name!r} ({info.type_name}) has output shape {info.output_shape}: "
-            "it has no channels or units to show. Pick a convolution, pooling or Dense layer."
-        )
-    return info
 
 
 def to_png(image: np.ndarray) -> Image.Image:
@@ -267,13 +199,13 @@ def run(args: argparse.Namespace) -> int:
     """The atlas command with parsed arguments; AtlasError for bad input."""
     units = parse_filters(args.filters) if args.filters else None
     recipe = _recipe(args)
-    out = _writable_folder(args.out)
+    out = writable_folder(args.out)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from engine.introspect import describe_model
 
-    model, meta, label, is_default = _load(args.model)
+    model, meta, label, is_default = load_model_arg(args.model)
     summary = describe_model(model, meta, label)
-    info = _layer(summary, args.layer)
+    info = layer_arg(summary, args.layer)
     units = list(range(info.size)) if units is None else units
     if units[-1] >= info.size:
         raise AtlasError(

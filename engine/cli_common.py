@@ -1,0 +1,82 @@
+"""What the headless commands (`atlas`, `explain`) share: argument errors, loading a model by
+name or path, checking a layer and an output folder, all before or without a window."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+# keras.applications families trained on inputs in [-1, 1]; the others take 0-255 pixels
+# (their own preprocessing layers, or Caffe-style mean subtraction, which is close enough).
+_MINUS_ONE_TO_ONE = (
+    "MobileNet", "MobileNetV2", "InceptionV3", "InceptionResNetV2", "Xception",
+    "NASNetLarge", "NASNetMobile", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+)  # fmt: skip
+
+
+class CliError(Exception):
+    """Bad input to a headless command; the message is meant for the user."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # exit 1 with our own wording instead of argparse's 2
+        raise CliError(message)
+
+
+def writable_folder(path: str) -> Path:
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise CliError(f"cannot write to --out {path!r}: {error.strerror or error}") from None
+    return folder
+
+
+def load_model_arg(name: str):
+    """(model, meta, label, is_default) for 'default', a file or a keras.applications name."""
+    from engine.model_io import ModelLoadError, ModelMeta, load_model
+
+    is_default = name.lower() in ("default", "builtin", "built-in")
+    if is_default or Path(name).suffix or os.sep in name or Path(name).exists():
+        try:
+            model, meta, label = load_model(None if is_default else name)
+        except ModelLoadError as error:
+            raise CliError(str(error)) from None
+        return model, meta, label, is_default
+    import keras
+
+    constructor = getattr(keras.applications, name, None)
+    if not callable(constructor):
+        raise CliError(
+            f"--model {name!r} is neither 'default', a .keras/.h5 file, "
+            "nor a keras.applications model such as VGG16"
+        )
+    try:
+        model = constructor(weights="imagenet")
+    except Exception as error:  # a failed download surfaces as a bare Exception from get_file
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise CliError(
+            f"could not download ImageNet weights for {name} (offline?); "
+            f"pass a model file instead [{reason}]"
+        ) from None
+    value_range = (-1.0, 1.0) if name in _MINUS_ONE_TO_ONE else (0.0, 255.0)
+    return model, ModelMeta(input_range=value_range), name, False
+
+
+def layer_arg(summary, name: str):
+    from engine.messages import LayerKind
+
+    info = summary.find(tuple(name.split("/")))
+    if info is None:
+        names = ", ".join(lay.name for lay in summary.walk() if lay.visualizable)
+        raise CliError(f"the model has no layer {name!r}; layers with filters: {names}")
+    if info.kind is LayerKind.NONE:
+        raise CliError(
+            f"layer {info.name!r} ({info.type_name}) has output shape {info.output_shape}: "
+            "it has no channels or units to show. Pick a convolution, pooling or Dense layer."
+        )
+    return info
