@@ -51,3 +51,9 @@ def test_stream_overhead_benchmark_runs_quick():
     completed = _run_quick("stream_overhead.py")
     assert "window/headless steps/s ratio" in completed.stdout, completed.stdout
     assert "the window costs" in completed.stdout
+
+
+def test_explain_speed_benchmark_runs_quick():
+    completed = _run_quick("explain_speed.py", "--skip-vgg")
+    assert "default model: Grad-CAM" in completed.stdout, completed.stdout
+    assert "VGG16" not in completed.stdout
