@@ -44,12 +44,12 @@ def _cases(skip_vgg: bool):
 
     model, meta, _ = load_model(None)
     digit = convert_image(load_sample("digit:3"), (28, 28, 1), meta.input_range).pixels
-    yield "default model", model, digit, ("conv3",), {}
+    yield "default model", model, digit, ("conv3",), {}, meta.input_range
     if skip_vgg:
         return
     vgg = keras.applications.VGG16(weights=None, input_shape=(224, 224, 3))
     photo = convert_image(load_sample("photo:chelsea"), (224, 224, 3), (0.0, 255.0)).pixels
-    yield "VGG16 224", vgg, photo, ("block5_conv3",), VGG_OPTIONS
+    yield "VGG16 224", vgg, photo, ("block5_conv3",), VGG_OPTIONS, (0.0, 255.0)
 
 
 def notebook_gradcam(model, image, layer_name: str, class_index: int):
@@ -58,7 +58,12 @@ def notebook_gradcam(model, image, layer_name: str, class_index: int):
     import numpy as np
     import tensorflow as tf
 
-    grad_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
+    from engine.surgery import layer_output
+
+    # `layer.output` would name the node of the layer's first call, which in a reloaded
+    # Sequential is not in the graph of `model.outputs`: the tutorial code then gets no gradient.
+    conv_output = layer_output(model, model.get_layer(layer_name))
+    grad_model = keras.Model(model.inputs, [conv_output, model.outputs[0]])
     with tf.GradientTape() as tape:
         conv, predictions = grad_model(image[None])
         score = predictions[:, class_index]
@@ -87,11 +92,13 @@ def main() -> int:
     methods = ["gradcam", "saliency", "occlusion"] if args.quick else list(METHODS)
     rounds = 2 if args.quick else 5
     print(f"{'case':<16}{'method':<22}{'seconds':>9}")
-    for name, model, image, layer, options in _cases(args.skip_vgg):
+    for name, model, image, layer, options, value_range in _cases(args.skip_vgg):
+        low, high = value_range
         class_index = int(np.argmax(model(image[None], training=False).numpy()[0]))
         target = Target(class_index=class_index)
         for method in methods:
-            kwargs = {"layer": layer, "options": options.get(method, {})}
+            settings = {"low": low, "high": high, **options.get(method, {})}
+            kwargs = {"layer": layer, "options": settings}
             if method == "cam":
                 kwargs["layer"] = None
             try:

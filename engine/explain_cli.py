@@ -105,7 +105,11 @@ def run(args) -> int:
         target = Target(class_index=chosen)
     started = time.perf_counter()
     try:
-        result = explain(model, converted.pixels, args.method, target, layer=layer)
+        low, high = meta.input_range
+        result = explain(
+            model, converted.pixels, args.method, target, layer=layer,
+            options={"low": low, "high": high},
+        )  # fmt: skip
     except ValueError as error:
         raise CliError(str(error)) from None
     seconds = time.perf_counter() - started

@@ -51,11 +51,13 @@ def run_explain(
         if request.method in LONG_METHODS:
             emit(Progress(request.request_id, float(fraction), TITLES[request.method]))
 
+    low, high = summary.input_range  # baselines and noise scales are in the model's range
     started = time.perf_counter()
     try:
         result = explain(
             model, pixels, request.method, target, layer=request.layer,
-            options=dict(request.options), should_stop=should_stop, progress=report,
+            options={"low": low, "high": high, **dict(request.options)},
+            should_stop=should_stop, progress=report,
         )  # fmt: skip
     except Cancelled:
         # The window hides its progress bar on this; a newer request may already be running.

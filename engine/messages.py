@@ -220,7 +220,14 @@ class WalkNetwork:
 
 
 Request = (
-    LoadModel | OpenImage | ShowFeatureMaps | Ascend | TweakRun | Atlas | StopRun | Explain
+    LoadModel
+    | OpenImage
+    | ShowFeatureMaps
+    | Ascend
+    | TweakRun
+    | Atlas
+    | StopRun
+    | Explain
     | WalkNetwork
 )
 

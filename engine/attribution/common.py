@@ -7,6 +7,7 @@ crash an eager tape through convolutions, and retracing on every click would be 
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Hashable
 
@@ -44,6 +45,15 @@ def cached(model: keras.Model, key: Hashable, build: Callable[[], object]) -> ob
     return per_model[key]
 
 
+def compile_fn(function: Callable, signature: list[tf.TensorSpec]) -> Callable:
+    """`tf.function(function)` with a fixed signature, so it traces once for any batch size.
+
+    TF counts retraces per Python code object, so the same closure compiled for several models
+    would warn of "excessive retracing"; a partial has no code object and is counted alone.
+    """
+    return tf.function(functools.partial(function), input_signature=signature)
+
+
 def target_kind(target: Target) -> tuple:
     """The part of a target that shapes the graph (its index is a tensor argument instead)."""
     if target.unit_layer is not None:
@@ -56,7 +66,7 @@ def target_index(target: Target) -> tf.Tensor:
     return tf.constant(int(index), tf.int32)
 
 
-def _final_path(model: keras.Model) -> tuple[str, ...]:
+def final_path(model: keras.Model) -> tuple[str, ...]:
     """The path of the layer that produces the model's output, through nested sub-models."""
     path: tuple[str, ...] = ()
     current = model
@@ -64,6 +74,22 @@ def _final_path(model: keras.Model) -> tuple[str, ...]:
         current = current.layers[-1]
         path += (current.name,)
     return path
+
+
+def image_spec(model: keras.Model) -> tf.TensorSpec:
+    """A batch of the model's input images, any batch size: one trace serves every batch."""
+    shape = model.inputs[0].shape
+    return tf.TensorSpec([None, *shape[1:]], tf.float32)
+
+
+def image_range(image: np.ndarray, options: dict) -> tuple[float, float]:
+    """The input range (low = "black", the baseline of several methods): options "low" and
+    "high" when given (the model's range), else the image's own minimum and maximum."""
+    low = float(options.get("low", np.min(image)))
+    high = float(options.get("high", np.max(image)))
+    if not high > low:
+        high = low + 1.0  # a flat image: any scale will do
+    return low, high
 
 
 def reduce_to_score(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
@@ -87,7 +113,7 @@ def _check_index(model: keras.Model, target: Target) -> None:
 
 def _end_path(model: keras.Model, kind: tuple) -> tuple[str, ...]:
     """The layer whose output a target of `kind` reads."""
-    return kind[1] if kind[0] == "unit" else _final_path(model)
+    return kind[1] if kind[0] == "unit" else final_path(model)
 
 
 def score_fn(model: keras.Model, target: Target) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
