@@ -1,0 +1,97 @@
+"""Explanations and the network walk through the engine session, as the window asks for them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.images import ImageError
+from engine.messages import (
+    EXPLAIN_METHODS,
+    Explain,
+    Explanation,
+    FeatureMaps,
+    ImageOpened,
+    LoadModel,
+    OpenImage,
+    Progress,
+    WalkNetwork,
+)
+from engine.session import EngineSession
+
+
+@pytest.fixture(scope="module")
+def session():
+    out: list = []
+    engine = EngineSession(out.append)
+    engine.handle(LoadModel(None), lambda: False)
+    engine.handle(OpenImage(sample="digit:3"), lambda: False)
+    engine.out = out
+    return engine
+
+
+def _run(session, request, should_stop=lambda: False) -> list:
+    session.out.clear()
+    session.handle(request, should_stop)
+    return list(session.out)
+
+
+@pytest.mark.parametrize("method", [m for m in EXPLAIN_METHODS if m != "cam"])
+def test_every_method_explains_the_predicted_class(session, method):
+    results = [r for r in _run(session, Explain(method)) if isinstance(r, Explanation)]
+    assert len(results) == 1
+    explanation = results[0]
+    assert explanation.heatmap.shape == (28, 28) and explanation.class_index == 3
+    assert explanation.label == "class '3'" and np.isfinite(explanation.heatmap).all()
+    assert explanation.image.shape == (28, 28, 1)
+
+
+def test_cam_says_why_it_does_not_fit_the_built_in_model(session):
+    with pytest.raises(ValueError, match="GlobalAveragePooling2D"):
+        _run(session, Explain("cam"))
+
+
+def test_an_inner_unit_and_another_class(session):
+    unit = _run(session, Explain("gradcam", unit_layer=("conv2",), unit=5))[-1]
+    assert unit.label == "conv2 #5" and unit.class_index is None
+    other = _run(session, Explain("saliency", target_class=8))[-1]
+    assert other.class_index == 8 and other.label == "class '8'"
+
+
+def test_long_methods_report_progress_and_can_be_cancelled(session):
+    results = _run(session, Explain("lime"))
+    fractions = [r.fraction for r in results if isinstance(r, Progress)]
+    assert fractions and fractions == sorted(fractions) and fractions[-1] == 1.0
+    checks = []
+
+    def stop_soon() -> bool:
+        checks.append(1)
+        return len(checks) > 1
+
+    cancelled = _run(session, Explain("occlusion", options=(("stride", 1.0),)), stop_soon)
+    assert not any(isinstance(r, Explanation) for r in cancelled)
+    assert cancelled[-1] == Progress(cancelled[-1].request_id, 1.0, "cancelled")
+
+
+def test_the_walk_sends_every_layer_with_something_to_show(session):
+    layers = [r.layer for r in _run(session, WalkNetwork()) if isinstance(r, FeatureMaps)]
+    assert [layer[-1] for layer in layers] == [
+        "conv1", "pool1", "conv2", "pool2", "conv3", "pool3", "dense", "predictions",
+    ]  # fmt: skip
+
+
+def test_a_drawing_opens_like_a_file(session):
+    drawing = np.zeros((280, 280), np.uint8)
+    drawing[40:240, 130:150] = 255  # a one
+    opened = _run(session, OpenImage(pixels=drawing, source="drawing"))
+    image = next(r for r in opened if isinstance(r, ImageOpened))
+    assert image.source == "drawing" and image.display.shape == (28, 28, 1)
+    assert image.predictions[0].name == "1"
+
+
+def test_explaining_without_an_image_says_so():
+    out: list = []
+    engine = EngineSession(out.append)
+    engine.handle(LoadModel(None), lambda: False)
+    with pytest.raises(ImageError, match="open an image first"):
+        engine.handle(Explain("gradcam"), lambda: False)
