@@ -1,10 +1,13 @@
-"""Marks drawn over filter thumbnails: a red cross for a dead filter, a weight badge for a
-filter in a weighted-sum objective."""
+"""Filter thumbnails as icons, with marks drawn over them: a red cross for a dead filter, a
+weight badge for a filter in a weighted-sum objective."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
+
+from gui.imaging import qimage_from_rgb8
 
 _DEAD_RED = QColor(220, 40, 40)
 _PLUS_GREEN = QColor(30, 140, 60)
@@ -43,3 +46,22 @@ def paint_weight(painter: QPainter, weight: float) -> None:
     painter.setFont(font)
     painter.setPen(QColor(255, 255, 255))
     painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, weight_text(weight))
+
+
+def thumbnail_icon(rgb8: np.ndarray, side: int, dead: bool, weight: float | None) -> QIcon:
+    """`rgb8` scaled to `side` in a hairline frame, crossed out when `dead`, badged with
+    `weight` when it has one."""
+    # Nearest neighbour: a 5×5 feature map should look like 25 squares, not a blur.
+    image = qimage_from_rgb8(rgb8).scaled(
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+    )
+    # A hairline frame: a white or background-coloured unit must still read as a square.
+    painter = QPainter(image)
+    painter.setPen(QColor(128, 128, 128))
+    painter.drawRect(0, 0, image.width() - 1, image.height() - 1)
+    if dead:
+        paint_dead(painter, image.width(), image.height())
+    if weight is not None:
+        paint_weight(painter, weight)
+    painter.end()
+    return QIcon(QPixmap.fromImage(image))

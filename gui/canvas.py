@@ -77,6 +77,14 @@ class Canvas(QWidget):
         self._show(to_rgb8(image, colormap), title)
         self._set_map_mode(False)
 
+    def show_rgb8(self, rgb8: np.ndarray, title: str = "") -> None:
+        """Show finished (H, W, 3) uint8 pixels as they are (an overlay, a rendered chart)."""
+        rgb8 = np.asarray(rgb8)
+        if rgb8.dtype != np.uint8 or rgb8.ndim != 3 or rgb8.shape[2] != 3:
+            raise ValueError(f"expected (H, W, 3) uint8 pixels, got {rgb8.dtype} {rgb8.shape}")
+        self._show(np.ascontiguousarray(rgb8), title)
+        self._set_map_mode(False)
+
     def show_map(self, values: np.ndarray, title: str = "") -> None:
         """Show one raw (H, W) feature map, scaled to its own min and max, in viridis.
 

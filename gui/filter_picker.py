@@ -6,16 +6,18 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPixmap
+from PySide6.QtGui import QIcon, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
 from engine.messages import LayerInfo
-from gui.badges import paint_dead, paint_weight, weight_text
-from gui.imaging import apply_colormap, normalize_per_channel, qimage_from_rgb8, to_rgb8
+from gui.badges import thumbnail_icon, weight_text
+from gui.channel_stats import ChannelStats, channel_stats, sort_order, stats_text
+from gui.imaging import apply_colormap, normalize_per_channel, to_rgb8
 
 ICON_SIDE = 72
 _BLANK_GREY = 40  # dark, so an empty slot reads as "nothing yet" on light and dark themes
 _HINT = "Click: grow its image · Ctrl+click: add to the objective · Alt+click: subtract"
+_UNIT_ROLE = Qt.ItemDataRole.UserRole  # an item's unit: rows follow the sort order, units do not
 
 
 def _blank_thumbnail() -> np.ndarray:
@@ -41,6 +43,9 @@ class FilterPicker(QListWidget):
         self._weights: dict[int, float] = {}  # units of a weighted-sum objective
         self._dead: set[int] = set()
         self._details: dict[int, str] = {}
+        self._items: list[QListWidgetItem] = []  # by unit
+        self._stats: ChannelStats | None = None  # of the current image's feature maps
+        self._sort = "channel"
 
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setIconSize(QSize(ICON_SIDE, ICON_SIDE))
@@ -57,7 +62,7 @@ class FilterPicker(QListWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setToolTip(_HINT)
 
-        self.currentRowChanged.connect(self._on_self_current_row_changed)
+        self.currentItemChanged.connect(self._on_self_current_item_changed)
         self.itemActivated.connect(self._on_self_item_activated)
 
     # ------------------------------------------------------------------------------- public API
@@ -78,6 +83,8 @@ class FilterPicker(QListWidget):
             for k, label in enumerate(self._labels):
                 item = QListWidgetItem(blank, label)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                item.setData(_UNIT_ROLE, k)
+                self._items.append(item)
                 self.addItem(item)
                 self._refresh_tooltip(k)
             self.setCurrentRow(-1)
@@ -88,6 +95,7 @@ class FilterPicker(QListWidget):
         Units that already show a grown image keep it: that is what the user asked to see.
         """
         count = self.unit_count()
+        self._set_stats(None if maps is None else np.asarray(maps), count)
         if maps is None:
             self._show_values(None)
             for k in range(count):
@@ -143,7 +151,7 @@ class FilterPicker(QListWidget):
         self._weights = dict(weights)
         for unit in sorted(changed):
             self._set_thumbnail(unit, self._thumbnails[unit])
-            self.item(unit).setText(self._text(unit))
+            self._items[unit].setText(self._text(unit))
 
     def weights(self) -> dict[int, float]:
         """The badges shown, by unit."""
@@ -164,13 +172,15 @@ class FilterPicker(QListWidget):
                 self.setCurrentRow(-1)
                 self.clearSelection()
             else:
-                self.setCurrentRow(unit)
+                self.setCurrentItem(self._items[unit])
         if unit is not None:
-            self.scrollToItem(self.item(unit))
+            self.scrollToItem(self._items[unit])
 
     def clear(self) -> None:
         """Remove every unit, as when the selected layer has nothing to visualize."""
         super().clear()
+        self._items = []
+        self._stats = None
         self._labels = []
         self._thumbnails = []
         self._visualized.clear()
@@ -181,8 +191,22 @@ class FilterPicker(QListWidget):
 
     def current_unit(self) -> int | None:
         """The selected unit, or None."""
-        row = self.currentRow()
-        return row if row >= 0 else None
+        item = self.currentItem()
+        return None if item is None or self.currentRow() < 0 else item.data(_UNIT_ROLE)
+
+    def unit_item(self, unit: int) -> QListWidgetItem:
+        """The grid item of `unit`, wherever the sort order has put it."""
+        self._check_unit(unit)
+        return self._items[unit]
+
+    def set_sort(self, key: str) -> None:
+        """Order the grid by channel_stats.SORT_KEYS `key`; the selection stays on its unit."""
+        self._sort = key
+        self._reorder()
+
+    def display_order(self) -> list[int]:
+        """The units in the order the grid shows them."""
+        return [self.item(row).data(_UNIT_ROLE) for row in range(self.count())]
 
     def thumbnail(self, unit: int) -> np.ndarray:
         """The (h, w, 3) uint8 picture last set for `unit`, before scaling to the icon size."""
@@ -200,33 +224,18 @@ class FilterPicker(QListWidget):
             raise IndexError(f"unit {unit} out of range for a layer of {self.unit_count()} units")
 
     def _icon(self, rgb8: np.ndarray, unit: int | None = None) -> QIcon:
-        # Nearest neighbour: a 5×5 feature map should look like 25 squares, not a blur.
-        image = qimage_from_rgb8(rgb8).scaled(
-            ICON_SIDE,
-            ICON_SIDE,
-            Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.FastTransformation,
-        )
-        # A hairline frame: a white or background-coloured unit must still read as a square.
-        painter = QPainter(image)
-        painter.setPen(QColor(128, 128, 128))
-        painter.drawRect(0, 0, image.width() - 1, image.height() - 1)
-        if unit in self._dead:
-            paint_dead(painter, image.width(), image.height())
-        if unit in self._weights:
-            paint_weight(painter, self._weights[unit])
-        painter.end()
-        return QIcon(QPixmap.fromImage(image))
+        weight = self._weights.get(unit) if unit is not None else None
+        return thumbnail_icon(rgb8, ICON_SIDE, unit in self._dead, weight)
 
     def _set_thumbnail(self, unit: int, rgb8: np.ndarray) -> None:
         self._thumbnails[unit] = rgb8
-        self.item(unit).setIcon(self._icon(rgb8, unit))
+        self._items[unit].setIcon(self._icon(rgb8, unit))
 
     def _show_values(self, values: np.ndarray | None) -> None:
         """Labels carry a Dense unit's activation; thumbnails alone cannot show its sign."""
         self._values = values
         for k in range(self.unit_count()):
-            self.item(k).setText(self._text(k))
+            self._items[k].setText(self._text(k))
 
     def _text(self, unit: int) -> str:
         text = self._labels[unit]
@@ -243,8 +252,33 @@ class FilterPicker(QListWidget):
             lines.append("Dead: no starting image made it respond.")
         if self._details.get(unit):
             lines.append(self._details[unit])
+        if self._stats is not None:
+            lines.append(f"This image: {stats_text(self._stats, unit)}")
         lines.append(_HINT)
-        self.item(unit).setToolTip("\n".join(lines))
+        self._items[unit].setToolTip("\n".join(lines))
+
+    def _set_stats(self, maps: np.ndarray | None, count: int) -> None:
+        fits = maps is not None and maps.ndim in (1, 3) and maps.shape[-1] == count
+        self._stats = channel_stats(maps) if fits else None
+        for unit in range(count):
+            self._refresh_tooltip(unit)
+        self._reorder()
+
+    def _reorder(self) -> None:
+        """Put the items in the sort order: take them all out and add them back."""
+        order = sort_order(self._stats, self._sort, self.unit_count())
+        if order == self.display_order():
+            return
+        current = self.current_unit()
+        with QSignalBlocker(self):
+            for row in range(self.count() - 1, -1, -1):
+                self.takeItem(row)
+            for unit in order:
+                self.addItem(self._items[unit])
+            if current is None:
+                self.setCurrentRow(-1)
+            else:
+                self.setCurrentItem(self._items[current])
 
     # ------------------------------------------------------------------------------- events
 
@@ -255,17 +289,17 @@ class FilterPicker(QListWidget):
         item = self.itemAt(event.position().toPoint())
         if adding and item is not None and event.button() == Qt.MouseButton.LeftButton:
             weight = -1.0 if modifiers & Qt.KeyboardModifier.AltModifier else 1.0
-            self.filter_added.emit(self.row(item), weight)
+            self.filter_added.emit(item.data(_UNIT_ROLE), weight)
             event.accept()
             return
         super().mousePressEvent(event)
 
     # ------------------------------------------------------------------------------- slots
 
-    def _on_self_current_row_changed(self, row: int) -> None:
+    def _on_self_current_item_changed(self, item: QListWidgetItem | None, _previous) -> None:
         # Program-made changes are made with signals blocked, so this is the user.
-        if row >= 0:
-            self.filter_selected.emit(row)
+        if item is not None:
+            self.filter_selected.emit(item.data(_UNIT_ROLE))
 
     def _on_self_item_activated(self, item: QListWidgetItem) -> None:
-        self.filter_activated.emit(self.row(item))
+        self.filter_activated.emit(item.data(_UNIT_ROLE))

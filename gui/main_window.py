@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
 
 from engine.messages import (
@@ -26,7 +26,6 @@ from engine.messages import (
 from gui.atlas_bar import AtlasBar
 from gui.canvas import Canvas
 from gui.controls import AscentControls
-from gui.dropped_files import classify_drop
 from gui.filmstrip import Filmstrip
 from gui.filter_picker import FilterPicker
 from gui.layer_tree import LayerTree
@@ -36,16 +35,19 @@ from gui.objective_plot import ObjectivePlot
 from gui.predictions import PredictionsPanel
 from gui.run_record import RunRecord
 from gui.window_atlas import AtlasMixin
+from gui.window_explain import ExplainMixin
 from gui.window_files import FilesMixin
 from gui.window_layout import lay_out
+from gui.window_network import NetworkMixin
 from gui.window_runs import RunsMixin
 
 # The canvas repaints at most this often; frames arriving faster only replace the pending one.
 REPAINT_INTERVAL_MS = 50
 
 
-class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
+class MainWindow(RunsMixin, AtlasMixin, ExplainMixin, NetworkMixin, FilesMixin, QMainWindow):
     visualization_finished = Signal(object)  # RunFinished of the current run, after it is shown
+    explanation_shown = Signal(object)  # Explanation of the newest Explain, once it is drawn
     model_shown = Signal(object)  # ModelSummary, once the tree and picker show the new model
     image_shown = Signal(object)  # ImageOpened, once predictions are listed
     error_shown = Signal(str)  # a message the user now sees in the message bar
@@ -86,6 +88,8 @@ class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
         self._busy.setRange(0, 0)  # indeterminate: the engine says what, not how far
         self._model_label = QLabel("")
         self._repaint = QTimer(self, interval=REPAINT_INTERVAL_MS)
+        self._init_explain()
+        self._init_network()
         self.actions = build_menus(self)
 
         self._connect()
@@ -119,6 +123,8 @@ class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
         self.controls.restart_requested.connect(self.restart)
         self.controls.live_knobs_changed.connect(self._on_controls_live_knobs_changed)
         self._connect_atlas()
+        self._connect_explain()
+        self._connect_network()
         self._repaint.timeout.connect(self._on_repaint_timeout)
         self._repaint.start()
 
@@ -138,6 +144,7 @@ class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
         self._ascent_id = 0
         self._set_running(False)
         self._forget_atlas()
+        self._drop_explain()
         self.engine.submit(LoadModel(path))
 
     def open_image(self, path: str | None = None, sample: str | None = None) -> None:
@@ -169,22 +176,7 @@ class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
     def current_canvas(self) -> np.ndarray | None:
         return self.canvas.current_rgb8()
 
-    # ------------------------------------------------------------------ drag, drop and close
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        kind, path, problem = classify_drop(paths)
-        if problem:
-            self._show_error(problem)
-        elif kind == "model":
-            self.open_model(path)
-        else:
-            self.open_image(path)
-        event.acceptProposedAction()
+    # ------------------------------------------------------------------ close
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controls.save(self._settings)
@@ -204,6 +196,8 @@ class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
             self._engine_status.setText(status.text)
         self._status_is_busy = status.busy
         self._busy.setVisible(status.busy)
+        if not status.busy:
+            self._explain_engine_idle()
 
     def _on_engine_model_loaded(self, loaded: ModelLoaded) -> None:
         self.summary = loaded.summary
@@ -218,6 +212,8 @@ class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
         default = loaded.summary.default_layer()
         if default is not None:
             self.select_layer(default.path)
+        self._explain_model_loaded(loaded.summary)
+        self._network_model_loaded(loaded.summary)
         self.model_shown.emit(loaded.summary)
 
     def _on_engine_image_opened(self, opened: ImageOpened) -> None:
@@ -225,9 +221,12 @@ class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
         self.predictions.set_predictions(Path(opened.source).name, opened.predictions, opened.notes)
         if not self._running:
             self.show_input()
+        self._explain_image_opened(opened)
+        self._network_image_opened()
         self.image_shown.emit(opened)
 
     def _on_engine_feature_maps(self, maps: FeatureMaps) -> None:
+        self._network_feature_maps(maps)
         if self.layer is None or maps.layer != self.layer.path:
             return  # maps of a layer the user has already left
         self._maps = maps
@@ -238,7 +237,9 @@ class MainWindow(RunsMixin, AtlasMixin, FilesMixin, QMainWindow):
             self._set_running(False)
             self._after_job()
         self._on_atlas_failed(failure)
-        self._show_error(failure.message)
+        self._on_explain_failed(failure)
+        if not self._on_network_failed(failure):
+            self._show_error(failure.message)
 
     # ------------------------------------------------------------------ widget intents
 

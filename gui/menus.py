@@ -76,7 +76,28 @@ def build_menus(window) -> dict[str, QAction]:
             None,
             "Fill the method panel from a JSON file saved by Export Settings",
         ),
+        "export_explanation": _action(
+            window,
+            "Export E&xplanation (PNG + .npy)…",
+            window.export_explanation,
+            "Ctrl+Shift+X",
+            "Save the explanation shown as drawn (PNG) and its raw map (.npy)",
+        ),
+        "export_maps": _action(
+            window,
+            "Export Feature &Maps (PNG per layer)…",
+            window.export_feature_maps,
+            None,
+            "Write one grid of channel maps per layer for the current image into a folder",
+        ),
         "quit": _action(window, "&Quit", window.close, QKeySequence.Quit),
+        "explain": _action(
+            window,
+            "E&xplain",
+            window.explain,
+            "F6",
+            "Explain the current image with the method chosen in the Explain tab",
+        ),
         "stop": _action(window, "&Stop", window.stop, "Esc", "Stop the running visualization"),
         "restart": _action(
             window,
@@ -100,8 +121,19 @@ def build_menus(window) -> dict[str, QAction]:
             "Show the selected filter's feature map large",
         ),
         "input": _action(window, "Show &Input Image", window.show_input, "Ctrl+I"),
-        "fit": _action(window, "&Fit Canvas", window.canvas.fit, "Ctrl+0"),
+        "fit": _action(window, "&Fit Canvas", window.fit_canvas, "Ctrl+0"),
+        "sketch": _action(
+            window,
+            "S&ketch Pad",
+            window.show_sketch_pad,
+            "Ctrl+K",
+            "Draw an image with the mouse; the model reads it as you draw",
+        ),
     }
+    for index, name in enumerate(("Visualize", "Explain", "Network")):
+        actions[f"tab:{name.lower()}"] = _action(
+            window, f"{name} Tab", partial(window.show_tab, index), f"Ctrl+{index + 1}"
+        )
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(actions["open_image"])
@@ -117,7 +149,7 @@ def build_menus(window) -> dict[str, QAction]:
     file_menu.addAction(actions["open_model"])
     file_menu.addAction(actions["default_model"])
     file_menu.addSeparator()
-    for name in ("export", "export_gif", "export_settings"):
+    for name in ("export", "export_gif", "export_settings", "export_explanation", "export_maps"):
         file_menu.addAction(actions[name])
     file_menu.addAction(actions["load_settings"])
     file_menu.addSeparator()
@@ -127,7 +159,11 @@ def build_menus(window) -> dict[str, QAction]:
     run_menu.addAction(actions["restart"])
     run_menu.addSeparator()
     run_menu.addAction(actions["atlas"])
+    run_menu.addAction(actions["explain"])
     view_menu = bar.addMenu("&View")
-    for name in ("feature_map", "input", "fit"):
+    for name in ("feature_map", "input", "fit", "sketch"):
         view_menu.addAction(actions[name])
+    view_menu.addSeparator()
+    for name in ("visualize", "explain", "network"):
+        view_menu.addAction(actions[f"tab:{name}"])
     return actions

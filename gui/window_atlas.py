@@ -41,6 +41,7 @@ class AtlasMixin:
         self.atlas_bar.start(layer.size)
         self.atlas_bar.set_progress(0, layer.size, layer.name)
         self.controls.set_running(True)
+        self._drop_explain()  # the engine cancels it for this atlas
         self._say(f"Growing all {layer.size} filters of {layer.name}…")
         self.engine.submit(request)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
 from engine.recipe import Recipe
-from gui.dropped_files import MODEL_SUFFIXES
+from gui.dropped_files import MODEL_SUFFIXES, classify_drop
 from gui.exports import read_json, write_gif, write_json
 
 
@@ -37,12 +38,12 @@ class FilesMixin:
             self.open_model(path)
 
     def export_canvas(self, path: str | None = None) -> None:
-        """Save the picture on the canvas as a PNG, enlarged with square pixels."""
+        """Save the picture on the front tab's canvas as a PNG, enlarged with square pixels."""
         path = path or self._ask_save_path("Export canvas", "png", "PNG (*.png)")
         if not path:
             return
         try:
-            self.canvas.export_png(path)
+            self.active_canvas().export_png(path)
         except (ValueError, OSError) as error:
             self._show_error(f"Could not export: {error}")
             return
@@ -101,6 +102,23 @@ class FilesMixin:
         self.controls.set_settings(recipe)
         self._say(f"Loaded the method from {Path(path).name}")
 
+    # ------------------------------------------------------------------ drag and drop
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        kind, path, problem = classify_drop(paths)
+        if problem:
+            self._show_error(problem)
+        elif kind == "model":
+            self.open_model(path)
+        else:
+            self.open_image(path)
+        event.acceptProposedAction()
+
     # ------------------------------------------------------------------ helpers
 
     def _last_dir(self) -> Path:
@@ -109,8 +127,8 @@ class FilesMixin:
     def _remember_dir(self, path: str) -> None:
         self._settings.setValue("paths/last_dir", str(Path(path).parent))
 
-    def _ask_save_path(self, title: str, suffix: str, filters: str) -> str:
-        suggested = self._last_dir() / f"{self._export_stem()}.{suffix}"
+    def _ask_save_path(self, title: str, suffix: str, filters: str, stem: str = "") -> str:
+        suggested = self._last_dir() / f"{stem or self._export_stem()}.{suffix}"
         path, _ = QFileDialog.getSaveFileName(self, title, str(suggested), filters)
         if path:
             self._remember_dir(path)

@@ -1,21 +1,22 @@
-"""Where MainWindow's widgets go: tree and predictions, canvas over filmstrip and curve, grid
-over the method panel."""
+"""Where MainWindow's widgets go: layers or sketch pad over predictions; tabs in the centre
+(Visualize: canvas over filmstrip and curve; Explain; Network); the sorted grid over the method
+panel on the right."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-COLUMN_WIDTHS = (430, 540, 420)
+COLUMN_WIDTHS = (420, 560, 420)
 
 
-def _stack(*widgets: QWidget, stretch_first: bool = True) -> QWidget:
+def _stack(*widgets: QWidget, stretch: int = 0) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(2)
     for k, widget in enumerate(widgets):
-        layout.addWidget(widget, 1 if k == 0 and stretch_first else 0)
+        layout.addWidget(widget, 1 if k == stretch else 0)
     return box
 
 
@@ -30,15 +31,25 @@ def _splitter(orientation: Qt.Orientation, parts: list[QWidget], sizes: list[int
 
 def lay_out(window: QMainWindow) -> QSplitter:
     """Place the widgets of `window` (a MainWindow); returns the splitter of its three columns."""
-    left = _splitter(Qt.Vertical, [window.layer_tree, window.predictions], [500, 220])
-    middle = _splitter(
+    window.left_tabs.addTab(window.layer_tree, "Layers")
+    window.left_tabs.addTab(window.sketch_pad, "Sketch")
+    window.left_tabs.setDocumentMode(True)
+    left = _splitter(Qt.Vertical, [window.left_tabs, window.predictions], [500, 220])
+    visualize = _splitter(
         Qt.Vertical, [_stack(window.canvas, window.filmstrip), window.plot], [560, 160]
     )
-    right = _splitter(
-        Qt.Vertical, [_stack(window.filter_picker, window.atlas_bar), window.controls], [470, 250]
-    )
+    tabs = window.centre_tabs
+    tabs.setDocumentMode(True)
+    tabs.addTab(visualize, "Visualize")
+    tabs.addTab(window.explain_panel, "Explain")
+    tabs.addTab(window.network, "Network")
+    tabs.setTabToolTip(0, "Grow images that excite a filter, a neuron or a class")
+    tabs.setTabToolTip(1, "Which pixels made the model decide, by 13 attribution methods")
+    tabs.setTabToolTip(2, "Every layer's feature maps for the current image, in order")
+    grid = _stack(window.sort_bar, window.filter_picker, window.atlas_bar, stretch=1)
+    right = _splitter(Qt.Vertical, [grid, window.controls], [470, 250])
     right.setStretchFactor(0, 1)  # a taller window grows the grid, not the method panel
-    columns = _splitter(Qt.Horizontal, [left, middle, right], list(COLUMN_WIDTHS))
+    columns = _splitter(Qt.Horizontal, [left, tabs, right], list(COLUMN_WIDTHS))
     columns.setStretchFactor(1, 1)  # and a wider one the canvas
     central = QWidget()
     layout = QVBoxLayout(central)

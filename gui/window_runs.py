@@ -36,7 +36,9 @@ class RunsMixin:
         self._start_run(self.unit)
 
     def stop(self) -> None:
+        """Stop the running visualization, atlas or explanation (they share the engine's lane)."""
         self.engine.submit(StopRun())
+        self._explain_stopping()
 
     def restart(self) -> None:
         if self.unit is not None:
@@ -133,6 +135,7 @@ class RunsMixin:
         if not self.message_bar.is_error():
             self.message_bar.clear()  # an old notice (a dead filter) is about another run
         self._set_running(True)
+        self._drop_explain()  # the engine cancels it for this run
         self.engine.submit(request)
 
     def _objective_label(self, unit: int, settings: Recipe) -> str:

@@ -13,12 +13,19 @@ from engine.messages import (
     Ascend,
     AtlasProgress,
     AtlasTile,
+    Explain,
+    Explanation,
+    FeatureMaps,
     Frame,
+    ImageOpened,
     LayerInfo,
     LayerKind,
     ModelLoaded,
     ModelSummary,
+    Prediction,
+    Progress,
     RunFinished,
+    WalkNetwork,
 )
 
 
@@ -33,6 +40,8 @@ class FakeEngine(QObject):
     run_finished = Signal(object)
     atlas_tile = Signal(object)
     atlas_progress = Signal(object)
+    explanation = Signal(object)
+    progress = Signal(object)
     failed = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -102,12 +111,51 @@ class FakeEngine(QObject):
         self.run_finished.emit(done)
         return done
 
+    def open(self, image: np.ndarray | None = None, source: str = "digit 3") -> ImageOpened:
+        """Answer as if an image had opened (a grey gradient unless `image` is given)."""
+        image = gradient_image() if image is None else image
+        top = (Prediction(3, "3", 0.9), Prediction(8, "8", 0.05))
+        opened = ImageOpened(0, source, image, image.shape[1::-1], top)
+        self.image_opened.emit(opened)
+        return opened
+
+    def explain(
+        self, request: Explain, heatmap: np.ndarray | None = None, **changes
+    ) -> Explanation:
+        """Emit the Explanation of `request`: a bump in the middle unless `heatmap` is given."""
+        heatmap = bump_heatmap() if heatmap is None else heatmap
+        target = request.target_class
+        values = dict(
+            class_index=target if target is not None else 3,
+            label=f"class '{target if target is not None else 3}'", layer=request.layer,
+            heatmap=heatmap, image=gradient_image(heatmap.shape[0]), signed=False, seconds=0.25,
+            details={},
+        )  # fmt: skip
+        values.update(changes)
+        done = Explanation(request.request_id, request.method, **values)
+        self.explanation.emit(done)
+        return done
+
+    def report(self, request_id: int, fraction: float, text: str = "") -> None:
+        self.progress.emit(Progress(request_id, fraction, text))
+
+    def walk(self, request: WalkNetwork, summary: ModelSummary | None = None) -> dict:
+        """Emit FeatureMaps of every layer with channels or units, in model order."""
+        sent = {}
+        for info in (summary or fake_summary()).walk():
+            if info.kind is LayerKind.NONE:
+                continue
+            sent[info.path] = layer_maps(info)
+            self.feature_maps.emit(FeatureMaps(request.request_id, info.path, sent[info.path]))
+        return sent
+
     def tile(self, request_id: int, layer, unit: int, *, dead: bool = False, final=True) -> None:
         self.atlas_tile.emit(
             AtlasTile(request_id, layer, unit, colour_image(unit), 2.0, 0.8, dead, final)
         )
 
-    def progress(self, request_id: int, layer, done: int, total: int, **flags) -> None:
+    def atlas_step(self, request_id: int, layer, done: int, total: int, **flags) -> None:
+        """Emit AtlasProgress (the `progress` signal is EngineThread's, for explanations)."""
         self.atlas_progress.emit(AtlasProgress(request_id, layer, done, total, **flags))
 
 
@@ -117,6 +165,28 @@ def grey_image(level: float, size: int = 28) -> np.ndarray:
 
 def colour_image(seed: int, size: int = 28) -> np.ndarray:
     return np.random.default_rng(seed).random((size, size, 3)).astype(np.float32)
+
+
+def gradient_image(size: int = 28) -> np.ndarray:
+    """A grey left-to-right ramp, (size, size, 1) in [0, 1]."""
+    ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    return np.repeat(ramp[None, :], size, axis=0)[:, :, None]
+
+
+def bump_heatmap(size: int = 28, signed: bool = False) -> np.ndarray:
+    """A Gaussian bump in the middle (minus a second one on the left when `signed`)."""
+    y, x = np.mgrid[:size, :size].astype(np.float32)
+    bump = np.exp(-((x - size / 2) ** 2 + (y - size / 2) ** 2) / (size / 4) ** 2)
+    if signed:
+        bump -= np.exp(-((x - size / 6) ** 2 + (y - size / 2) ** 2) / (size / 8) ** 2)
+    return (3.0 * bump).astype(np.float32)
+
+
+def layer_maps(info: LayerInfo, seed: int = 0) -> np.ndarray:
+    """Random raw maps of the shape `info` has: (H, W, C) or (units,)."""
+    rng = np.random.default_rng(seed + info.size)
+    shape = tuple(d for d in info.output_shape[1:])
+    return (rng.standard_normal(shape) + 0.2).astype(np.float32)
 
 
 def fake_summary() -> ModelSummary:

@@ -192,13 +192,13 @@ def test_atlas_tiles_fill_the_picker_and_cancel_stops_it(qtbot, window, engine) 
     assert bar.is_running() and window.controls.stop_button.isEnabled()
     for unit in range(4):
         engine.tile(request.request_id, CONV2, unit, dead=unit == 2)
-    engine.progress(request.request_id, CONV2, 4, 16)
+    engine.atlas_step(request.request_id, CONV2, 4, 16)
     np.testing.assert_array_equal(window.filter_picker.thumbnail(1), to_rgb8(colour_image(1)))
     assert window.filter_picker.is_marked_dead(2) and not window.filter_picker.is_marked_dead(1)
     assert bar.progress_text() == "conv2 · 4 / 16"
     qtbot.mouseClick(bar.cancel_button, Qt.LeftButton)
     assert isinstance(engine.requests[-1], StopRun)
-    engine.progress(request.request_id, CONV2, 4, 16, finished=True, cancelled=True)
+    engine.atlas_step(request.request_id, CONV2, 4, 16, finished=True, cancelled=True)
     assert not bar.is_running() and not window.controls.stop_button.isEnabled()
     assert "cancelled" in bar.status_label.text() and "1 dead" in bar.status_label.text()
 
@@ -211,7 +211,7 @@ def test_reselecting_a_layer_asks_the_cache(window, engine) -> None:
     request = engine.last(Atlas)
     assert request.cache_only and request.layer == CONV2 and request is not first
     engine.tile(request.request_id, CONV2, 7)
-    engine.progress(request.request_id, CONV2, 16, 16, finished=True, from_cache=True)
+    engine.atlas_step(request.request_id, CONV2, 16, 16, finished=True, from_cache=True)
     np.testing.assert_array_equal(window.filter_picker.thumbnail(7), to_rgb8(colour_image(7)))
     assert "from the cache" in window.atlas_bar.status_label.text()
     # A running visualization does not hold the look-up back: the engine serves it between steps.
@@ -224,7 +224,7 @@ def test_reselecting_a_layer_asks_the_cache(window, engine) -> None:
     window.select_layer(CONV2)
     assert len(engine.of_type(Atlas)) == count
     running = engine.last(Atlas)
-    engine.progress(running.request_id, ("conv1",), 6, 6, finished=True)
+    engine.atlas_step(running.request_id, ("conv1",), 6, 6, finished=True)
     assert engine.last(Atlas).layer == CONV2 and engine.last(Atlas).cache_only
 
 
