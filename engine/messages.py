@@ -303,6 +303,99 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Kernels:
+    """One filter's weights and its layer's statistics.
+
+    `kernel` is (kh, kw, in_channels) for the filter (depthwise: (kh, kw, 1)); `stats` maps
+    "min", "max", "mean", "std", "near_zero" to floats for this filter, `layer_stats` the same
+    for the whole layer; `histogram` is (counts, edges) over the layer's weights.
+    `layer_grid` is (filters, kh, kw) — every filter's kernel for input channel 0 — for the
+    layer-level grid (the window asks again with another channel through `ShowKernels`).
+    """
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    kernel: np.ndarray
+    bias: float | None
+    stats: dict
+    layer_stats: dict
+    histogram: tuple[np.ndarray, np.ndarray]
+    per_filter_stats: np.ndarray  # (filters, 5): min, max, mean, std, near_zero
+    rgb: np.ndarray | None = None  # (kh, kw, 3) in [0, 1] for a first layer on RGB input
+
+
+@dataclass(frozen=True)
+class CircuitLink:
+    """One input channel of a filter: where it comes from and how strongly it feeds it."""
+
+    source_layer: tuple[str, ...] | None  # the conv layer producing it (None: the image)
+    channel: int  # channel index in source_layer's output
+    weight_norm: float  # L2 norm of the kernel slice reading this channel
+    weight_sum: float  # its sum: > 0 excitatory, < 0 inhibitory
+    kernel: np.ndarray  # (kh, kw) slice
+    path: tuple[str, ...] = ()  # layers crossed on the way (pooling, batch norm, add, ...)
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """A filter's input channels, strongest first; `note` says where the trace had to stop."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    links: tuple[CircuitLink, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """A running (or finished) scan: images done of total, skipped files and why."""
+
+    request_id: int
+    done: int
+    total: int
+    skipped: int = 0
+    finished: bool = False
+    cancelled: bool = False
+    from_cache: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """Per-layer firing statistics of the last scan, for flags in the tree and the grid.
+
+    `fire_fraction[layer]` is (channels,) — the fraction of images on which each channel's
+    maximum activation is above zero; `mean`/`max` likewise (channels,).
+    """
+
+    request_id: int
+    source: str
+    images: int
+    skipped: int
+    fire_fraction: dict
+    mean: dict
+    max: dict
+
+
+@dataclass(frozen=True)
+class TopImages:
+    """The top images of one filter: (k, H, W, C) images in [0, 1], (k, h, w) activation maps,
+    their scores, file names, and optional projections (k, H, W)."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    rank_by: str
+    images: np.ndarray
+    maps: np.ndarray
+    scores: np.ndarray
+    names: tuple[str, ...]
+    projections: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class AtlasTile:
     """One finished (or, with `final=False`, in-progress) filter image of a layer atlas."""
 
