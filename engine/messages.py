@@ -219,6 +219,45 @@ class WalkNetwork:
     request_id: int = field(default_factory=next_request_id)
 
 
+@dataclass(frozen=True)
+class ShowKernels:
+    """The weights of one filter (`unit`) of a conv layer, and the layer's weight statistics."""
+
+    layer: tuple[str, ...]
+    unit: int
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class TraceCircuit:
+    """Which input channels one filter draws on, followed back to the previous conv layer."""
+
+    layer: tuple[str, ...]
+    unit: int
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class ScanImages:
+    """Run a folder of images (None: the built-in real images) through the model and keep, per
+    layer and channel, the top images and activation statistics. Cached; a rescan resumes."""
+
+    folder: str | None = None
+    top_k: int = 9
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class ShowTopImages:
+    """The top images of one filter from the last scan, ranked by "l2" or "max"."""
+
+    layer: tuple[str, ...]
+    unit: int
+    rank_by: str = "l2"
+    projection: str = "none"  # "none", "deconvnet" or "gradcam" of that filter on each image
+    request_id: int = field(default_factory=next_request_id)
+
+
 Request = (
     LoadModel
     | OpenImage
@@ -229,6 +268,10 @@ Request = (
     | StopRun
     | Explain
     | WalkNetwork
+    | ShowKernels
+    | TraceCircuit
+    | ScanImages
+    | ShowTopImages
 )
 
 

@@ -36,8 +36,12 @@ from engine.messages import (
     Prediction,
     Request,
     RunFinished,
+    ScanImages,
     ShowFeatureMaps,
+    ShowKernels,
+    ShowTopImages,
     Status,
+    TraceCircuit,
     TweakRun,
     WalkNetwork,
 )
@@ -109,6 +113,22 @@ class EngineSession:
             self._explain(request, should_stop)
         elif isinstance(request, WalkNetwork):
             self._walk(request)
+        elif isinstance(request, ShowKernels):
+            from engine.kernels import kernels
+
+            self._layer_info(request.layer)
+            self._emit(kernels(self._require_model_object(), request.layer, request.unit,
+                               request.request_id))  # fmt: skip
+        elif isinstance(request, TraceCircuit):
+            from engine.circuits import trace
+
+            self._layer_info(request.layer)
+            self._emit(trace(self._require_model_object(), request.layer, request.unit,
+                             request.request_id))  # fmt: skip
+        elif isinstance(request, ScanImages):
+            self._scan(request, should_stop)
+        elif isinstance(request, ShowTopImages):
+            self._top_images(request)
         else:
             raise TypeError(f"the engine does not handle {type(request).__name__}")
 
@@ -251,6 +271,12 @@ class EngineSession:
             request, self._require_model_object(), self._require_model(),
             self.image.converted.pixels, self._extractors, self._emit,
         )  # fmt: skip
+
+    def _scan(self, request: ScanImages, should_stop: Callable[[], bool]) -> None:
+        raise NotImplementedError("dataset scans are being built")
+
+    def _top_images(self, request: ShowTopImages) -> None:
+        raise NotImplementedError("dataset scans are being built")
 
     def _tweak(self, request: TweakRun) -> None:
         if self.visualizer is not None:

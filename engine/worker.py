@@ -21,21 +21,30 @@ from engine.messages import (
     Atlas,
     AtlasProgress,
     AtlasTile,
+    Circuit,
     EngineFailure,
     Explain,
     Explanation,
     FeatureMaps,
     Frame,
     ImageOpened,
+    Kernels,
     LoadModel,
     ModelLoaded,
     OpenImage,
     Progress,
     Request,
     RunFinished,
+    ScanImages,
+    ScanProgress,
+    ScanSummary,
     ShowFeatureMaps,
+    ShowKernels,
+    ShowTopImages,
     Status,
     StopRun,
+    TopImages,
+    TraceCircuit,
     TweakRun,
     WalkNetwork,
 )
@@ -50,7 +59,11 @@ _LANES = {
     Atlas: "ascend",
     # One long job at a time, the newest wins: an explanation and a visualization share a lane.
     Explain: "ascend",
+    ScanImages: "ascend",
     WalkNetwork: "walk",
+    ShowKernels: "kernels",
+    TraceCircuit: "circuit",
+    ShowTopImages: "top",
 }
 _WHAT = {
     LoadModel: "model",
@@ -61,9 +74,17 @@ _WHAT = {
     Atlas: "atlas",
     Explain: "explanation",
     WalkNetwork: "layer",
+    ScanImages: "scan",
+    ShowKernels: "kernels",
+    TraceCircuit: "circuit",
+    ShowTopImages: "scan",
 }
 # Requests quick enough to serve between two steps of a running visualization.
-_QUICK_LANES = ("tweak", "cache", "image", "maps", "walk")
+_QUICK_LANES = ("tweak", "cache", "image", "maps", "walk", "kernels", "circuit", "top")
+
+
+# Requests that run long and check for cancellation as they go.
+_LONG_JOBS = (Ascend, Atlas, Explain, ScanImages)
 
 
 def _lane(request: Request) -> str:
@@ -98,6 +119,11 @@ class EngineThread(QThread):
     atlas_progress = Signal(object)  # AtlasProgress: filters done of a layer atlas
     explanation = Signal(object)  # Explanation: an attribution map for the current image
     progress = Signal(object)  # Progress: how far a long explanation is
+    kernels = Signal(object)  # Kernels: one filter's weights and its layer's statistics
+    circuit = Signal(object)  # Circuit: a filter's input channels, strongest first
+    scan_progress = Signal(object)  # ScanProgress: images scanned of a folder
+    scan_summary = Signal(object)  # ScanSummary: firing statistics of the last scan
+    top_images = Signal(object)  # TopImages: the images that excite one filter most
     failed = Signal(object)  # EngineFailure: a request failed; the thread lives on
 
     def __init__(self, parent: object | None = None) -> None:
@@ -118,7 +144,7 @@ class EngineThread(QThread):
             running = self._running
             if isinstance(request, StopRun):
                 self._mailbox.pop("ascend", None)
-                if isinstance(running, (Ascend, Atlas, Explain)):
+                if isinstance(running, _LONG_JOBS):
                     self._cancel.set()
                 return
             lane = _lane(request)
@@ -127,7 +153,7 @@ class EngineThread(QThread):
                 self._mailbox.clear()
                 if running is not None:
                     self._cancel.set()
-            elif lane == "ascend" and isinstance(running, (Ascend, Atlas, Explain)):
+            elif lane == "ascend" and isinstance(running, _LONG_JOBS):
                 self._cancel.set()
             self._mailbox.pop(lane, None)
             self._mailbox[lane] = request
@@ -221,5 +247,10 @@ class EngineThread(QThread):
             AtlasProgress: self.atlas_progress,
             Explanation: self.explanation,
             Progress: self.progress,
+            Kernels: self.kernels,
+            Circuit: self.circuit,
+            ScanProgress: self.scan_progress,
+            ScanSummary: self.scan_summary,
+            TopImages: self.top_images,
         }[type(result)]
         signal.emit(result)
