@@ -95,3 +95,17 @@ def test_explaining_without_an_image_says_so():
     engine.handle(LoadModel(None), lambda: False)
     with pytest.raises(ImageError, match="open an image first"):
         engine.handle(Explain("gradcam"), lambda: False)
+
+
+def test_kernels_and_circuits_through_the_session(session):
+    from engine.messages import Circuit, Kernels, ShowKernels, TraceCircuit
+
+    kernels = _run(session, ShowKernels(("conv2",), 4))[-1]
+    assert isinstance(kernels, Kernels) and kernels.kernel.shape == (3, 3, 24)
+    circuit = _run(session, TraceCircuit(("conv3",), 5))[-1]
+    assert isinstance(circuit, Circuit) and len(circuit.links) == 48
+    norms = [link.weight_norm for link in circuit.links]
+    assert norms == sorted(norms, reverse=True)
+    assert {link.source_layer for link in circuit.links} == {("conv2",)}
+    with pytest.raises(ValueError, match="pool1"):
+        _run(session, ShowKernels(("pool1",), 0))
