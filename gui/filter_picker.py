@@ -43,6 +43,7 @@ class FilterPicker(QListWidget):
         self._weights: dict[int, float] = {}  # units of a weighted-sum objective
         self._dead: set[int] = set()
         self._details: dict[int, str] = {}
+        self._flags: dict[int, str] = {}  # 'dead' / 'rare 0.4%' from a dataset scan
         self._items: list[QListWidgetItem] = []  # by unit
         self._stats: ChannelStats | None = None  # of the current image's feature maps
         self._sort = "channel"
@@ -163,6 +164,20 @@ class FilterPicker(QListWidget):
         self._details[unit] = text
         self._refresh_tooltip(unit)
 
+    def set_flags(self, flags: dict[int, str]) -> None:
+        """Short badges from a dataset scan ('dead', 'rare 0.4%') in the labels; {} removes them."""
+        for unit in flags:
+            self._check_unit(unit)
+        changed = set(self._flags) | set(flags)
+        self._flags = dict(flags)
+        for unit in sorted(changed):
+            self._items[unit].setText(self._text(unit))
+            self._refresh_tooltip(unit)
+
+    def flag(self, unit: int) -> str:
+        """The dataset badge of `unit`, or ''."""
+        return self._flags.get(unit, "")
+
     def select_unit(self, unit: int | None) -> None:
         """Select `unit` (None clears the selection) without announcing it."""
         if unit is not None:
@@ -188,6 +203,7 @@ class FilterPicker(QListWidget):
         self._weights.clear()
         self._dead.clear()
         self._details.clear()
+        self._flags.clear()
 
     def current_unit(self) -> int | None:
         """The selected unit, or None."""
@@ -243,6 +259,8 @@ class FilterPicker(QListWidget):
             text += f"  {float(self._values[unit]):.3g}"
         if unit in self._weights:
             text = f"{weight_text(self._weights[unit])}·{text}"
+        if unit in self._flags:
+            text += f" {self._flags[unit]}"
         return text
 
     def _refresh_tooltip(self, unit: int) -> None:
@@ -250,6 +268,8 @@ class FilterPicker(QListWidget):
         lines = [label if label == f"#{unit}" else f"#{unit} {label}"]
         if unit in self._dead:
             lines.append("Dead: no starting image made it respond.")
+        if unit in self._flags:
+            lines.append(f"On the scanned images: {self._flags[unit]}")
         if self._details.get(unit):
             lines.append(self._details[unit])
         if self._stats is not None:

@@ -74,6 +74,15 @@ def colorize(heatmap: np.ndarray, signed: bool, colormap: str = "jet") -> np.nda
     return np.ascontiguousarray(table[(levels * 255.0 + 0.5).astype(np.uint8)])
 
 
+def diverging(values: np.ndarray, scale: float) -> np.ndarray:
+    """(H, W) values as (H, W, 3) uint8 red-white-blue, white at 0 and `scale` (a magnitude
+    shared by several maps, so their colours compare) at the ends."""
+    values = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    levels = 0.5 + 0.5 * values / scale if scale > 0 else np.full_like(values, 0.5)
+    table = _table(DIVERGING)
+    return np.ascontiguousarray(table[(np.clip(levels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)])
+
+
 def fit_to(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """`heatmap` at (H, W) = `shape`; bilinear when the engine sent another size."""
     heatmap = np.asarray(heatmap, dtype=np.float32)

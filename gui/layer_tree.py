@@ -10,6 +10,7 @@ from engine.messages import LayerInfo, LayerKind, ModelSummary
 
 _COLUMNS = ("Layer", "Type", "Output shape", "Params", "Shows")
 _NAME, _PARAMS = 0, 3
+_BASE_TIP_ROLE = Qt.ItemDataRole.UserRole + 1  # the tooltip before any note was added
 
 
 def format_shape(shape: tuple[int | None, ...] | None) -> str:
@@ -81,6 +82,17 @@ class LayerTree(QTreeWidget):
                 return
             self.setCurrentItem(item)
         self.scrollToItem(item)
+
+    def set_note(self, path: tuple[str, ...], text: str) -> None:
+        """A second tooltip line for the layer at `path` (e.g. a dataset scan's dead filters);
+        '' removes it."""
+        item = self._find_item(tuple(path))
+        if item is None:
+            return
+        base = item.data(_NAME, _BASE_TIP_ROLE) or item.toolTip(_NAME)
+        item.setData(_NAME, _BASE_TIP_ROLE, base)
+        for column in range(len(_COLUMNS)):
+            item.setToolTip(column, f"{base}\n{text}" if text else base)
 
     def current_layer(self) -> LayerInfo | None:
         """The LayerInfo of the selected row, or None."""

@@ -37,6 +37,7 @@ from gui.run_record import RunRecord
 from gui.window_atlas import AtlasMixin
 from gui.window_explain import ExplainMixin
 from gui.window_files import FilesMixin
+from gui.window_filters import FiltersMixin
 from gui.window_layout import lay_out
 from gui.window_network import NetworkMixin
 from gui.window_runs import RunsMixin
@@ -45,7 +46,9 @@ from gui.window_runs import RunsMixin
 REPAINT_INTERVAL_MS = 50
 
 
-class MainWindow(RunsMixin, AtlasMixin, ExplainMixin, NetworkMixin, FilesMixin, QMainWindow):
+class MainWindow(
+    RunsMixin, AtlasMixin, ExplainMixin, NetworkMixin, FiltersMixin, FilesMixin, QMainWindow
+):
     visualization_finished = Signal(object)  # RunFinished of the current run, after it is shown
     explanation_shown = Signal(object)  # Explanation of the newest Explain, once it is drawn
     model_shown = Signal(object)  # ModelSummary, once the tree and picker show the new model
@@ -90,6 +93,7 @@ class MainWindow(RunsMixin, AtlasMixin, ExplainMixin, NetworkMixin, FilesMixin, 
         self._repaint = QTimer(self, interval=REPAINT_INTERVAL_MS)
         self._init_explain()
         self._init_network()
+        self._init_filters()
         self.actions = build_menus(self)
 
         self._connect()
@@ -125,6 +129,7 @@ class MainWindow(RunsMixin, AtlasMixin, ExplainMixin, NetworkMixin, FilesMixin, 
         self._connect_atlas()
         self._connect_explain()
         self._connect_network()
+        self._connect_filters()
         self._repaint.timeout.connect(self._on_repaint_timeout)
         self._repaint.start()
 
@@ -209,6 +214,7 @@ class MainWindow(RunsMixin, AtlasMixin, ExplainMixin, NetworkMixin, FilesMixin, 
         self.setWindowTitle(f"convscope — {Path(loaded.summary.source).name}")
         self.canvas.clear("Pick a filter to watch its image grow")
         self.plot.reset()
+        self._filters_model_loaded()
         default = loaded.summary.default_layer()
         if default is not None:
             self.select_layer(default.path)
@@ -238,6 +244,7 @@ class MainWindow(RunsMixin, AtlasMixin, ExplainMixin, NetworkMixin, FilesMixin, 
             self._after_job()
         self._on_atlas_failed(failure)
         self._on_explain_failed(failure)
+        self._on_filters_failed(failure)
         if not self._on_network_failed(failure):
             self._show_error(failure.message)
 
@@ -259,12 +266,14 @@ class MainWindow(RunsMixin, AtlasMixin, ExplainMixin, NetworkMixin, FilesMixin, 
         if info.is_output and info.kind is LayerKind.UNITS and self.summary:
             labels = list(self.summary.class_names)
         self.filter_picker.set_layer(info, labels)
+        self._dataset_layer_shown()
         if self._image is not None:
             self.engine.submit(ShowFeatureMaps(info.path))
         self._layer_shown()
 
     def _on_picker_filter_selected(self, unit: int) -> None:
         self.visualize(unit)
+        self._filters_filter_selected(unit)
 
     def _on_picker_filter_activated(self, unit: int) -> None:
         if self._maps is None or self.layer is None:

@@ -90,6 +90,20 @@ def build_menus(window) -> dict[str, QAction]:
             None,
             "Write one grid of channel maps per layer for the current image into a folder",
         ),
+        "scan_folder": _action(
+            window,
+            "Scan &Folder for Dataset Examples…",
+            window.choose_scan_folder,
+            "Ctrl+Shift+F",
+            "Record how every filter fires on a folder of images; find each filter's top images",
+        ),
+        "scan_builtin": _action(
+            window,
+            "Scan &Built-in Images",
+            window.scan_builtin,
+            None,
+            "Record how every filter fires on the images that come with convscope",
+        ),
         "quit": _action(window, "&Quit", window.close, QKeySequence.Quit),
         "explain": _action(
             window,
@@ -130,7 +144,7 @@ def build_menus(window) -> dict[str, QAction]:
             "Draw an image with the mouse; the model reads it as you draw",
         ),
     }
-    for index, name in enumerate(("Visualize", "Explain", "Network")):
+    for index, name in enumerate(("Visualize", "Explain", "Network", "Filters")):
         actions[f"tab:{name.lower()}"] = _action(
             window, f"{name} Tab", partial(window.show_tab, index), f"Ctrl+{index + 1}"
         )
@@ -153,6 +167,8 @@ def build_menus(window) -> dict[str, QAction]:
         file_menu.addAction(actions[name])
     file_menu.addAction(actions["load_settings"])
     file_menu.addSeparator()
+    file_menu.addAction(actions["scan_folder"])
+    file_menu.addSeparator()
     file_menu.addAction(actions["quit"])
     run_menu = bar.addMenu("&Run")
     run_menu.addAction(actions["stop"])
@@ -160,10 +176,11 @@ def build_menus(window) -> dict[str, QAction]:
     run_menu.addSeparator()
     run_menu.addAction(actions["atlas"])
     run_menu.addAction(actions["explain"])
+    run_menu.addAction(actions["scan_builtin"])
     view_menu = bar.addMenu("&View")
     for name in ("feature_map", "input", "fit", "sketch"):
         view_menu.addAction(actions[name])
     view_menu.addSeparator()
-    for name in ("visualize", "explain", "network"):
+    for name in ("visualize", "explain", "network", "filters"):
         view_menu.addAction(actions[f"tab:{name}"])
     return actions

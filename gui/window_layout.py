@@ -1,6 +1,6 @@
 """Where MainWindow's widgets go: layers or sketch pad over predictions; tabs in the centre
-(Visualize: canvas over filmstrip and curve; Explain; Network); the sorted grid over the method
-panel on the right."""
+(Visualize: canvas over filmstrip and curve; Explain; Network; Filters); the sorted grid over
+the method panel on the right."""
 
 from __future__ import annotations
 
@@ -43,9 +43,11 @@ def lay_out(window: QMainWindow) -> QSplitter:
     tabs.addTab(visualize, "Visualize")
     tabs.addTab(window.explain_panel, "Explain")
     tabs.addTab(window.network, "Network")
+    tabs.addTab(window.filters_panel, "Filters")
     tabs.setTabToolTip(0, "Grow images that excite a filter, a neuron or a class")
     tabs.setTabToolTip(1, "Which pixels made the model decide, by 13 attribution methods")
     tabs.setTabToolTip(2, "Every layer's feature maps for the current image, in order")
+    tabs.setTabToolTip(3, "Inside the selected filter: its kernels, its circuit, its top images")
     grid = _stack(window.sort_bar, window.filter_picker, window.atlas_bar, stretch=1)
     right = _splitter(Qt.Vertical, [grid, window.controls], [470, 250])
     right.setStretchFactor(0, 1)  # a taller window grows the grid, not the method panel

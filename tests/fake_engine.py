@@ -13,11 +13,14 @@ from engine.messages import (
     Ascend,
     AtlasProgress,
     AtlasTile,
+    Circuit,
+    CircuitLink,
     Explain,
     Explanation,
     FeatureMaps,
     Frame,
     ImageOpened,
+    Kernels,
     LayerInfo,
     LayerKind,
     ModelLoaded,
@@ -25,6 +28,12 @@ from engine.messages import (
     Prediction,
     Progress,
     RunFinished,
+    ScanProgress,
+    ScanSummary,
+    ShowKernels,
+    ShowTopImages,
+    TopImages,
+    TraceCircuit,
     WalkNetwork,
 )
 
@@ -42,6 +51,11 @@ class FakeEngine(QObject):
     atlas_progress = Signal(object)
     explanation = Signal(object)
     progress = Signal(object)
+    kernels = Signal(object)
+    circuit = Signal(object)
+    scan_progress = Signal(object)
+    scan_summary = Signal(object)
+    top_images = Signal(object)
     failed = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -157,6 +171,50 @@ class FakeEngine(QObject):
     def atlas_step(self, request_id: int, layer, done: int, total: int, **flags) -> None:
         """Emit AtlasProgress (the `progress` signal is EngineThread's, for explanations)."""
         self.atlas_progress.emit(AtlasProgress(request_id, layer, done, total, **flags))
+
+    def show_kernels(self, request: ShowKernels, kernel: np.ndarray | None = None) -> Kernels:
+        """Emit Kernels for `request`: a seeded (3, 3, 8) kernel unless `kernel` is given."""
+        rng = np.random.default_rng(request.unit)
+        kernel = rng.standard_normal((3, 3, 8)).astype(np.float32) if kernel is None else kernel
+        stats = dict(min=float(kernel.min()), max=float(kernel.max()), mean=float(kernel.mean()),
+                     std=float(kernel.std()), near_zero=0.0)  # fmt: skip
+        layer_weights = rng.standard_normal(16 * kernel.size).astype(np.float32)
+        histogram = np.histogram(layer_weights, bins=20)
+        per_filter = rng.standard_normal((16, 5)).astype(np.float32)
+        done = Kernels(request.request_id, request.layer, request.unit, kernel, 0.1, stats,
+                       dict(stats, max=9.0), histogram, per_filter)  # fmt: skip
+        self.kernels.emit(done)
+        return done
+
+    def trace(self, request: TraceCircuit, sums=(2.0, -1.5, 0.5), note: str = "") -> Circuit:
+        """Emit a Circuit whose links read conv1 channels 0, 1, 2 with weight sums `sums`."""
+        links = tuple(
+            CircuitLink(("conv1",), k, abs(s) + 1.0 - 0.1 * k, s, np.full((3, 3), s, np.float32))
+            for k, s in enumerate(sums)
+        )
+        done = Circuit(request.request_id, request.layer, request.unit, links, note)
+        self.circuit.emit(done)
+        return done
+
+    def scan_step(self, request_id: int, done: int, total: int, **flags) -> None:
+        self.scan_progress.emit(ScanProgress(request_id, done, total, **flags))
+
+    def scan_done(self, request_id: int, fire: dict, images: int = 1797) -> ScanSummary:
+        """Emit a ScanSummary with `fire` fractions per layer path (mean/max copied from it)."""
+        summary = ScanSummary(request_id, "digits", images, 0, fire, fire, fire)
+        self.scan_summary.emit(summary)
+        return summary
+
+    def top(self, request: ShowTopImages, k: int = 9) -> TopImages:
+        """Emit the top `k` images of `request`: random colour images, bump maps, names."""
+        images = np.stack([colour_image(j) for j in range(k)])
+        maps = np.stack([bump_heatmap(7) for _ in range(k)])
+        scores = np.linspace(9.0, 1.0, k).astype(np.float32)
+        names = tuple(f"img_{j:03d}.png" for j in range(k))
+        done = TopImages(request.request_id, request.layer, request.unit, request.rank_by,
+                         images, maps, scores, names)  # fmt: skip
+        self.top_images.emit(done)
+        return done
 
 
 def grey_image(level: float, size: int = 28) -> np.ndarray:
