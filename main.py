@@ -6,6 +6,9 @@ python main.py atlas [--model default|FILE|VGG16] --layer NAME [--filters 0-63] 
                      [--steps N] [--seed S] --out DIR    (a layer atlas as PNGs, no window)
 python main.py explain [--model M] --image I --method gradcam [--class K] [--unit LAYER:K]
                        [--layer L] --out DIR    (an attribution map as PNGs and .npy, no window)
+python main.py scan [--model M] --images DIR --out DIR [--top-k 9] [--shard i/n] [--layers L1,L2]
+                    (each filter's top images over a folder: scan.npz + scan.json, no window)
+python main.py merge --out DIR SHARD_DIR...    (combine `scan --shard` results into one scan)
 """
 
 from __future__ import annotations
@@ -94,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         from engine.atlas_cli import main as atlas_main
 
         return atlas_main(argv[1:])
+    if argv[:1] in (["scan"], ["merge"]):
+        from engine.scan_cli import main as scan_main
+
+        return scan_main(argv)
     args = _parse(argv)
     layer = tuple(args.layer.split("/")) if args.layer else None
     preset = _preset_name(args.preset) if args.preset else None

@@ -92,6 +92,7 @@ class EngineSession:
         self._extractors: dict[tuple[str, ...], keras.Model] = {}
         self._is_default = False
         self._weights_fingerprint: str | None = None
+        self._scans = _new_scan_context()
 
     # ------------------------------------------------------------------ dispatch
 
@@ -142,6 +143,7 @@ class EngineSession:
         self._is_default = request.path is None
         self.visualizer = None
         self._weights_fingerprint = None
+        self._scans = _new_scan_context()  # a scan belongs to the model it ran on
         self._extractors.clear()
         self._emit(ModelLoaded(request.request_id, self.summary))
         if self.image is not None:
@@ -273,10 +275,22 @@ class EngineSession:
         )  # fmt: skip
 
     def _scan(self, request: ScanImages, should_stop: Callable[[], bool]) -> None:
-        raise NotImplementedError("dataset scans are being built")
+        from engine.scan_job import run_scan
+
+        self._emit(Status("Scanning images…", busy=True))
+        run_scan(
+            request, self._require_model_object(), self._require_model(), self._scans,
+            self._emit, should_stop,
+        )  # fmt: skip
 
     def _top_images(self, request: ShowTopImages) -> None:
-        raise NotImplementedError("dataset scans are being built")
+        from engine.scan_job import run_top_images
+
+        self._layer_info(request.layer)
+        run_top_images(
+            request, self._require_model_object(), self._require_model(), self._scans,
+            self._emit,
+        )  # fmt: skip
 
     def _tweak(self, request: TweakRun) -> None:
         if self.visualizer is not None:
@@ -346,6 +360,12 @@ class EngineSession:
                 "it has no channels or units to show. Pick a convolution, pooling or Dense layer."
             )
         return info
+
+
+def _new_scan_context():
+    from engine.scan_job import ScanContext  # the scanner pulls in PIL threads: only when used
+
+    return ScanContext()
 
 
 def _tiled(images: np.ndarray) -> np.ndarray:

@@ -57,3 +57,9 @@ def test_explain_speed_benchmark_runs_quick():
     completed = _run_quick("explain_speed.py", "--skip-vgg")
     assert "default model: Grad-CAM" in completed.stdout, completed.stdout
     assert "VGG16" not in completed.stdout
+
+
+def test_scan_speed_benchmark_runs_quick():
+    completed = _run_quick("scan_speed.py")
+    assert "scan: 1000 images in" in completed.stdout, completed.stdout
+    assert "one-by-one predict:" in completed.stdout and "(target 5×)" in completed.stdout

@@ -109,3 +109,26 @@ def test_kernels_and_circuits_through_the_session(session):
     assert {link.source_layer for link in circuit.links} == {("conv2",)}
     with pytest.raises(ValueError, match="pool1"):
         _run(session, ShowKernels(("pool1",), 0))
+
+
+def test_a_scan_of_the_built_in_images_ranks_real_digits(session):
+    from engine.messages import ScanImages, ScanProgress, ScanSummary, ShowTopImages, TopImages
+
+    results = _run(session, ScanImages())
+    final = [r for r in results if isinstance(r, ScanProgress)][-1]
+    assert final.finished and not final.cancelled and final.done == final.total > 1700
+    summary = next(r for r in results if isinstance(r, ScanSummary))
+    assert summary.fire_fraction[("conv3",)].shape == (64,)
+    top = _run(session, ShowTopImages(("conv3",), 5, "max", "gradcam"))[-1]
+    assert isinstance(top, TopImages) and len(top.names) == 9
+    assert list(top.scores) == sorted(top.scores, reverse=True)
+    assert top.projections.shape == (9, 28, 28)
+    again = _run(session, ScanImages())
+    assert [r for r in again if isinstance(r, ScanProgress)][-1].from_cache
+
+
+def test_a_scan_of_a_missing_folder_says_so(session, tmp_path):
+    from engine.messages import ScanImages
+
+    with pytest.raises(ValueError, match="nowhere"):
+        _run(session, ScanImages(str(tmp_path / "nowhere")))

@@ -1,0 +1,42 @@
+"""The Filters tab with the real engine thread: kernels and a circuit walked backwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.worker import EngineThread
+from gui.main_window import MainWindow
+from gui.window_filters import SUB_CIRCUITS, SUB_KERNELS
+
+
+@pytest.fixture
+def window(qtbot):
+    engine = EngineThread()
+    win = MainWindow(engine)
+    qtbot.addWidget(win)
+    win.show()
+    engine.start()
+    with qtbot.waitSignal(win.model_shown, timeout=60_000):
+        win.open_model(None)
+    yield win
+    win.close()
+    assert engine.wait(5_000)
+
+
+def test_kernels_then_a_circuit_walked_back_one_layer(qtbot, window):
+    window.select_layer(("conv3",))
+    with qtbot.waitSignal(window.engine.kernels, timeout=30_000) as blocker:
+        window.show_filters(SUB_KERNELS)
+        window.filter_picker.filter_selected.emit(5)
+    assert blocker.args[0].kernel.shape == (3, 3, 48)
+    with qtbot.waitSignal(window.engine.circuit, timeout=30_000):
+        window.show_filters(SUB_CIRCUITS)
+    links = window.circuit_view.links()
+    assert len(links) == 48 and links[0].source_layer == ("conv2",)
+    with qtbot.waitSignal(window.engine.circuit, timeout=30_000) as blocker:
+        window.circuit_view.link_chosen.emit(0)  # walk back to the strongest input
+    assert blocker.args[0].layer == ("conv2",) and blocker.args[0].unit == links[0].channel
+    assert window.layer.name == "conv2"
+    with qtbot.waitSignal(window.engine.circuit, timeout=30_000) as blocker:
+        window.circuit_back()
+    assert blocker.args[0].layer == ("conv3",)
