@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	for b in ascent_speed atlas_speed preset_speed stream_overhead explain_speed; do \
+	for b in ascent_speed atlas_speed preset_speed stream_overhead explain_speed scan_speed; do \
 		QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 screenshot: $(STAMP)
