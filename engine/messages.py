@@ -221,10 +221,12 @@ class WalkNetwork:
 
 @dataclass(frozen=True)
 class ShowKernels:
-    """The weights of one filter (`unit`) of a conv layer, and the layer's weight statistics."""
+    """The weights of one filter (`unit`) of a conv layer, and the layer's weight statistics;
+    `input_channel` picks the channel of the layer-level grid of every filter's kernel."""
 
     layer: tuple[str, ...]
     unit: int
+    input_channel: int = 0
     request_id: int = field(default_factory=next_request_id)
 
 
@@ -352,7 +354,7 @@ class Kernels:
     `kernel` is (kh, kw, in_channels) for the filter (depthwise: (kh, kw, 1)); `stats` maps
     "min", "max", "mean", "std", "near_zero" to floats for this filter, `layer_stats` the same
     for the whole layer; `histogram` is (counts, edges) over the layer's weights.
-    `layer_grid` is (filters, kh, kw) — every filter's kernel for input channel 0 — for the
+    `grid` is (filters, kh, kw) — every filter's kernel for input channel `grid_channel` — for the
     layer-level grid (the window asks again with another channel through `ShowKernels`).
     """
 
@@ -366,6 +368,9 @@ class Kernels:
     histogram: tuple[np.ndarray, np.ndarray]
     per_filter_stats: np.ndarray  # (filters, 5): min, max, mean, std, near_zero
     rgb: np.ndarray | None = None  # (kh, kw, 3) in [0, 1] for a first layer on RGB input
+    grid: np.ndarray | None = None  # (filters, kh, kw): every filter's kernel for grid_channel
+    grid_channel: int = 0
+    input_channels: int = 0  # how many input channels the grid can show
 
 
 @dataclass(frozen=True)

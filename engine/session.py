@@ -8,7 +8,7 @@ engine thread), which turns them into failure messages.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -115,11 +115,15 @@ class EngineSession:
         elif isinstance(request, WalkNetwork):
             self._walk(request)
         elif isinstance(request, ShowKernels):
-            from engine.kernels import kernels
+            from engine.kernels import kernels, layer_grid
 
             self._layer_info(request.layer)
-            self._emit(kernels(self._require_model_object(), request.layer, request.unit,
-                               request.request_id))  # fmt: skip
+            model = self._require_model_object()
+            found = kernels(model, request.layer, request.unit, request.request_id)
+            channels = int(found.kernel.shape[-1])
+            channel = min(max(request.input_channel, 0), channels - 1)
+            grid = layer_grid(model, request.layer, channel)
+            self._emit(replace(found, grid=grid, grid_channel=channel, input_channels=channels))
         elif isinstance(request, TraceCircuit):
             from engine.circuits import trace
 

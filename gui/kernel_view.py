@@ -30,6 +30,7 @@ from gui.kernel_art import (
     stat_text,
     writes_values,
 )
+from gui.weight_grid import WeightGrid
 
 MAX_CHANNELS = 64  # slices drawn; a 512-channel filter would be a wall of squares
 COLUMNS = 6
@@ -94,6 +95,7 @@ class KernelView(QWidget):
         self.filters_table.verticalHeader().setVisible(False)
         self.filters_table.setToolTip("Every filter of the layer; click a header to sort.")
         self.effect = FilterEffect()
+        self.weight_grid = WeightGrid()
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
 
@@ -106,6 +108,7 @@ class KernelView(QWidget):
         self.pages.addTab(stats, "Statistics")
         self.pages.addTab(self.filters_table, "Layer's filters")
         self.pages.addTab(self.effect, "Effect on the image")
+        self.pages.addTab(self.weight_grid, "Weight grid")
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -128,6 +131,7 @@ class KernelView(QWidget):
     def show_kernels(self, kernels: Kernels, title: str = "") -> None:
         """Draw `kernels`: slices, colour kernel, stats, histogram and the layer's table."""
         self._kernels = kernels
+        self.weight_grid.show_grid(kernels.grid, kernels.grid_channel, kernels.input_channels)
         kernel = np.asarray(kernels.kernel, dtype=np.float32)
         kh, kw, inputs = kernel.shape
         bias = "" if kernels.bias is None else f" · bias {kernels.bias:.3g}"

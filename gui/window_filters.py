@@ -59,6 +59,7 @@ class FiltersMixin(DatasetMixin):
         self.centre_tabs.currentChanged.connect(self._on_filters_tab_changed)
         self.filters_panel.currentChanged.connect(self._on_filters_tab_changed)
         self.kernel_view.filter_chosen.connect(self._on_kernel_view_filter_chosen)
+        self.kernel_view.weight_grid.channel_changed.connect(self._on_weight_grid_channel_changed)
         self.circuit_view.link_chosen.connect(self._on_circuit_view_link_chosen)
         self.circuit_view.visualize_requested.connect(self._on_circuit_view_visualize_requested)
         self.circuit_view.back_requested.connect(self.circuit_back)
@@ -215,6 +216,14 @@ class FiltersMixin(DatasetMixin):
         if self.layer is not None and 0 <= unit < self.filter_picker.unit_count():
             self.filter_picker.select_unit(unit)
             self._filters_filter_selected(unit)
+
+    def _on_weight_grid_channel_changed(self, channel: int) -> None:
+        shown = self.kernel_view.kernels()
+        if shown is None:
+            return
+        request = ShowKernels(shown.layer, shown.unit, channel)
+        self._kernels_id = request.request_id
+        self.engine.submit(request)
 
     def _on_circuit_view_link_chosen(self, row: int) -> None:
         link = self.circuit_view.links()[row]

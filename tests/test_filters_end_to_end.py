@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engine.worker import EngineThread
@@ -40,3 +41,19 @@ def test_kernels_then_a_circuit_walked_back_one_layer(qtbot, window):
     with qtbot.waitSignal(window.engine.circuit, timeout=30_000) as blocker:
         window.circuit_back()
     assert blocker.args[0].layer == ("conv3",)
+
+
+def test_the_weight_grid_shows_every_filter_for_a_chosen_input_channel(qtbot, window):
+    window.select_layer(("conv2",))
+    with qtbot.waitSignal(window.engine.kernels, timeout=30_000) as blocker:
+        window.show_filters(SUB_KERNELS)
+        window.filter_picker.filter_selected.emit(3)
+    first = blocker.args[0]
+    assert first.grid.shape == (48, 3, 3) and first.input_channels == 24
+    grid = window.kernel_view.weight_grid
+    with qtbot.waitSignal(window.engine.kernels, timeout=30_000) as blocker:
+        grid.channel_box.setValue(7)
+    assert blocker.args[0].grid_channel == 7
+    assert not np.allclose(blocker.args[0].grid, first.grid)
+    qtbot.waitUntil(lambda: "48 filters" in grid.caption.text(), timeout=5_000)
+    assert grid.picture is not None and grid.picture.shape[0] > 100
