@@ -37,7 +37,7 @@ from gui.run_record import RunRecord
 from gui.window_atlas import AtlasMixin
 from gui.window_explain import ExplainMixin
 from gui.window_files import FilesMixin
-from gui.window_filters import FiltersMixin
+from gui.window_filters import TAB_FILTERS, FiltersMixin
 from gui.window_layout import lay_out
 from gui.window_network import NetworkMixin
 from gui.window_runs import RunsMixin
@@ -272,7 +272,12 @@ class MainWindow(
         self._layer_shown()
 
     def _on_picker_filter_selected(self, unit: int) -> None:
-        self.visualize(unit)
+        if self.centre_tabs.currentIndex() == TAB_FILTERS:
+            # Looking at weights or dataset examples: growing an image would take the engine's
+            # long-job lane and cancel a running scan. Restart (F5) still visualizes.
+            self.unit = unit
+        else:
+            self.visualize(unit)
         self._filters_filter_selected(unit)
 
     def _on_picker_filter_activated(self, unit: int) -> None:

@@ -57,3 +57,18 @@ def test_the_weight_grid_shows_every_filter_for_a_chosen_input_channel(qtbot, wi
     assert not np.allclose(blocker.args[0].grid, first.grid)
     qtbot.waitUntil(lambda: "48 filters" in grid.caption.text(), timeout=5_000)
     assert grid.picture is not None and grid.picture.shape[0] > 100
+
+
+def test_picking_filters_during_a_scan_does_not_cancel_it(qtbot, window):
+    from gui.window_filters import SUB_DATASET
+
+    window.select_layer(("conv3",))
+    window.show_filters(SUB_DATASET)
+    finished = []
+    window.engine.scan_progress.connect(lambda p: p.finished and finished.append(p))
+    window.scan_builtin()
+    window.filter_picker.filter_selected.emit(2)  # look at another filter meanwhile
+    window.filter_picker.filter_selected.emit(7)
+    qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
+    assert not finished[-1].cancelled
+    assert window.unit == 7
