@@ -1,6 +1,7 @@
 """convscope: a desktop workbench for seeing inside convolutional neural networks.
 
 python main.py [MODEL] [IMAGE] [--layer NAME] [--filter K] [--steps N] [--screenshot FILE]
+               [--random-weights]    (MODEL: a .keras/.h5 file or zoo:NAME, e.g. zoo:ResNet50)
 python main.py train-default [--mnist DIR] [--epochs N]
 python main.py atlas [--model default|FILE|VGG16] --layer NAME [--filters 0-63] [--preset lucid]
                      [--steps N] [--seed S] --out DIR    (a layer atlas as PNGs, no window)
@@ -23,7 +24,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="convscope", description="See inside convolutional neural networks."
     )
-    parser.add_argument("model", nargs="?", help=".keras or .h5 model (default: built-in MNIST)")
+    parser.add_argument(
+        "model", nargs="?", help=".keras/.h5 model or zoo:NAME, e.g. zoo:ResNet50 (default: MNIST)"
+    )
     parser.add_argument("image", nargs="?", help="image to open (default: a sample)")
     parser.add_argument(
         "--screenshot",
@@ -34,6 +37,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--filter", type=int, help="channel or unit to visualize at start")
     parser.add_argument("--steps", type=int, help="ascent steps for this session")
     parser.add_argument("--preset", help="method preset, e.g. Lucid, Notebook, 'Fast preview'")
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="open a zoo model untrained (no ImageNet weights download)",
+    )
     return parser.parse_args(argv)
 
 
@@ -45,6 +53,7 @@ def run_app(
     unit: int | None = None,
     steps: int | None = None,
     preset: str | None = None,
+    random_weights: bool = False,
 ) -> int:
     """Open the window; returns the process exit status.
 
@@ -67,7 +76,9 @@ def run_app(
     window = MainWindow(engine)
     window.show()
     engine.start()  # TensorFlow loads in the engine thread while the window is already up
-    startup = Startup(window, model, image, screenshot, layer, unit, steps, preset)
+    startup = Startup(
+        window, model, image, screenshot, layer, unit, steps, preset, random_weights=random_weights
+    )
     startup.begin()
     # Ctrl+C or a polite kill closes the window the normal way (engine stopped, settings saved).
     # Python only runs signal handlers between bytecodes, so a timer lets it look regularly.
@@ -107,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.preset and preset is None:
         print(f"convscope: no preset called {args.preset!r}", file=sys.stderr)
         return 2
-    return run_app(args.model, args.image, args.screenshot, layer, args.filter, args.steps, preset)
+    return run_app(
+        args.model, args.image, args.screenshot, layer, args.filter, args.steps, preset,
+        random_weights=args.random_weights,
+    )  # fmt: skip
 
 
 def _preset_name(text: str) -> str | None:

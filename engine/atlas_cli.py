@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.cli_common import CliError, Parser, layer_arg, load_model_arg, writable_folder
+from engine.cli_common import (
+    CliError,
+    Parser,
+    add_random_weights,
+    layer_arg,
+    load_model_arg,
+    writable_folder,
+)
 from engine.recipe import PRESETS, Recipe
 
 TILE_MIN_SIDE = 128  # per-filter PNGs are upscaled (nearest neighbour) to at least this
@@ -69,6 +76,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="'default' (built-in MNIST CNN), a .keras/.h5 file, or a keras.applications name "
         "such as VGG16 (needs its ImageNet weights)",
     )
+    add_random_weights(parser)
     parser.add_argument("--layer", required=True, help="layer name, nested names joined by '/'")
     parser.add_argument("--filters", help="e.g. 0-63, 1,5,9 or 3 (default: all)")
     parser.add_argument("--preset", default="classic", help=f"one of {', '.join(PRESETS)}")
@@ -203,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from engine.introspect import describe_model
 
-    model, meta, label, is_default = load_model_arg(args.model)
+    model, meta, label, is_default = load_model_arg(args.model, args.random_weights)
     summary = describe_model(model, meta, label)
     info = layer_arg(summary, args.layer)
     units = list(range(info.size)) if units is None else units

@@ -36,11 +36,19 @@ def writable_folder(path: str) -> Path:
     return folder
 
 
-def load_model_arg(name: str):
-    """(model, meta, label, is_default) for 'default', a file or a keras.applications name."""
+def load_model_arg(name: str, random_weights: bool = False):
+    """(model, meta, label, is_default) for 'default', a file, a zoo name ("zoo:ResNet50" or
+    "ResNet50", any case; untrained with `random_weights`) or another keras.applications name."""
     from engine.model_io import ModelLoadError, ModelMeta, load_model
+    from engine.zoo import load_zoo, zoo_entry
 
     is_default = name.lower() in ("default", "builtin", "built-in")
+    if (zoo_entry(name) or name.lower().startswith("zoo:")) and not Path(name).exists():
+        try:
+            model, meta, label = load_zoo(name, random_weights=random_weights)
+        except ModelLoadError as error:
+            raise CliError(str(error)) from None
+        return model, meta, label, False
     if is_default or Path(name).suffix or os.sep in name or Path(name).exists():
         try:
             model, meta, label = load_model(None if is_default else name)
@@ -53,10 +61,10 @@ def load_model_arg(name: str):
     if not callable(constructor):
         raise CliError(
             f"--model {name!r} is neither 'default', a .keras/.h5 file, "
-            "nor a keras.applications model such as VGG16"
+            "nor a keras.applications model such as VGG16 or zoo:ResNet50"
         )
     try:
-        model = constructor(weights="imagenet")
+        model = constructor(weights=None if random_weights else "imagenet")
     except Exception as error:  # a failed download surfaces as a bare Exception from get_file
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         raise CliError(
@@ -67,10 +75,21 @@ def load_model_arg(name: str):
     return model, ModelMeta(input_range=value_range), name, False
 
 
+def add_random_weights(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--random-weights", action="store_true",
+        help="build a zoo/keras.applications model untrained (no ImageNet download)",
+    )  # fmt: skip
+
+
 def layer_arg(summary, name: str):
     from engine.messages import LayerKind
 
     info = summary.find(tuple(name.split("/")))
+    if info is None and "/" not in name:
+        # A bare name inside a nested sub-model (a zoo model's "block3_conv2"), if unambiguous.
+        matches = [lay for lay in summary.walk() if lay.name == name]
+        info = matches[0] if len(matches) == 1 else None
     if info is None:
         names = ", ".join(lay.name for lay in summary.walk() if lay.visualizable)
         raise CliError(f"the model has no layer {name!r}; layers with filters: {names}")

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.cli_common import CliError, Parser, layer_arg, load_model_arg, writable_folder
+from engine.cli_common import (
+    CliError,
+    Parser,
+    add_random_weights,
+    layer_arg,
+    load_model_arg,
+    writable_folder,
+)
 from engine.messages import EXPLAIN_METHODS
 
 MIN_SIDE = 256  # PNGs are upscaled (nearest neighbour) to at least this on their short side
@@ -23,7 +30,10 @@ OVERLAY_OPACITY = 0.5
 
 def _parse(argv: list[str]):
     parser = Parser(prog="convscope explain", description="Explain one image's prediction.")
-    parser.add_argument("--model", default="default", help="'default', a .keras/.h5 file, VGG16")
+    parser.add_argument(
+        "--model", default="default", help="'default', a .keras/.h5 file, zoo:VGG16"
+    )
+    add_random_weights(parser)
     parser.add_argument("--image", required=True, help="the image to explain")
     parser.add_argument("--method", required=True, choices=EXPLAIN_METHODS)
     parser.add_argument("--class", dest="target_class", type=int, help="class (default: the top)")
@@ -83,7 +93,7 @@ def run(args) -> int:
     from engine.images import ImageError, convert_image, read_image
     from engine.introspect import describe_model
 
-    model, meta, label, _ = load_model_arg(args.model)
+    model, meta, label, _ = load_model_arg(args.model, args.random_weights)
     summary = describe_model(model, meta, label)
     layer = layer_arg(summary, args.layer).path if args.layer else None
     if unit_layer is not None:

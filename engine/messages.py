@@ -116,9 +116,11 @@ class ObjectiveTerm:
 
 @dataclass(frozen=True)
 class LoadModel:
-    """Load a model file; `path=None` loads the built-in default model."""
+    """Load a model file; `path=None` loads the built-in default model. "zoo:NAME" builds a
+    keras.applications classifier, untrained when `random_weights`."""
 
     path: str | None = None
+    random_weights: bool = False
     request_id: int = field(default_factory=next_request_id)
 
 

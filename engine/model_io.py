@@ -88,11 +88,19 @@ def _check_image_model(model: keras.Model, label: str) -> None:
         )
 
 
-def load_model(path: str | Path | None) -> tuple[keras.Model, ModelMeta, str]:
+def load_model(
+    path: str | Path | None, *, random_weights: bool = False
+) -> tuple[keras.Model, ModelMeta, str]:
     """Load a Keras model file (None: the built-in default) and check it takes images.
 
-    Returns the model, its sidecar metadata and a label for the window.
+    A string "zoo:NAME" builds a keras.applications classifier (see engine.zoo), with random
+    weights when `random_weights` (which files ignore). Returns the model, its sidecar metadata
+    and a label for the window.
     """
+    if isinstance(path, str) and path.lower().startswith("zoo:"):
+        from engine.zoo import load_zoo
+
+        return load_zoo(path, random_weights=random_weights)
     if path is None:
         model_path, label = DEFAULT_MODEL_PATH, DEFAULT_MODEL_LABEL
         if not model_path.is_file():

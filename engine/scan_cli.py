@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli_common import CliError, Parser, load_model_arg, writable_folder
+from engine.cli_common import CliError, Parser, add_random_weights, load_model_arg, writable_folder
 
 STATE_FILE = "scan.npz"
 REPORT_FILE = "scan.json"
@@ -35,7 +35,10 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def _parse_scan(argv: list[str]) -> argparse.Namespace:
     parser = Parser(prog="convscope scan", description="Find each filter's top images, headless.")
-    parser.add_argument("--model", default="default", help="'default' or a .keras/.h5 file")
+    parser.add_argument(
+        "--model", default="default", help="'default', a .keras/.h5 file or zoo:NAME"
+    )
+    add_random_weights(parser)
     parser.add_argument("--images", required=True, help="folder of images (searched recursively)")
     parser.add_argument("--out", required=True, help="folder for scan.npz and scan.json")
     parser.add_argument("--top-k", type=int, default=9, help="top images kept per filter")
@@ -105,7 +108,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from engine.dataset_scan import Scanner
     from engine.introspect import describe_model
 
-    model, meta, label, _ = load_model_arg(args.model)
+    model, meta, label, _ = load_model_arg(args.model, args.random_weights)
     summary = describe_model(model, meta, label)
     layers = [name.strip() for name in args.layers.split(",")] if args.layers else None
     scanner = Scanner(

@@ -141,7 +141,7 @@ class EngineSession:
 
     def _load_model(self, request: LoadModel) -> None:
         self._emit(Status(f"Loading {request.path or 'the built-in model'}…", busy=True))
-        model, meta, label = load_model(request.path)
+        model, meta, label = load_model(request.path, random_weights=request.random_weights)
         self.model = model
         self.summary = describe_model(model, meta, request.path or label)
         self._is_default = request.path is None

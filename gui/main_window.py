@@ -143,14 +143,15 @@ class MainWindow(
 
     # ------------------------------------------------------------------ public actions
 
-    def open_model(self, path: str | None) -> None:
-        """Load a model file, or the built-in one with None."""
+    def open_model(self, path: str | None, random_weights: bool = False) -> None:
+        """Load a model file, or the built-in one with None; "zoo:NAME" builds a zoo model
+        (untrained with `random_weights`)."""
         self.message_bar.clear()
         self._ascent_id = 0
         self._set_running(False)
         self._forget_atlas()
         self._drop_explain()
-        self.engine.submit(LoadModel(path))
+        self.engine.submit(LoadModel(path, random_weights=random_weights))
 
     def open_image(self, path: str | None = None, sample: str | None = None) -> None:
         """Show an image file or a named sample and what the model makes of it."""
@@ -210,7 +211,10 @@ class MainWindow(
         self._weights, self._neuron, self._map_unit = {}, None, None
         self.layer_tree.set_summary(loaded.summary)
         h, w, c = loaded.summary.input_shape
-        self._model_label.setText(f"{loaded.summary.name} · input {h}×{w}×{c}")
+        untrained = (
+            " · untrained (random weights)" if "untrained" in loaded.summary.description else ""
+        )
+        self._model_label.setText(f"{loaded.summary.name} · input {h}×{w}×{c}{untrained}")
         self.setWindowTitle(f"convscope — {Path(loaded.summary.source).name}")
         self.canvas.clear("Pick a filter to watch its image grow")
         self.plot.reset()

@@ -8,6 +8,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from engine.samples import sample_names
+from engine.zoo_names import ZOO_NAMES
 
 
 def _action(window: QMainWindow, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -18,6 +19,10 @@ def _action(window: QMainWindow, text: str, slot, shortcut=None, tip: str = "") 
         action.setStatusTip(tip)
     action.triggered.connect(lambda _checked=False: slot())
     return action
+
+
+def _open_zoo(window, name: str, random_weights: bool, _checked: bool = False) -> None:
+    window.open_model(f"zoo:{name}", random_weights=random_weights)
 
 
 def _open_sample(window, key: str, _checked: bool = False) -> None:
@@ -170,6 +175,21 @@ def build_menus(window) -> dict[str, QAction]:
     file_menu.addAction(actions["scan_folder"])
     file_menu.addSeparator()
     file_menu.addAction(actions["quit"])
+    model_menu = bar.addMenu("&Model")
+    model_menu.addAction(actions["open_model"])
+    model_menu.addAction(actions["default_model"])
+    zoo = model_menu.addMenu("&Zoo (keras.applications)")
+    for name in ZOO_NAMES:
+        trained = QAction(f"{name} (ImageNet weights)", window)
+        trained.setStatusTip(f"Download {name}'s ImageNet weights once into the Keras cache")
+        trained.triggered.connect(partial(_open_zoo, window, name, False))
+        untrained = QAction(f"{name} (random weights)", window)
+        untrained.setStatusTip(f"{name}'s architecture, untrained: for its structure and speed")
+        untrained.triggered.connect(partial(_open_zoo, window, name, True))
+        zoo.addAction(trained)
+        zoo.addAction(untrained)
+        zoo.addSeparator()
+        actions[f"zoo:{name}"], actions[f"zoo:{name}:random"] = trained, untrained
     run_menu = bar.addMenu("&Run")
     run_menu.addAction(actions["stop"])
     run_menu.addAction(actions["restart"])

@@ -36,10 +36,12 @@ class Startup(QObject):
         steps: int | None = None,
         preset: str | None = None,
         timeout_s: float = 300.0,
+        random_weights: bool = False,
     ) -> None:
         super().__init__(window)
         self._window = window
         self._model, self._image = model, image
+        self._random_weights = random_weights
         self._screenshot, self._layer, self._unit = screenshot, layer, unit
         self._steps = steps
         self._preset = preset
@@ -59,7 +61,7 @@ class Startup(QObject):
         if self._screenshot:
             window.resize(1400, 860)  # the same picture whatever size was remembered
             QTimer.singleShot(int(self._timeout_s * 1000), self._on_timeout)
-        window.open_model(self._model)
+        window.open_model(self._model, random_weights=self._random_weights)
 
     def _on_window_model_shown(self, summary: ModelSummary) -> None:
         if self._image_requested:

@@ -1,0 +1,174 @@
+"""The model zoo: keras.applications classifiers wrapped to take RGB pixels in [0, 255]."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from engine.attribution import Target, explain
+from engine.introspect import describe_model
+from engine.messages import LayerKind, ObjectiveTerm
+from engine.model_io import ModelLoadError, ModelMeta, load_model
+from engine.recipe import Recipe
+from engine.surgery import truncate
+from engine.visualizer import RunResult, Visualizer
+from engine.zoo import ZOO, build_zoo_model, load_zoo, preprocessing_layers, zoo_entry
+
+SMALL = {"InceptionV3": 75, "Xception": 71}  # the others are built at 64 × 64
+RANGE = (0.0, 255.0)
+
+
+def _pixels(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.uniform(0, 255, shape).astype(np.float32)
+
+
+def _last_conv(summary) -> tuple[str, ...]:
+    convs = [
+        lay for lay in summary.walk()
+        if "Conv" in lay.type_name and lay.kind is LayerKind.CHANNELS
+    ]  # fmt: skip
+    assert convs, "no convolution found"
+    return convs[-1].path
+
+
+def test_registry_and_names():
+    assert {"VGG16", "VGG19", "ResNet50", "MobileNetV2", "InceptionV3", "Xception",
+            "DenseNet121", "EfficientNetB0", "ConvNeXtTiny"} <= set(ZOO)  # fmt: skip
+    assert ZOO["InceptionV3"].size == ZOO["Xception"].size == 299
+    assert ZOO["VGG16"].family == "caffe" and ZOO["ConvNeXtTiny"].family == "none"
+    for text in ("zoo:ResNet50", "ResNet50", "zoo:resnet50", "RESNET50"):
+        assert zoo_entry(text) is ZOO["ResNet50"]
+    assert zoo_entry("zoo:AlexNet") is None
+    with pytest.raises(ValueError, match="minimum"):
+        build_zoo_model("InceptionV3", None, 64)
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_every_architecture_works_with_the_tools(name):
+    size = SMALL.get(name, 64)
+    model = build_zoo_model(name, weights=None, input_size=size)
+    assert model.name == f"zoo_{name.lower()}"
+    summary = describe_model(model, ModelMeta(input_range=RANGE), f"zoo:{name}")
+    assert summary.input_shape == (size, size, 3)
+    base = next(lay for lay in summary.layers if lay.type_name == "Functional")
+    assert len(base.children) > 10
+    assert summary.layers[-1].kind is LayerKind.UNITS and summary.layers[-1].size == 1000
+    for layer in model.layers:
+        if layer.name.startswith("preprocess"):
+            assert not layer.trainable
+
+    rng = np.random.default_rng(0)
+    image = _pixels(rng, size, size, 3)
+    conv = _last_conv(summary)
+    maps = truncate(model, conv)(image[None]).numpy()
+    assert maps.ndim == 4 and np.isfinite(maps).all()
+
+    result = explain(
+        model, image, "gradcam", Target(class_index=0), options={"low": 0, "high": 255}
+    )
+    assert result.heatmap.shape == (size, size)
+    assert np.isfinite(result.heatmap).all()
+
+    visualizer = Visualizer(model, summary.input_shape, RANGE, lambda: None)
+    out = list(visualizer.run([ObjectiveTerm(conv, 0)], Recipe(steps=3, frame_every=1),
+                              lambda: False))  # fmt: skip
+    assert isinstance(out[-1], RunResult)
+
+
+@pytest.mark.parametrize(
+    ("family", "module"),
+    [("caffe", "vgg16"), ("tf", "mobilenet_v2"), ("torch", "densenet")],
+)
+def test_preprocessing_front_matches_keras(family, module):
+    front = keras.Sequential([keras.Input((16, 16, 3)), *preprocessing_layers(family)])
+    images = _pixels(np.random.default_rng(1), 4, 16, 16, 3)
+    expected = getattr(keras.applications, module).preprocess_input(images.copy())
+    np.testing.assert_allclose(front(images).numpy(), expected, rtol=1e-5, atol=1e-3)
+
+
+def test_untrained_zoo_model_loads_by_name():
+    model, meta, label = load_model("zoo:vgg16", random_weights=True)
+    assert model.name == "zoo_vgg16" and tuple(model.inputs[0].shape[1:]) == (224, 224, 3)
+    assert meta.input_range == RANGE and len(meta.class_names) == 1000
+    assert "untrained (random weights)" in meta.description
+    assert "VGG16" in label
+    summary = describe_model(model, meta, "zoo:vgg16")
+    assert "untrained (random weights)" in summary.description
+
+
+def _online() -> bool:
+    try:
+        socket.create_connection(("storage.googleapis.com", 443), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_imagenet_weights_offline_fail_fast_and_clearly():
+    if _online():
+        pytest.skip("the machine is online: the weights would download")
+    from engine.zoo import _keras_cache
+
+    cache = _keras_cache()
+    if (cache / "vgg16_weights_tf_dim_ordering_tf_kernels.h5").exists():
+        pytest.skip("the VGG16 weights are already cached")
+    before = set(cache.iterdir()) if cache.is_dir() else set()
+    start = time.monotonic()
+    with pytest.raises(ModelLoadError) as caught:
+        load_zoo("zoo:VGG16")
+    assert time.monotonic() - start < 10
+    message = str(caught.value)
+    assert "offline" in message and "random weights" in message and "VGG16" in message
+    after = set(cache.iterdir()) if cache.is_dir() else set()
+    assert after <= before  # no half-downloaded file left behind
+
+
+@pytest.mark.parametrize(("name", "size"), [("VGG16", 32), ("DenseNet121", 32)])
+def test_zoo_model_saves_and_reloads(tmp_path, name, size):
+    model = build_zoo_model(name, weights=None, input_size=size)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded, _, _ = load_model(path)
+    images = _pixels(np.random.default_rng(2), 2, size, size, 3)
+    np.testing.assert_allclose(loaded(images).numpy(), model(images).numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_explain_cli_with_an_untrained_zoo_model(tmp_path):
+    from PIL import Image
+
+    from engine.explain_cli import main
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(_pixels(np.random.default_rng(3), 224, 224, 3).astype(np.uint8)).save(photo)
+    out = tmp_path / "out"
+    status = main(["--model", "zoo:MobileNetV2", "--random-weights", "--image", str(photo),
+                   "--method", "gradcam", "--out", str(out)])  # fmt: skip
+    assert status == 0
+    assert (out / "gradcam_overlay.png").is_file()
+
+
+def test_the_zoo_menu_lists_the_registry():
+    from engine.zoo import ZOO
+    from engine.zoo_names import ZOO_NAMES
+
+    assert tuple(ZOO) == ZOO_NAMES
+
+
+def test_an_untrained_zoo_model_opens_from_the_menu_and_says_so(qtbot):
+    from engine.worker import EngineThread
+    from gui.main_window import MainWindow
+
+    engine = EngineThread()
+    window = MainWindow(engine)
+    qtbot.addWidget(window)
+    engine.start()
+    with qtbot.waitSignal(window.model_shown, timeout=120_000) as blocker:
+        window.actions["zoo:MobileNetV2:random"].trigger()
+    assert blocker.args[0].name == "zoo_mobilenetv2"
+    assert "untrained" in window._model_label.text()
+    window.close()
+    assert engine.wait(5_000)
