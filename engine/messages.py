@@ -114,13 +114,22 @@ class ObjectiveTerm:
     neuron: tuple[int, int] | None = None  # (row, column) in the feature map; None: the mean
 
 
+# The end of a model-load failure for a file that holds Python code; the window then offers to
+# load it anyway (LoadModel(trusted=True)).
+TRUST_NOTE = "convscope loads it only if you trust the file: it could run any code."
+# The side, in pixels, at which a model that takes images of any size is visualized.
+FREE_INPUT_SIZE = 128
+
+
 @dataclass(frozen=True)
 class LoadModel:
     """Load a model file; `path=None` loads the built-in default model. "zoo:NAME" builds a
-    keras.applications classifier, untrained when `random_weights`."""
+    keras.applications classifier, untrained when `random_weights`. A file holding Python code
+    (a Lambda layer) loads only when `trusted`."""
 
     path: str | None = None
     random_weights: bool = False
+    trusted: bool = False  # the user trusts the file: load it even if it holds Python code
     request_id: int = field(default_factory=next_request_id)
 
 
@@ -262,6 +271,17 @@ class ShowTopImages:
     request_id: int = field(default_factory=next_request_id)
 
 
+@dataclass(frozen=True)
+class TrainDefault:
+    """Train the built-in MNIST CNN from scratch; save it to `output` (.keras), or with None to
+    a new file in the user's data folder. Stopped like any long job, by StopRun."""
+
+    epochs: int = 15
+    output: str | None = None
+    mnist_dir: str | None = None  # None: keras.datasets.mnist, else ../shared/data/mnist
+    request_id: int = field(default_factory=next_request_id)
+
+
 Request = (
     LoadModel
     | OpenImage
@@ -276,6 +296,7 @@ Request = (
     | TraceCircuit
     | ScanImages
     | ShowTopImages
+    | TrainDefault
 )
 
 
@@ -427,6 +448,27 @@ class ScanSummary:
     fire_fraction: dict
     mean: dict
     max: dict
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One finished epoch of a TrainDefault, or (`finished`) its end.
+
+    Validation metrics are on the held-out images; the final one carries the saved `path` and
+    its `held_out_accuracy` (no file and `cancelled` when the user stopped it).
+    """
+
+    request_id: int
+    epoch: int  # epochs done, 1-based
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+    finished: bool = False
+    cancelled: bool = False
+    path: str = ""
+    held_out_accuracy: float = float("nan")
 
 
 @dataclass(frozen=True)

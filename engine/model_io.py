@@ -11,6 +11,8 @@ from pathlib import Path
 import h5py
 import keras
 
+from engine.messages import TRUST_NOTE
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_PATH = REPO_ROOT / "resources" / "models" / "mnist_cnn.keras"
 DEFAULT_MODEL_LABEL = "built-in default model (MNIST CNN)"
@@ -73,29 +75,53 @@ def _check_container(model_path: Path, label: str) -> None:
 
 
 def _check_image_model(model: keras.Model, label: str) -> None:
+    """Refuse what convscope cannot show: one image input and one output are supported."""
     inputs = getattr(model, "inputs", None)
     if not inputs:
         raise ModelLoadError(
             f"{label} has no defined input shape; build it with keras.Input before saving"
         )
     if len(inputs) != 1:
-        raise ModelLoadError(f"{label} has {len(inputs)} inputs; convscope needs one image input")
+        raise ModelLoadError(
+            f"{label} has {len(inputs)} inputs; convscope works with models that take one image "
+            "input (batch, height, width, 1 or 3 channels)"
+        )
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) > 1:
+        raise ModelLoadError(
+            f"{label} has {len(outputs)} outputs; convscope works with models that have one "
+            "output (class scores or a feature map). Save the part you want to study as its "
+            "own model, e.g. keras.Model(model.inputs, model.outputs[0])"
+        )
     shape = tuple(inputs[0].shape)
-    if len(shape) != 4 or shape[-1] not in (1, 3):
+    if len(shape) != 4:
         raise ModelLoadError(
             f"{label} expects input shape {shape}; convscope needs images "
-            "(batch, height, width, 1 or 3 channels)"
+            "(batch, height, width, channels) with 1 (greyscale) or 3 (RGB) channels"
+        )
+    if shape[-1] not in (1, 3):
+        raise ModelLoadError(
+            f"{label} expects images with {shape[-1]} channels (input shape {shape}); convscope "
+            "works with 1 (greyscale) or 3 (RGB) channels only"
         )
 
 
+def _is_unsafe_code_error(error: Exception) -> bool:
+    """Whether Keras refused the file in safe mode because it holds Python code (a Lambda)."""
+    return isinstance(error, ValueError) and "safe_mode" in str(error)
+
+
 def load_model(
-    path: str | Path | None, *, random_weights: bool = False
+    path: str | Path | None, *, random_weights: bool = False, trusted: bool = False
 ) -> tuple[keras.Model, ModelMeta, str]:
     """Load a Keras model file (None: the built-in default) and check it takes images.
 
     A string "zoo:NAME" builds a keras.applications classifier (see engine.zoo), with random
     weights when `random_weights` (which files ignore). Returns the model, its sidecar metadata
     and a label for the window.
+
+    Files load in Keras's safe mode: one holding Python code (a Lambda layer's bytecode) is
+    refused with a ModelLoadError that says so, unless the user `trusted` the file.
     """
     if isinstance(path, str) and path.lower().startswith("zoo:"):
         from engine.zoo import load_zoo
@@ -124,8 +150,13 @@ def load_model(
             raise ModelLoadError(f"{label} is empty (0 bytes)")
         _check_container(model_path, label)
     try:
-        model = keras.models.load_model(model_path, compile=False)
-    except Exception as error:  # Keras raises many types for bad files; all mean "unusable".
+        # safe_mode=False reaches nested models too: Keras scopes it over the whole load.
+        model = keras.models.load_model(model_path, compile=False, safe_mode=not trusted)
+    except Exception as error:
+        if not trusted and _is_unsafe_code_error(error):
+            raise ModelLoadError(
+                f"{label} contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
+            ) from error  # Keras raises many types for bad files; all mean "unusable".
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelLoadError(f"{label} could not be loaded: {reason[:300]}") from error
     if not isinstance(model, keras.Model):

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from engine import initial, regularizers, transforms
+from engine import initial, messages, regularizers, transforms
 from engine.objectives import Objective, diversity
 from engine.param import make_param
 from engine.recipe import Recipe
 
 # Models whose input size is free are visualized at this size.
-FREE_INPUT_SIZE = 128
+FREE_INPUT_SIZE = messages.FREE_INPUT_SIZE
 # The window repaints at most 30 times a second: frames sent faster only cost the engine's time
 # (copies, signals) and the GUI thread's, which on two cores is the engine's time too.
 STREAM_INTERVAL = 1 / 60

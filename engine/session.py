@@ -42,6 +42,7 @@ from engine.messages import (
     ShowTopImages,
     Status,
     TraceCircuit,
+    TrainDefault,
     TweakRun,
     WalkNetwork,
 )
@@ -134,6 +135,10 @@ class EngineSession:
             self._scan(request, should_stop)
         elif isinstance(request, ShowTopImages):
             self._top_images(request)
+        elif isinstance(request, TrainDefault):
+            from engine.training_job import run_training
+
+            run_training(request, self._emit, should_stop)
         else:
             raise TypeError(f"the engine does not handle {type(request).__name__}")
 
@@ -141,7 +146,9 @@ class EngineSession:
 
     def _load_model(self, request: LoadModel) -> None:
         self._emit(Status(f"Loading {request.path or 'the built-in model'}…", busy=True))
-        model, meta, label = load_model(request.path, random_weights=request.random_weights)
+        model, meta, label = load_model(
+            request.path, random_weights=request.random_weights, trusted=request.trusted
+        )
         self.model = model
         self.summary = describe_model(model, meta, request.path or label)
         self._is_default = request.path is None

@@ -126,11 +126,14 @@ def train_default(
     epochs: int = DEFAULT_EPOCHS,
     seed: int = 0,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    validate: bool = False,
 ) -> dict[str, Any]:
     """Train the default model, save it to `output_path` (.keras) with a JSON sidecar beside it.
 
     `mnist_dir=None` tries `keras.datasets.mnist` and then `../shared/data/mnist`; a directory
-    is used as given. `callbacks` go to `Model.fit` (e.g. for progress). Returns the sidecar.
+    is used as given. `callbacks` go to `Model.fit` (e.g. for progress); with `validate` the
+    held-out images are also `fit`'s validation data, so every epoch logs `val_loss` and
+    `val_accuracy` (they never train the model). Returns the sidecar.
     """
     output_path = Path(output_path)
     if output_path.suffix != ".keras":
@@ -156,6 +159,7 @@ def train_default(
         epochs=epochs,
         shuffle=True,
         callbacks=callbacks,
+        validation_data=(_scale(x_hold), y_hold) if validate else None,
         verbose=0,
     )
     probabilities = model.predict(_scale(x_hold), batch_size=256, verbose=0)

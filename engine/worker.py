@@ -45,6 +45,8 @@ from engine.messages import (
     StopRun,
     TopImages,
     TraceCircuit,
+    TrainDefault,
+    TrainProgress,
     TweakRun,
     WalkNetwork,
 )
@@ -60,6 +62,7 @@ _LANES = {
     # One long job at a time, the newest wins: an explanation and a visualization share a lane.
     Explain: "ascend",
     ScanImages: "ascend",
+    TrainDefault: "ascend",
     WalkNetwork: "walk",
     ShowKernels: "kernels",
     TraceCircuit: "circuit",
@@ -78,13 +81,14 @@ _WHAT = {
     ShowKernels: "kernels",
     TraceCircuit: "circuit",
     ShowTopImages: "scan",
+    TrainDefault: "training",
 }
 # Requests quick enough to serve between two steps of a running visualization.
 _QUICK_LANES = ("tweak", "cache", "image", "maps", "walk", "kernels", "circuit", "top")
 
 
 # Requests that run long and check for cancellation as they go.
-_LONG_JOBS = (Ascend, Atlas, Explain, ScanImages)
+_LONG_JOBS = (Ascend, Atlas, Explain, ScanImages, TrainDefault)
 
 
 def _lane(request: Request) -> str:
@@ -124,6 +128,7 @@ class EngineThread(QThread):
     scan_progress = Signal(object)  # ScanProgress: images scanned of a folder
     scan_summary = Signal(object)  # ScanSummary: firing statistics of the last scan
     top_images = Signal(object)  # TopImages: the images that excite one filter most
+    training = Signal(object)  # TrainProgress: an epoch of training the MNIST CNN, or its end
     failed = Signal(object)  # EngineFailure: a request failed; the thread lives on
 
     def __init__(self, parent: object | None = None) -> None:
@@ -252,5 +257,6 @@ class EngineThread(QThread):
             ScanProgress: self.scan_progress,
             ScanSummary: self.scan_summary,
             TopImages: self.top_images,
+            TrainProgress: self.training,
         }[type(result)]
         signal.emit(result)

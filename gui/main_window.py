@@ -10,6 +10,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
 
 from engine.messages import (
+    FREE_INPUT_SIZE,
     EngineFailure,
     FeatureMaps,
     Frame,
@@ -41,13 +42,21 @@ from gui.window_filters import TAB_FILTERS, FiltersMixin
 from gui.window_layout import lay_out
 from gui.window_network import NetworkMixin
 from gui.window_runs import RunsMixin
+from gui.window_training import TrainingMixin
 
 # The canvas repaints at most this often; frames arriving faster only replace the pending one.
 REPAINT_INTERVAL_MS = 50
 
 
 class MainWindow(
-    RunsMixin, AtlasMixin, ExplainMixin, NetworkMixin, FiltersMixin, FilesMixin, QMainWindow
+    RunsMixin,
+    AtlasMixin,
+    ExplainMixin,
+    NetworkMixin,
+    FiltersMixin,
+    FilesMixin,
+    TrainingMixin,
+    QMainWindow,
 ):
     visualization_finished = Signal(object)  # RunFinished of the current run, after it is shown
     explanation_shown = Signal(object)  # Explanation of the newest Explain, once it is drawn
@@ -75,6 +84,7 @@ class MainWindow(
         self._map_unit: int | None = None  # whose feature map the canvas shows or showed
         self._map_pinned = False  # the user asked for a map: frames of a run do not replace it
         self.record: RunRecord | None = None  # the current or last run
+        self._model_request: LoadModel | None = None  # the newest model the window asked for
         self._init_atlas()
 
         self.message_bar = MessageBar()
@@ -95,6 +105,7 @@ class MainWindow(
         self._init_network()
         self._init_filters()
         self.actions = build_menus(self)
+        self._init_recent()
 
         self._connect()
         self._columns = lay_out(self)
@@ -143,19 +154,25 @@ class MainWindow(
 
     # ------------------------------------------------------------------ public actions
 
-    def open_model(self, path: str | None, random_weights: bool = False) -> None:
+    def open_model(
+        self, path: str | None, random_weights: bool = False, trusted: bool = False
+    ) -> None:
         """Load a model file, or the built-in one with None; "zoo:NAME" builds a zoo model
-        (untrained with `random_weights`)."""
+        (untrained with `random_weights`). A file holding Python code loads only `trusted`."""
         self.message_bar.clear()
         self._ascent_id = 0
         self._set_running(False)
         self._forget_atlas()
         self._drop_explain()
-        self.engine.submit(LoadModel(path, random_weights=random_weights))
+        request = LoadModel(path, random_weights=random_weights, trusted=trusted)
+        self._model_request = request
+        self._remember_recent_model(path)
+        self.engine.submit(request)
 
     def open_image(self, path: str | None = None, sample: str | None = None) -> None:
         """Show an image file or a named sample and what the model makes of it."""
         self.message_bar.clear()
+        self._remember_recent_image(path)
         layer = self.layer.path if self.layer and self.layer.visualizable else None
         self.engine.submit(OpenImage(path=path, sample=sample, layer=layer))
 
@@ -214,7 +231,10 @@ class MainWindow(
         untrained = (
             " · untrained (random weights)" if "untrained" in loaded.summary.description else ""
         )
-        self._model_label.setText(f"{loaded.summary.name} · input {h}×{w}×{c}{untrained}")
+        size = f"{h}×{w}×{c}"
+        if h is None or w is None:
+            size = f"free size×{c}, visualized at {FREE_INPUT_SIZE}×{FREE_INPUT_SIZE}"
+        self._model_label.setText(f"{loaded.summary.name} · input {size}{untrained}")
         self.setWindowTitle(f"convscope — {Path(loaded.summary.source).name}")
         self.canvas.clear("Pick a filter to watch its image grow")
         self.plot.reset()
@@ -249,7 +269,7 @@ class MainWindow(
         self._on_atlas_failed(failure)
         self._on_explain_failed(failure)
         self._on_filters_failed(failure)
-        if not self._on_network_failed(failure):
+        if not self._on_network_failed(failure) and not self._offer_trust(failure):
             self._show_error(failure.message)
 
     # ------------------------------------------------------------------ widget intents

@@ -109,6 +109,13 @@ def build_menus(window) -> dict[str, QAction]:
             None,
             "Record how every filter fires on the images that come with convscope",
         ),
+        "train": _action(
+            window,
+            "&Train the MNIST CNN…",
+            window.show_training,
+            None,
+            "Train the built-in CNN from scratch on MNIST and watch its loss and accuracy",
+        ),
         "quit": _action(window, "&Quit", window.close, QKeySequence.Quit),
         "explain": _action(
             window,
@@ -156,6 +163,7 @@ def build_menus(window) -> dict[str, QAction]:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(actions["open_image"])
+    window.recent_images_menu = file_menu.addMenu("Open Recent I&mage")  # filled by the window
     samples = file_menu.addMenu("&Samples")
     for key, title in sample_names():
         sample = QAction(title, window)
@@ -166,6 +174,7 @@ def build_menus(window) -> dict[str, QAction]:
         actions[f"sample:{key}"] = sample
     file_menu.addSeparator()
     file_menu.addAction(actions["open_model"])
+    window.recent_models_menu = file_menu.addMenu("Open &Recent Model")  # filled by the window
     file_menu.addAction(actions["default_model"])
     file_menu.addSeparator()
     for name in ("export", "export_gif", "export_settings", "export_explanation", "export_maps"):
@@ -190,6 +199,8 @@ def build_menus(window) -> dict[str, QAction]:
         zoo.addAction(untrained)
         zoo.addSeparator()
         actions[f"zoo:{name}"], actions[f"zoo:{name}:random"] = trained, untrained
+    model_menu.addSeparator()
+    model_menu.addAction(actions["train"])
     run_menu = bar.addMenu("&Run")
     run_menu.addAction(actions["stop"])
     run_menu.addAction(actions["restart"])

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
 
 # Fixed light backgrounds with dark text stay readable on both light and dark themes.
 _ERROR_STYLE = (
@@ -25,6 +35,7 @@ class MessageBar(QFrame):
         # Never taller than its text: the workspace below should get the spare room.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self._error = False
+        self._action: Callable[[], None] | None = None
 
         self.icon_label = QLabel()
         self.icon_label.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -38,25 +49,38 @@ class MessageBar(QFrame):
         self.close_button.setText("×")
         self.close_button.setAutoRaise(True)
         self.close_button.setToolTip("Dismiss")
+        # What the user can do about the message, e.g. "Open anyway"; hidden when nothing.
+        self.action_button = QPushButton()
+        self.action_button.setVisible(False)
 
         self.close_button.clicked.connect(self._on_close_button_clicked)
+        self.action_button.clicked.connect(self._on_action_button_clicked)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self.icon_label, alignment=Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.text_label, stretch=1)
+        layout.addWidget(self.action_button, alignment=Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.close_button, alignment=Qt.AlignmentFlag.AlignTop)
         self.setVisible(False)
 
     # ------------------------------------------------------------------------------- public API
 
-    def show_error(self, text: str) -> None:
-        """Show `text` as an error, with a warning sign on a reddish background."""
+    def show_error(
+        self,
+        text: str,
+        action_text: str | None = None,
+        action: Callable[[], None] | None = None,
+    ) -> None:
+        """Show `text` as an error, with a warning sign on a reddish background; with
+        `action_text` and `action`, a button that hides the bar and calls `action`."""
         self._show(text, error=True)
+        self._set_action(action_text, action)
 
     def show_info(self, text: str) -> None:
         """Show `text` as a notice on a bluish background."""
         self._show(text, error=False)
+        self._set_action(None, None)
 
     def text(self) -> str:
         """The message shown, without the sign."""
@@ -70,6 +94,7 @@ class MessageBar(QFrame):
         """Forget the message and hide."""
         self.text_label.setText("")
         self._error = False
+        self._set_action(None, None)
         self.setVisible(False)
 
     # ------------------------------------------------------------------------------- helpers
@@ -81,7 +106,21 @@ class MessageBar(QFrame):
         self.setStyleSheet(_ERROR_STYLE if error else _INFO_STYLE)
         self.setVisible(True)
 
+    def _set_action(self, text: str | None, action: Callable[[], None] | None) -> None:
+        had_action = self._action is not None
+        self._action = action if text and action is not None else None
+        if self._action is not None:
+            self.action_button.setText(text)
+        if had_action or self._action is not None:  # leave a hidden button alone
+            self.action_button.setVisible(self._action is not None)
+
     # ------------------------------------------------------------------------------- slots
+
+    def _on_action_button_clicked(self) -> None:
+        action = self._action
+        self.clear()
+        if action is not None:
+            action()
 
     def _on_close_button_clicked(self) -> None:
         self.setVisible(False)

@@ -3,14 +3,19 @@ and the method as JSON."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
+from engine.messages import TRUST_NOTE, EngineFailure
 from engine.recipe import Recipe
 from gui.dropped_files import MODEL_SUFFIXES, classify_drop
 from gui.exports import read_json, write_gif, write_json
+from gui.recent_files import RecentFiles
+
+TRUST_BUTTON = "Open anyway (I trust this file)"
 
 
 class FilesMixin:
@@ -102,6 +107,66 @@ class FilesMixin:
         self.controls.set_settings(recipe)
         self._say(f"Loaded the method from {Path(path).name}")
 
+    # ------------------------------------------------------------------ recent files
+
+    def _init_recent(self) -> None:
+        """Fill File › Open Recent Model / Image; each is rebuilt as it opens, so files deleted
+        since drop out of it."""
+        self.recent_models = RecentFiles(self._settings, "recent/models")
+        self.recent_images = RecentFiles(self._settings, "recent/images")
+        self.recent_models_menu.aboutToShow.connect(self.rebuild_recent_menus)
+        self.recent_images_menu.aboutToShow.connect(self.rebuild_recent_menus)
+        self.rebuild_recent_menus()
+
+    def rebuild_recent_menus(self) -> None:
+        """List the recent files in their submenus, newest first, with Clear Recent below."""
+        for menu, recent, opener in (
+            (self.recent_models_menu, self.recent_models, self.open_model),
+            (self.recent_images_menu, self.recent_images, self.open_image),
+        ):
+            menu.clear()
+            paths = recent.paths()
+            for index, path in enumerate(paths, start=1):
+                action = menu.addAction(f"&{index} {Path(path).name}")
+                action.setToolTip(path)
+                action.setStatusTip(path)
+                action.setData(path)
+                action.triggered.connect(partial(_open_recent, opener, path))
+            menu.addSeparator()
+            clear = menu.addAction("&Clear Recent")
+            clear.setEnabled(bool(paths))
+            clear.triggered.connect(partial(_clear_recent, self, recent))
+            menu.setEnabled(bool(paths))
+
+    def _remember_recent_model(self, path: str | None) -> None:
+        if path is not None and not path.lower().startswith("zoo:") and Path(path).is_file():
+            self.recent_models.add(path)
+            self.rebuild_recent_menus()
+
+    def _remember_recent_image(self, path: str | None) -> None:
+        if path is not None and Path(path).is_file():
+            self.recent_images.add(path)
+            self.rebuild_recent_menus()
+
+    def _offer_trust(self, failure: EngineFailure) -> bool:
+        """For a model refused because it holds Python code, show the error with a button that
+        loads it anyway; whether it did."""
+        request = self._model_request
+        if (
+            failure.what != "model"
+            or TRUST_NOTE not in failure.message
+            or request is None
+            or request.request_id != failure.request_id
+            or request.path is None
+        ):
+            return False
+        path = request.path
+        self.message_bar.show_error(
+            failure.message, TRUST_BUTTON, lambda: self.open_model(path, trusted=True)
+        )
+        self.error_shown.emit(failure.message)
+        return True
+
     # ------------------------------------------------------------------ drag and drop
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -140,3 +205,12 @@ class FilesMixin:
             return "convscope"
         request = self.record.request
         return f"{'-'.join(request.layer)}-{request.unit}"
+
+
+def _open_recent(opener, path: str, _checked: bool = False) -> None:
+    opener(path)
+
+
+def _clear_recent(window, recent: RecentFiles, _checked: bool = False) -> None:
+    recent.clear()
+    window.rebuild_recent_menus()

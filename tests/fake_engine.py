@@ -56,6 +56,7 @@ class FakeEngine(QObject):
     scan_progress = Signal(object)
     scan_summary = Signal(object)
     top_images = Signal(object)
+    training = Signal(object)
     failed = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
