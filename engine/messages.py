@@ -204,6 +204,28 @@ EXPLAIN_METHODS = (
     "integrated_gradients", "guided_backprop", "guided_gradcam", "deconvnet", "occlusion", "lime",
 )  # fmt: skip
 
+# What the window calls each method, and which are slow enough for progress and Cancel. Here,
+# beside the names, because both halves need them and the window may not import engine code
+# that loads Keras.
+EXPLAIN_TITLES = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "scorecam": "Score-CAM",
+    "cam": "CAM",
+    "saliency": "Saliency (gradient)",
+    "smoothgrad": "SmoothGrad",
+    "gradient_x_input": "Gradient × input",
+    "integrated_gradients": "Integrated gradients",
+    "guided_backprop": "Guided backpropagation",
+    "guided_gradcam": "Guided Grad-CAM",
+    "deconvnet": "Deconvnet",
+    "occlusion": "Occlusion sensitivity",
+    "lime": "LIME superpixels",
+}
+EXPLAIN_LONG_METHODS = frozenset(
+    {"scorecam", "integrated_gradients", "smoothgrad", "occlusion", "lime"}
+)
+
 
 @dataclass(frozen=True)
 class Explain:

@@ -8,25 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.messages import EXPLAIN_METHODS
+from engine.messages import EXPLAIN_LONG_METHODS, EXPLAIN_METHODS, EXPLAIN_TITLES
 
-TITLES = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "scorecam": "Score-CAM",
-    "cam": "CAM",
-    "saliency": "Saliency (gradient)",
-    "smoothgrad": "SmoothGrad",
-    "gradient_x_input": "Gradient × input",
-    "integrated_gradients": "Integrated gradients",
-    "guided_backprop": "Guided backpropagation",
-    "guided_gradcam": "Guided Grad-CAM",
-    "deconvnet": "Deconvnet",
-    "occlusion": "Occlusion sensitivity",
-    "lime": "LIME superpixels",
-}
+TITLES = EXPLAIN_TITLES
 # Slow enough for a progress bar and Cancel; the engine sends Progress for exactly these.
-LONG_METHODS = frozenset({"scorecam", "integrated_gradients", "smoothgrad", "occlusion", "lime"})
+LONG_METHODS = EXPLAIN_LONG_METHODS
 # Methods that weigh a convolution layer's maps: the CAM layer choice applies to them.
 CAM_METHODS = frozenset({"gradcam", "gradcam++", "scorecam", "cam", "guided_gradcam"})
 

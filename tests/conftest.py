@@ -78,3 +78,22 @@ def saved_models(tmp_path_factory, tiny_conv_model, nested_model):
         nested_model.save(paths["nested"])
         tiny_conv_model.save(paths["tiny_h5"])
     return paths
+
+
+@pytest.fixture
+def real_window(qtbot):
+    """The window with the real engine thread and the built-in model loaded; closed and the
+    thread joined afterwards."""
+    from engine.worker import EngineThread
+    from gui.main_window import MainWindow
+
+    engine = EngineThread()
+    window = MainWindow(engine)
+    qtbot.addWidget(window)
+    window.show()
+    engine.start()
+    with qtbot.waitSignal(window.model_shown, timeout=60_000):
+        window.open_model(None)
+    yield window
+    window.close()
+    assert engine.wait(5_000)

@@ -262,3 +262,19 @@ def fake_summary() -> ModelSummary:
         LayerInfo(("out",), "out", "Dense", (None, 10), 31370, LayerKind.UNITS, 10, True),
     )
     return ModelSummary("fake", "fake.keras", (28, 28, 1), (0.0, 1.0), tuple("0123456789"), layers)
+
+
+def fake_window(qtbot, engine: FakeEngine, *, model: bool = True, image: bool = True):
+    """A MainWindow on `engine` at the default size, shown, with a model (and an image) loaded."""
+    from gui.main_window import MainWindow
+
+    window = MainWindow(engine)
+    qtbot.addWidget(window)
+    window.resize(1400, 860)
+    window.show()
+    engine.start()
+    if model:
+        engine.load()
+    if model and image:
+        engine.open()
+    return window

@@ -8,27 +8,16 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.worker import EngineThread
 from gui.imaging import to_rgb8, upscale_nearest
-from gui.main_window import MainWindow
 
 CAM_MODULE = Path(__file__).resolve().parents[1] / "engine" / "attribution" / "cam.py"
 
 
 @pytest.fixture
-def window(qtbot):
-    engine = EngineThread()
-    win = MainWindow(engine)
-    qtbot.addWidget(win)
-    win.show()
-    engine.start()
-    with qtbot.waitSignal(win.model_shown, timeout=60_000):
-        win.open_model(None)
-    with qtbot.waitSignal(win.image_shown, timeout=30_000):
-        win.open_image(sample="digit:7")
-    yield win
-    win.close()
-    assert engine.wait(5_000)
+def window(qtbot, real_window):
+    with qtbot.waitSignal(real_window.image_shown, timeout=30_000):
+        real_window.open_image(sample="digit:7")
+    return real_window
 
 
 @pytest.mark.skipif(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fake_engine import FakeEngine, bump_heatmap
+from fake_engine import FakeEngine, bump_heatmap, fake_window
 from PIL import Image
 from PySide6.QtCore import Qt
 
@@ -22,13 +22,7 @@ def engine() -> FakeEngine:
 
 @pytest.fixture
 def window(qtbot, engine):
-    win = MainWindow(engine)
-    qtbot.addWidget(win)
-    win.resize(1400, 860)
-    win.show()
-    engine.start()
-    engine.load()
-    engine.open()
+    win = fake_window(qtbot, engine)
     win.show_tab(1)
     return win
 

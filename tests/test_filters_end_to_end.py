@@ -5,23 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.worker import EngineThread
-from gui.main_window import MainWindow
 from gui.window_filters import SUB_CIRCUITS, SUB_KERNELS
 
 
 @pytest.fixture
-def window(qtbot):
-    engine = EngineThread()
-    win = MainWindow(engine)
-    qtbot.addWidget(win)
-    win.show()
-    engine.start()
-    with qtbot.waitSignal(win.model_shown, timeout=60_000):
-        win.open_model(None)
-    yield win
-    win.close()
-    assert engine.wait(5_000)
+def window(real_window):
+    return real_window
 
 
 def test_kernels_then_a_circuit_walked_back_one_layer(qtbot, window):

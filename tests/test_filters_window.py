@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fake_engine import FakeEngine
+from fake_engine import FakeEngine, fake_window
 from PySide6.QtCore import Qt
 
 from engine.messages import (
@@ -28,14 +28,7 @@ def engine() -> FakeEngine:
 
 @pytest.fixture
 def window(qtbot, engine):
-    win = MainWindow(engine)
-    qtbot.addWidget(win)
-    win.resize(1400, 860)
-    win.show()
-    engine.start()
-    engine.load()
-    engine.open()
-    return win
+    return fake_window(qtbot, engine)
 
 
 def _pick(win: MainWindow, unit: int) -> None:

@@ -22,17 +22,8 @@ DEFAULT_LAYERS = [
 
 
 @pytest.fixture
-def window(qtbot):
-    engine = EngineThread()
-    win = MainWindow(engine)
-    qtbot.addWidget(win)
-    win.show()
-    engine.start()
-    with qtbot.waitSignal(win.model_shown, timeout=60_000):
-        win.open_model(None)
-    yield win
-    win.close()
-    assert engine.wait(5_000)
+def window(real_window):
+    return real_window
 
 
 def _settings(win: MainWindow, **changes) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fake_engine import FakeEngine
+from fake_engine import FakeEngine, fake_window
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
@@ -33,16 +33,7 @@ def engine() -> FakeEngine:
 
 @pytest.fixture
 def window(qtbot, engine):
-    from gui.main_window import MainWindow
-
-    win = MainWindow(engine)
-    qtbot.addWidget(win)
-    win.resize(1400, 860)
-    win.show()
-    engine.start()
-    engine.load()
-    engine.open()
-    return win
+    return fake_window(qtbot, engine)
 
 
 # ----------------------------------------------------------------------------- the network walk

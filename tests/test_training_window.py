@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fake_engine import FakeEngine
+from fake_engine import FakeEngine, fake_window
 
 from engine.messages import EngineFailure, LoadModel, StopRun, TrainDefault, TrainProgress
 from gui.main_window import MainWindow
@@ -19,12 +19,7 @@ def engine() -> FakeEngine:
 
 @pytest.fixture
 def window(qtbot, engine):
-    win = MainWindow(engine)
-    qtbot.addWidget(win)
-    win.show()
-    engine.start()
-    engine.load()
-    return win
+    return fake_window(qtbot, engine, image=False)
 
 
 def _epoch(request: TrainDefault, epoch: int, **changes) -> TrainProgress:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from engine.messages import EXPLAIN_LONG_METHODS, EXPLAIN_TITLES
+
 # name -> (module in this package, function): the menu's order.
 METHODS: dict[str, tuple[str, str]] = {
     "gradcam": ("cam", "gradcam"),
@@ -36,24 +38,9 @@ METHODS: dict[str, tuple[str, str]] = {
     "lime": ("lime", "lime"),
 }
 
-TITLES = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "scorecam": "Score-CAM",
-    "cam": "CAM",
-    "saliency": "Saliency (gradient)",
-    "smoothgrad": "SmoothGrad",
-    "gradient_x_input": "Gradient × input",
-    "integrated_gradients": "Integrated gradients",
-    "guided_backprop": "Guided backpropagation",
-    "guided_gradcam": "Guided Grad-CAM",
-    "deconvnet": "Deconvnet (Zeiler & Fergus)",
-    "occlusion": "Occlusion sensitivity",
-    "lime": "LIME superpixels",
-}
-
-# Methods slow enough to show progress and offer Cancel.
-LONG_METHODS = ("scorecam", "integrated_gradients", "smoothgrad", "occlusion", "lime")
+# Titles and the slow methods are shared with the window (engine/messages.py).
+TITLES = EXPLAIN_TITLES
+LONG_METHODS = EXPLAIN_LONG_METHODS
 
 
 class Cancelled(Exception):
