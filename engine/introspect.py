@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+from keras.layers import TFSMLayer
 
 from engine.messages import LayerInfo, LayerKind, ModelSummary
 from engine.model_io import ModelMeta
@@ -22,7 +23,8 @@ def _kind(layer: keras.layers.Layer, shape: tuple[int | None, ...] | None) -> tu
         return LayerKind.NONE, 0
     if len(shape) == 4 and shape[-1]:
         return LayerKind.CHANNELS, int(shape[-1])
-    if len(shape) == 2 and shape[-1] and isinstance(layer, keras.layers.Dense):
+    # A SavedModel's serving signature (a TFSMLayer) ends in class scores like a Dense layer.
+    if len(shape) == 2 and shape[-1] and isinstance(layer, (keras.layers.Dense, TFSMLayer)):
         return LayerKind.UNITS, int(shape[-1])
     return LayerKind.NONE, 0
 

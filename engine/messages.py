@@ -13,6 +13,7 @@ from enum import Enum
 
 import numpy as np
 
+from engine.input_spec import InputPreprocessing
 from engine.recipe import Recipe
 
 _request_ids = itertools.count(1)
@@ -64,6 +65,11 @@ class ModelSummary:
     class_names: tuple[str, ...]
     layers: tuple[LayerInfo, ...]
     description: str = ""
+    # How pixels become the model's input, and who said so: "zoo", "sidecar", "chosen" (the
+    # user, in the window) or "assumed" ([0, 1] because nothing said; the window then asks).
+    preprocessing: InputPreprocessing = field(default_factory=InputPreprocessing)
+    input_origin: str = "sidecar"
+    free_size: bool = False  # the model takes any size; input_shape holds the size in use
 
     def find(self, path: tuple[str, ...]) -> LayerInfo | None:
         """The layer at `path`, searching nested sub-models."""
@@ -130,6 +136,10 @@ class LoadModel:
     path: str | None = None
     random_weights: bool = False
     trusted: bool = False  # the user trusts the file: load it even if it holds Python code
+    # The user's choice of pixel preprocessing (None: the sidecar's, else [0, 1]) and, for a
+    # model that takes any size, the side to use (None: FREE_INPUT_SIZE).
+    preprocessing: InputPreprocessing | None = None
+    input_size: int | None = None
     request_id: int = field(default_factory=next_request_id)
 
 
@@ -195,6 +205,18 @@ class Atlas:
 class StopRun:
     """Cancel the running visualization, keeping what it has made so far."""
 
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class CancelLoad:
+    """Cancel the download of a model's weights (`load_id`: that LoadModel; None: any).
+
+    Separate from StopRun, which stops visualizations: Esc on a run must not also abandon a
+    model that is downloading, and a cancelled load keeps the current model.
+    """
+
+    load_id: int | None = None
     request_id: int = field(default_factory=next_request_id)
 
 
@@ -304,6 +326,28 @@ class TrainDefault:
     request_id: int = field(default_factory=next_request_id)
 
 
+@dataclass(frozen=True)
+class LoadComparison:
+    """Load a second model, "B", to compare with the session's model; same paths as LoadModel
+    (a file, "zoo:NAME", None for the built-in one). Loading a new model A keeps B."""
+
+    path: str | None = None
+    random_weights: bool = False
+    trusted: bool = False
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class Compare:
+    """Models A and B side by side on one layer and unit: feature maps and predictions for the
+    current image, then a visualization of each grown with the same recipe and seed."""
+
+    layer: tuple[str, ...]
+    unit: int
+    settings: AscentSettings = field(default_factory=AscentSettings)
+    request_id: int = field(default_factory=next_request_id)
+
+
 Request = (
     LoadModel
     | OpenImage
@@ -312,6 +356,7 @@ Request = (
     | TweakRun
     | Atlas
     | StopRun
+    | CancelLoad
     | Explain
     | WalkNetwork
     | ShowKernels
@@ -319,6 +364,8 @@ Request = (
     | ScanImages
     | ShowTopImages
     | TrainDefault
+    | LoadComparison
+    | Compare
 )
 
 
@@ -390,6 +437,22 @@ class Progress:
     request_id: int
     fraction: float
     text: str = ""
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """Bytes of a file a LoadModel (`request_id`) downloads first, e.g. ImageNet weights.
+
+    `total_bytes` is 0 when the server does not say; `finished` comes once at the end, done,
+    failed (an EngineFailure follows) or `cancelled` (the current model stays).
+    """
+
+    request_id: int
+    what: str  # "ImageNet weights for ResNet50"
+    done_bytes: int
+    total_bytes: int
+    finished: bool = False
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -571,6 +634,66 @@ class ImageOpened:
 class ModelLoaded:
     request_id: int
     summary: ModelSummary
+
+
+@dataclass(frozen=True)
+class ComparisonLoaded:
+    """Model B of the comparison is loaded; `summary` describes it like ModelLoaded's."""
+
+    request_id: int
+    summary: ModelSummary
+
+
+@dataclass(frozen=True)
+class CompareFrame:
+    """A snapshot of one side's visualization during a Compare: `side` is "A" or "B", `image`
+    (H, W, C) float32 in [0, 1], `objectives` every step's objective since the last frame."""
+
+    request_id: int
+    side: str
+    step: int
+    steps: int
+    image: np.ndarray
+    objectives: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class CompareSide:
+    """What one model makes of the compared layer, unit and image.
+
+    `feature_map` is the unit's (H, W) raw map for channel layers (None for Dense units or
+    without an image); `value` its mean (a Dense unit's value). `image` is the visualization
+    ((H, W, C) in [0, 1]) once grown; `note` says why something is missing.
+    """
+
+    side: str
+    name: str
+    description: str = ""
+    feature_map: np.ndarray | None = None
+    value: float | None = None
+    predictions: tuple[Prediction, ...] = ()
+    image: np.ndarray | None = None
+    activation: float | None = None
+    steps_done: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A Compare's result: sent once with maps and predictions (`finished=False`) before the
+    visualizations run, and again at the end with their images. `verdict` is one line saying
+    what differs most; `correlation` is that of the two feature maps when their shapes match."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    a: CompareSide
+    b: CompareSide
+    verdict: str
+    correlation: float | None = None
+    finished: bool = False
+    cancelled: bool = False
+    note: str = ""  # about both sides (no image open, ...)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import h5py
 import keras
 
+from engine.input_spec import InputPreprocessing
 from engine.messages import TRUST_NOTE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +30,8 @@ class ModelMeta:
     class_names: tuple[str, ...] = ()
     input_range: tuple[float, float] = (0.0, 1.0)
     description: str = ""
+    # What the sidecar says the pixels need; None when nothing says (the window then asks).
+    preprocessing: InputPreprocessing | None = None
 
 
 def read_sidecar(model_path: Path) -> ModelMeta:
@@ -39,16 +41,16 @@ def read_sidecar(model_path: Path) -> ModelMeta:
         return ModelMeta()
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-        low, high = (float(v) for v in data.get("input", {}).get("range", [0.0, 1.0]))
+        stated = data.get("input")
+        preprocessing = None if stated is None else InputPreprocessing.from_json(stated)
         names = data.get("class_names", ())
         if isinstance(names, str):
             raise TypeError(f"class_names is the string {names!r}, not a list")
-        if not (math.isfinite(low) and math.isfinite(high) and high > low):
-            raise ValueError(f"input range [{low}, {high}] is not a range")
         return ModelMeta(
             class_names=tuple(str(name) for name in names),
-            input_range=(low, high),
+            input_range=(preprocessing or InputPreprocessing()).input_range,
             description=str(data.get("description", "")),
+            preprocessing=preprocessing,
         )
     except (OSError, ValueError, TypeError, AttributeError):
         # A sidecar is a convenience: a broken one must not stop the model from loading.
@@ -140,7 +142,13 @@ def load_model(
         if not model_path.exists():
             raise ModelLoadError(f"{label}: no such file")
         if model_path.is_dir():
-            raise ModelLoadError(f"{label} is a folder; open a .keras or .h5 model file")
+            # A TensorFlow SavedModel folder; engine.savedmodel refuses other folders.
+            from engine.savedmodel import check_folder, load_saved_model
+
+            check_folder(model_path, label)
+            model, meta = load_saved_model(model_path, label, trusted=trusted)
+            _check_image_model(model, label)
+            return model, meta, label
         if model_path.suffix.lower() not in MODEL_SUFFIXES:
             raise ModelLoadError(
                 f"{label} is not a Keras model file (expected .keras or .h5, "

@@ -20,15 +20,16 @@ from engine import atlas_cache
 from engine.atlas_job import run_atlas
 from engine.explain_job import run_explain, run_walk
 from engine.images import ConvertedImage, ImageError, convert_image, from_array, read_image
-from engine.introspect import describe_model
 from engine.messages import (
     Ascend,
     Atlas,
+    Compare,
     Explain,
     FeatureMaps,
     Frame,
     ImageOpened,
     LayerInfo,
+    LoadComparison,
     LoadModel,
     ModelLoaded,
     ModelSummary,
@@ -46,11 +47,13 @@ from engine.messages import (
     TweakRun,
     WalkNetwork,
 )
+from engine.model_input import set_up_input
 from engine.model_io import load_model
 from engine.references import reference_images
 from engine.samples import SAMPLES, load_sample
 from engine.surgery import truncate
 from engine.visualizer import RunResult, Visualizer
+from engine.weights_download import fetch_weights_for
 
 
 class LayerError(ValueError):
@@ -94,13 +97,14 @@ class EngineSession:
         self._is_default = False
         self._weights_fingerprint: str | None = None
         self._scans = _new_scan_context()
+        self.comparison = None  # model B of Compare (engine.compare_job.ModelSide); kept with A
 
     # ------------------------------------------------------------------ dispatch
 
     def handle(self, request: Request, should_stop: Callable[[], bool]) -> None:
         """Perform one request. Raises on failure; results go through `emit`."""
         if isinstance(request, LoadModel):
-            self._load_model(request)
+            self._load_model(request, should_stop)
         elif isinstance(request, OpenImage):
             self._open_image(request)
         elif isinstance(request, ShowFeatureMaps):
@@ -139,18 +143,31 @@ class EngineSession:
             from engine.training_job import run_training
 
             run_training(request, self._emit, should_stop)
+        elif isinstance(request, LoadComparison):
+            from engine.compare_job import load_comparison
+
+            self.comparison = load_comparison(request, self._emit)
+        elif isinstance(request, Compare):
+            from engine.compare_job import ModelSide, run_compare
+
+            side_a = ModelSide(self._require_model_object(), self._require_model(),
+                               self._require_visualizer(), self._extractors)  # fmt: skip
+            picture = self.image.picture if self.image else None
+            run_compare(request, side_a, self.comparison, picture, self._emit, should_stop)
         else:
             raise TypeError(f"the engine does not handle {type(request).__name__}")
 
     # ------------------------------------------------------------------ requests
 
-    def _load_model(self, request: LoadModel) -> None:
+    def _load_model(self, request: LoadModel, should_stop: Callable[[], bool]) -> None:
+        # A zoo model's ImageNet weights come first, with progress; cancelled: nothing changes.
+        if not fetch_weights_for(request, self._emit, should_stop):
+            return
         self._emit(Status(f"Loading {request.path or 'the built-in model'}…", busy=True))
         model, meta, label = load_model(
             request.path, random_weights=request.random_weights, trusted=request.trusted
         )
-        self.model = model
-        self.summary = describe_model(model, meta, request.path or label)
+        self.model, self.summary = set_up_input(model, meta, request.path or label, request)
         self._is_default = request.path is None
         self.visualizer = None
         self._weights_fingerprint = None

@@ -21,7 +21,13 @@ from engine.messages import (
     Atlas,
     AtlasProgress,
     AtlasTile,
+    CancelLoad,
     Circuit,
+    Compare,
+    CompareFrame,
+    Comparison,
+    ComparisonLoaded,
+    DownloadProgress,
     EngineFailure,
     Explain,
     Explanation,
@@ -29,6 +35,7 @@ from engine.messages import (
     Frame,
     ImageOpened,
     Kernels,
+    LoadComparison,
     LoadModel,
     ModelLoaded,
     OpenImage,
@@ -67,6 +74,10 @@ _LANES = {
     ShowKernels: "kernels",
     TraceCircuit: "circuit",
     ShowTopImages: "top",
+    # Model B of a comparison: its own lane, never served between steps (it may run long, and
+    # swapping B under a running Compare would mix two models in one result).
+    LoadComparison: "comparison",
+    Compare: "ascend",
 }
 _WHAT = {
     LoadModel: "model",
@@ -82,13 +93,15 @@ _WHAT = {
     TraceCircuit: "circuit",
     ShowTopImages: "scan",
     TrainDefault: "training",
+    LoadComparison: "comparison",
+    Compare: "comparison",
 }
 # Requests quick enough to serve between two steps of a running visualization.
 _QUICK_LANES = ("tweak", "cache", "image", "maps", "walk", "kernels", "circuit", "top")
 
 
 # Requests that run long and check for cancellation as they go.
-_LONG_JOBS = (Ascend, Atlas, Explain, ScanImages, TrainDefault)
+_LONG_JOBS = (Ascend, Atlas, Explain, ScanImages, TrainDefault, Compare)
 
 
 def _lane(request: Request) -> str:
@@ -129,6 +142,10 @@ class EngineThread(QThread):
     scan_summary = Signal(object)  # ScanSummary: firing statistics of the last scan
     top_images = Signal(object)  # TopImages: the images that excite one filter most
     training = Signal(object)  # TrainProgress: an epoch of training the MNIST CNN, or its end
+    comparison_loaded = Signal(object)  # ComparisonLoaded: model B of the comparison is loaded
+    comparison = Signal(object)  # Comparison: models A and B on one unit and image
+    compare_frame = Signal(object)  # CompareFrame: a snapshot of one side's visualization
+    download = Signal(object)  # DownloadProgress: bytes of a model's weights being downloaded
     failed = Signal(object)  # EngineFailure: a request failed; the thread lives on
 
     def __init__(self, parent: object | None = None) -> None:
@@ -152,10 +169,23 @@ class EngineThread(QThread):
                 if isinstance(running, _LONG_JOBS):
                     self._cancel.set()
                 return
+            if isinstance(request, CancelLoad):
+                # Only a LoadModel checks should_stop while it downloads its weights; it is no
+                # long job, so a new visualization or StopRun never cancels a model load.
+                wanted = request.load_id
+                waiting = self._mailbox.get("model")
+                if waiting is not None and wanted in (None, waiting.request_id):
+                    del self._mailbox["model"]
+                if isinstance(running, LoadModel) and wanted in (None, running.request_id):
+                    self._cancel.set()
+                return
             lane = _lane(request)
             if isinstance(request, LoadModel):
-                # Everything waiting or running refers to the old model.
+                # Everything waiting or running refers to the old model, except model B.
+                keep = self._mailbox.get("comparison")
                 self._mailbox.clear()
+                if keep is not None:
+                    self._mailbox["comparison"] = keep
                 if running is not None:
                     self._cancel.set()
             elif lane == "ascend" and isinstance(running, _LONG_JOBS):
@@ -258,5 +288,9 @@ class EngineThread(QThread):
             ScanSummary: self.scan_summary,
             TopImages: self.top_images,
             TrainProgress: self.training,
+            DownloadProgress: self.download,
+            ComparisonLoaded: self.comparison_loaded,
+            Comparison: self.comparison,
+            CompareFrame: self.compare_frame,
         }[type(result)]
         signal.emit(result)

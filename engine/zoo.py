@@ -194,6 +194,11 @@ def load_zoo(name: str, random_weights: bool = False) -> tuple[keras.Model, Mode
     if random_weights:
         model = build_zoo_model(entry.name, weights=None)
     else:
+        from engine.weights_download import ensure_weights
+
+        # Our own download (the engine thread has usually done it, with progress and Cancel)
+        # gives a clear message offline; Keras then finds the file and downloads nothing.
+        ensure_weights(entry.name)
         cache = _keras_cache()
         before = {p.name for p in cache.iterdir()} if cache.is_dir() else set()
         try:

@@ -9,8 +9,8 @@ from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
 
+from engine.input_spec import InputPreprocessing
 from engine.messages import (
-    FREE_INPUT_SIZE,
     EngineFailure,
     FeatureMaps,
     Frame,
@@ -36,10 +36,13 @@ from gui.objective_plot import ObjectivePlot
 from gui.predictions import PredictionsPanel
 from gui.run_record import RunRecord
 from gui.window_atlas import AtlasMixin
+from gui.window_compare import TAB_COMPARE, CompareMixin
+from gui.window_download import DownloadMixin
 from gui.window_explain import ExplainMixin
 from gui.window_files import FilesMixin
 from gui.window_filters import TAB_FILTERS, FiltersMixin
 from gui.window_layout import lay_out
+from gui.window_model_input import ModelInputMixin
 from gui.window_network import NetworkMixin
 from gui.window_runs import RunsMixin
 from gui.window_training import TrainingMixin
@@ -56,6 +59,9 @@ class MainWindow(
     FiltersMixin,
     FilesMixin,
     TrainingMixin,
+    ModelInputMixin,
+    DownloadMixin,
+    CompareMixin,
     QMainWindow,
 ):
     visualization_finished = Signal(object)  # RunFinished of the current run, after it is shown
@@ -104,6 +110,8 @@ class MainWindow(
         self._init_explain()
         self._init_network()
         self._init_filters()
+        self._init_model_input()
+        self._init_compare()
         self.actions = build_menus(self)
         self._init_recent()
 
@@ -141,6 +149,8 @@ class MainWindow(
         self._connect_explain()
         self._connect_network()
         self._connect_filters()
+        self._connect_compare()
+        self._connect_download()
         self._repaint.timeout.connect(self._on_repaint_timeout)
         self._repaint.start()
 
@@ -155,16 +165,30 @@ class MainWindow(
     # ------------------------------------------------------------------ public actions
 
     def open_model(
-        self, path: str | None, random_weights: bool = False, trusted: bool = False
+        self,
+        path: str | None,
+        random_weights: bool = False,
+        trusted: bool = False,
+        preprocessing: InputPreprocessing | None = None,
+        input_size: int | None = None,
     ) -> None:
         """Load a model file, or the built-in one with None; "zoo:NAME" builds a zoo model
-        (untrained with `random_weights`). A file holding Python code loads only `trusted`."""
+        (untrained with `random_weights`). A file holding Python code loads only `trusted`.
+        Without `preprocessing` and `input_size`, the ones chosen for this file before apply."""
+        if preprocessing is None and input_size is None:
+            preprocessing, input_size = self.remembered_input(path)
         self.message_bar.clear()
         self._ascent_id = 0
         self._set_running(False)
         self._forget_atlas()
         self._drop_explain()
-        request = LoadModel(path, random_weights=random_weights, trusted=trusted)
+        request = LoadModel(
+            path,
+            random_weights=random_weights,
+            trusted=trusted,
+            preprocessing=preprocessing,
+            input_size=input_size,
+        )
         self._model_request = request
         self._remember_recent_model(path)
         self.engine.submit(request)
@@ -231,10 +255,12 @@ class MainWindow(
         untrained = (
             " · untrained (random weights)" if "untrained" in loaded.summary.description else ""
         )
-        size = f"{h}×{w}×{c}"
-        if h is None or w is None:
-            size = f"free size×{c}, visualized at {FREE_INPUT_SIZE}×{FREE_INPUT_SIZE}"
-        self._model_label.setText(f"{loaded.summary.name} · input {size}{untrained}")
+        size = f"{h}×{w}×{c}" + (" (free size)" if loaded.summary.free_size else "")
+        pixels = f" · pixels {loaded.summary.preprocessing.describe()}"
+        if loaded.summary.input_origin == "assumed":
+            pixels += " (assumed)"
+        self._model_label.setText(f"{loaded.summary.name} · input {size}{pixels}{untrained}")
+        self._model_label.setToolTip("Model › Input Preprocessing and Size… changes this")
         self.setWindowTitle(f"convscope — {Path(loaded.summary.source).name}")
         self.canvas.clear("Pick a filter to watch its image grow")
         self.plot.reset()
@@ -244,7 +270,10 @@ class MainWindow(
             self.select_layer(default.path)
         self._explain_model_loaded(loaded.summary)
         self._network_model_loaded(loaded.summary)
+        if "SavedModel opened as its serving signature only" in loaded.summary.description:
+            self.message_bar.show_info(loaded.summary.description)  # why the tree is so short
         self.model_shown.emit(loaded.summary)
+        self._model_input_loaded(loaded.summary)
 
     def _on_engine_image_opened(self, opened: ImageOpened) -> None:
         self._image = opened
@@ -269,7 +298,12 @@ class MainWindow(
         self._on_atlas_failed(failure)
         self._on_explain_failed(failure)
         self._on_filters_failed(failure)
-        if not self._on_network_failed(failure) and not self._offer_trust(failure):
+        if (
+            not self._on_compare_failed(failure)
+            and not self._on_network_failed(failure)
+            and not self._offer_trust(failure)
+            and not self._offer_random_weights(failure)
+        ):
             self._show_error(failure.message)
 
     # ------------------------------------------------------------------ widget intents
@@ -296,13 +330,15 @@ class MainWindow(
         self._layer_shown()
 
     def _on_picker_filter_selected(self, unit: int) -> None:
-        if self.centre_tabs.currentIndex() == TAB_FILTERS:
+        if self.centre_tabs.currentIndex() in (TAB_FILTERS, TAB_COMPARE):
             # Looking at weights or dataset examples: growing an image would take the engine's
-            # long-job lane and cancel a running scan. Restart (F5) still visualizes.
+            # long-job lane and cancel a running scan (or comparison, which runs again below).
+            # Restart (F5) still visualizes.
             self.unit = unit
         else:
             self.visualize(unit)
         self._filters_filter_selected(unit)
+        self._compare_filter_selected(unit)
 
     def _on_picker_filter_activated(self, unit: int) -> None:
         if self._maps is None or self.layer is None:

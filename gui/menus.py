@@ -46,6 +46,13 @@ def build_menus(window) -> dict[str, QAction]:
             "Ctrl+Shift+O",
             "Open a .keras or .h5 model file",
         ),
+        "open_saved_model": _action(
+            window,
+            "Open &SavedModel Folder…",
+            window.choose_saved_model,
+            None,
+            "Open a TensorFlow SavedModel folder (one holding saved_model.pb)",
+        ),
         "default_model": _action(
             window,
             "&Default Model",
@@ -109,6 +116,28 @@ def build_menus(window) -> dict[str, QAction]:
             None,
             "Record how every filter fires on the images that come with convscope",
         ),
+        "model_input": _action(
+            window,
+            "Input &Preprocessing and Size…",
+            window.choose_model_input,
+            "Ctrl+Shift+I",
+            "How this model wants its pixels (range, Caffe mean, mean/std) and, if it takes any "
+            "size, the size to work at",
+        ),
+        "compare_with": _action(
+            window,
+            "&Compare with…",
+            window.choose_comparison,
+            None,
+            "Open a second model (or another checkpoint) as model B of the Compare tab",
+        ),
+        "compare": _action(
+            window,
+            "Compare &A and B",
+            window.compare,
+            "Ctrl+Shift+C",
+            "Compare models A and B on the selected layer and filter, in the Compare tab",
+        ),
         "train": _action(
             window,
             "&Train the MNIST CNN…",
@@ -156,7 +185,7 @@ def build_menus(window) -> dict[str, QAction]:
             "Draw an image with the mouse; the model reads it as you draw",
         ),
     }
-    for index, name in enumerate(("Visualize", "Explain", "Network", "Filters")):
+    for index, name in enumerate(("Visualize", "Explain", "Network", "Filters", "Compare")):
         actions[f"tab:{name.lower()}"] = _action(
             window, f"{name} Tab", partial(window.show_tab, index), f"Ctrl+{index + 1}"
         )
@@ -174,6 +203,7 @@ def build_menus(window) -> dict[str, QAction]:
         actions[f"sample:{key}"] = sample
     file_menu.addSeparator()
     file_menu.addAction(actions["open_model"])
+    file_menu.addAction(actions["open_saved_model"])
     window.recent_models_menu = file_menu.addMenu("Open &Recent Model")  # filled by the window
     file_menu.addAction(actions["default_model"])
     file_menu.addSeparator()
@@ -200,6 +230,10 @@ def build_menus(window) -> dict[str, QAction]:
         zoo.addSeparator()
         actions[f"zoo:{name}"], actions[f"zoo:{name}:random"] = trained, untrained
     model_menu.addSeparator()
+    model_menu.addAction(actions["model_input"])
+    model_menu.addSeparator()
+    model_menu.addAction(actions["compare_with"])
+    model_menu.addSeparator()
     model_menu.addAction(actions["train"])
     run_menu = bar.addMenu("&Run")
     run_menu.addAction(actions["stop"])
@@ -207,11 +241,12 @@ def build_menus(window) -> dict[str, QAction]:
     run_menu.addSeparator()
     run_menu.addAction(actions["atlas"])
     run_menu.addAction(actions["explain"])
+    run_menu.addAction(actions["compare"])
     run_menu.addAction(actions["scan_builtin"])
     view_menu = bar.addMenu("&View")
     for name in ("feature_map", "input", "fit", "sketch"):
         view_menu.addAction(actions[name])
     view_menu.addSeparator()
-    for name in ("visualize", "explain", "network", "filters"):
+    for name in ("visualize", "explain", "network", "filters", "compare"):
         view_menu.addAction(actions[f"tab:{name}"])
     return actions

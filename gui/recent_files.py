@@ -18,10 +18,10 @@ class RecentFiles:
         self._limit = limit
 
     def paths(self) -> list[str]:
-        """The stored paths, newest first, without the files that no longer exist (which are
-        forgotten)."""
+        """The stored paths (files, or SavedModel folders), newest first, without those that no
+        longer exist (which are forgotten)."""
         stored = self._stored()
-        kept = [path for path in stored if Path(path).is_file()]
+        kept = [path for path in stored if Path(path).exists()]  # SavedModels are folders
         if kept != stored:
             self._store(kept)
         return kept

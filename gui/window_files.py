@@ -42,6 +42,15 @@ class FilesMixin:
             self._remember_dir(path)
             self.open_model(path)
 
+    def choose_saved_model(self) -> None:
+        # A SavedModel is a folder, which a file dialog would step into rather than return.
+        path = QFileDialog.getExistingDirectory(
+            self, "Open SavedModel folder", str(self._last_dir())
+        )
+        if path:
+            self._remember_dir(path)  # the folder holding the SavedModel, as for files
+            self.open_model(path)
+
     def export_canvas(self, path: str | None = None) -> None:
         """Save the picture on the front tab's canvas as a PNG, enlarged with square pixels."""
         path = path or self._ask_save_path("Export canvas", "png", "PNG (*.png)")
@@ -139,7 +148,8 @@ class FilesMixin:
             menu.setEnabled(bool(paths))
 
     def _remember_recent_model(self, path: str | None) -> None:
-        if path is not None and not path.lower().startswith("zoo:") and Path(path).is_file():
+        # exists(), not is_file(): a SavedModel is a folder.
+        if path is not None and not path.lower().startswith("zoo:") and Path(path).exists():
             self.recent_models.add(path)
             self.rebuild_recent_menus()
 

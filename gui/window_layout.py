@@ -1,13 +1,15 @@
 """Where MainWindow's widgets go: layers or sketch pad over predictions; tabs in the centre
-(Visualize: canvas over filmstrip and curve; Explain; Network; Filters); the sorted grid over
-the method panel on the right."""
+(Visualize: canvas over filmstrip and curve; Explain; Network; Filters; Compare); the sorted
+grid over the method panel on the right."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QMainWindow, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 COLUMN_WIDTHS = (420, 560, 420)
+# The narrowest a scrolling panel gets: its main buttons stay visible, the rest scrolls.
+SCROLLING_MIN_WIDTH = 240
 
 
 def _stack(*widgets: QWidget, stretch: int = 0) -> QWidget:
@@ -18,6 +20,18 @@ def _stack(*widgets: QWidget, stretch: int = 0) -> QWidget:
     for k, widget in enumerate(widgets):
         layout.addWidget(widget, 1 if k == stretch else 0)
     return box
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """`widget` in a scroll area that scrolls only when the column is narrower (or shorter) than
+    the widget's minimum, so that wide panels do not force the window wider than a 1280×720
+    screen; at any larger size it fills the area as before."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setMinimumWidth(SCROLLING_MIN_WIDTH)
+    return area
 
 
 def _splitter(orientation: Qt.Orientation, parts: list[QWidget], sizes: list[int]) -> QSplitter:
@@ -41,15 +55,17 @@ def lay_out(window: QMainWindow) -> QSplitter:
     tabs = window.centre_tabs
     tabs.setDocumentMode(True)
     tabs.addTab(visualize, "Visualize")
-    tabs.addTab(window.explain_panel, "Explain")
+    tabs.addTab(_scrolling(window.explain_panel), "Explain")
     tabs.addTab(window.network, "Network")
-    tabs.addTab(window.filters_panel, "Filters")
+    tabs.addTab(_scrolling(window.filters_panel), "Filters")
+    tabs.addTab(_scrolling(window.compare_view), "Compare")
     tabs.setTabToolTip(0, "Grow images that excite a filter, a neuron or a class")
     tabs.setTabToolTip(1, "Which pixels made the model decide, by 13 attribution methods")
     tabs.setTabToolTip(2, "Every layer's feature maps for the current image, in order")
     tabs.setTabToolTip(3, "Inside the selected filter: its kernels, its circuit, its top images")
+    tabs.setTabToolTip(4, "Two models, or two checkpoints, side by side on the selected filter")
     grid = _stack(window.sort_bar, window.filter_picker, window.atlas_bar, stretch=1)
-    right = _splitter(Qt.Vertical, [grid, window.controls], [470, 250])
+    right = _splitter(Qt.Vertical, [grid, _scrolling(window.controls)], [470, 250])
     right.setStretchFactor(0, 1)  # a taller window grows the grid, not the method panel
     columns = _splitter(Qt.Horizontal, [left, tabs, right], list(COLUMN_WIDTHS))
     columns.setStretchFactor(1, 1)  # and a wider one the canvas

@@ -57,6 +57,10 @@ class FakeEngine(QObject):
     scan_summary = Signal(object)
     top_images = Signal(object)
     training = Signal(object)
+    comparison_loaded = Signal(object)
+    comparison = Signal(object)
+    compare_frame = Signal(object)
+    download = Signal(object)
     failed = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:

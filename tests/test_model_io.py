@@ -9,6 +9,7 @@ import keras
 import pytest
 from PIL import Image
 
+from engine.input_spec import InputPreprocessing
 from engine.model_io import DEFAULT_MODEL_PATH, ModelLoadError, ModelMeta, load_model, read_sidecar
 
 
@@ -182,4 +183,5 @@ def test_a_good_sidecar_is_read(tmp_path, saved_models):
         '{"class_names": ["a", "b", "c", "d"], "input": {"range": [-1, 1]}, "description": "x"}',
         encoding="utf-8",
     )
-    assert load_model(path)[1] == ModelMeta(("a", "b", "c", "d"), (-1.0, 1.0), "x")
+    stated = InputPreprocessing.value_range(-1, 1)
+    assert load_model(path)[1] == ModelMeta(("a", "b", "c", "d"), (-1.0, 1.0), "x", stated)

@@ -114,7 +114,7 @@ def test_the_engine_loads_a_trusted_file_only_when_asked(tmp_path):
     assert loaded.summary.input_shape == (8, 8, 3)
 
 
-def test_the_engine_describes_a_free_size_model_without_a_size(tmp_path):
+def test_the_engine_gives_a_free_size_model_the_default_size_until_one_is_picked(tmp_path):
     from engine.messages import LoadModel, ModelLoaded
     from engine.session import EngineSession
 
@@ -124,4 +124,5 @@ def test_the_engine_describes_a_free_size_model_without_a_size(tmp_path):
     emitted: list[object] = []
     EngineSession(emitted.append).handle(LoadModel(path), lambda: False)
     (loaded,) = [message for message in emitted if isinstance(message, ModelLoaded)]
-    assert loaded.summary.input_shape == (None, None, 3)
+    assert loaded.summary.input_shape == (128, 128, 3)
+    assert loaded.summary.free_size

@@ -147,8 +147,6 @@ def test_other_model_errors_offer_no_button(window, engine, tmp_path):
 # ------------------------------------------------------------------ free input size
 
 
-def test_a_model_of_free_size_says_where_it_is_visualized(window, engine):
-    engine.load(replace(fake_summary(), input_shape=(None, None, 3)))
-    label = window._model_label.text()
-    assert "free size" in label
-    assert "visualized at 128×128" in label
+def test_a_model_of_free_size_says_the_size_it_works_at(window, engine):
+    engine.load(replace(fake_summary(), input_shape=(128, 128, 3), free_size=True))
+    assert "input 128×128×3 (free size)" in window._model_label.text()

@@ -1,0 +1,298 @@
+"""Fetch a zoo model's ImageNet weights ourselves, with progress and Cancel, into Keras's cache.
+
+`keras.applications` downloads its weights inside `keras.utils.get_file`: silently, with no way
+to stop it. So before a zoo model is built we stream the very file Keras will look for (same
+name, URL and hash, see `WEIGHTS`) into `<keras cache>/models/`, reporting bytes as they arrive
+and checking `should_stop()` between chunks. Once the file is in place and its hash matches,
+Keras's own `get_file` finds it and downloads nothing.
+
+No Qt here: the engine thread passes plain callables, and the command-line tools call it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.messages import DownloadProgress, LoadModel, Status
+from engine.model_io import ModelLoadError
+
+CHUNK_BYTES = 1 << 16  # small enough that Cancel answers within a fraction of a second
+TIMEOUT_S = 20.0  # per blocking network call (connect, each read), not for the whole file
+REPORT_EVERY_S = 0.1  # the window repaints no faster than this anyway
+_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """One file as keras.applications asks `get_file` for it (cache_subdir "models")."""
+
+    name: str
+    url: str
+    file_hash: str | None  # md5 (32 hex digits) or sha256 (64); None: Keras checks nothing
+
+
+# The files of the `include_top=True` classifiers at their default size, which is what
+# engine.zoo builds with ImageNet weights. tests/test_weights_download.py checks this table
+# against the installed Keras, so an upgrade that moves a file fails loudly.
+WEIGHTS: dict[str, WeightsFile] = {
+    "VGG16": WeightsFile(
+        "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        _BASE + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        "64373286793e3c8b2b4e3219cbf3544b",
+    ),
+    "VGG19": WeightsFile(
+        "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+        _BASE + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+        "cbe5617147190e668d6c5d5026f83318",
+    ),
+    "ResNet50": WeightsFile(
+        "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+        _BASE + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+        "2cb95161c43110f7111970584f804107",
+    ),
+    "MobileNetV2": WeightsFile(
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+        _BASE + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+        None,
+    ),
+    "InceptionV3": WeightsFile(
+        "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+        _BASE + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+        "9a0d58056eeedaa3f26cb7ebd46da564",
+    ),
+    "Xception": WeightsFile(
+        "xception_weights_tf_dim_ordering_tf_kernels.h5",
+        _BASE + "xception/xception_weights_tf_dim_ordering_tf_kernels.h5",
+        "0a58e3b7378bc2990ea3b43d5981f1f6",
+    ),
+    "DenseNet121": WeightsFile(
+        "densenet121_weights_tf_dim_ordering_tf_kernels.h5",
+        _BASE + "densenet/densenet121_weights_tf_dim_ordering_tf_kernels.h5",
+        "9d60b8095a5708f2dcce2bca79d332c7",
+    ),
+    "EfficientNetB0": WeightsFile(
+        "efficientnetb0.h5",
+        "https://storage.googleapis.com/keras-applications/efficientnetb0.h5",
+        "902e53a9f72be733fc0bcb005b3ebbac",
+    ),
+    "ConvNeXtTiny": WeightsFile(
+        "convnext_tiny.h5",
+        _BASE + "convnext/convnext_tiny.h5",
+        "8ae6e78ce2933352b1ef4008e6dd2f17bc40771563877d156bc6426c7cf503ff",
+    ),
+}
+
+
+# Files whose hash this process has checked, by (size, mtime): a load checks the cache twice
+# (the engine thread, then load_zoo) and hashing 500 MB takes a second each time.
+_verified: dict[Path, tuple[int, int]] = {}
+
+
+class DownloadCancelled(Exception):
+    """The user cancelled a download; the partial file is gone. Not an error to report."""
+
+
+def cache_folder() -> Path:
+    """Where Keras keeps (and looks for) the weights: `<keras home>/models`.
+
+    Keras itself falls back to /tmp/.keras when its home is not writable; so do we, or the file
+    would land where Keras never looks.
+    """
+    from engine.zoo import _keras_cache
+
+    folder = _keras_cache()
+    if not os.access(folder.parent, os.W_OK):  # the very test get_file makes
+        temp = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()  # as Keras does
+        return Path(temp) / ".keras" / "models"
+    return folder
+
+
+def file_hash(path: Path, algorithm: str) -> str:
+    """The hex digest of `path` with "md5" or "sha256", read in chunks (files are ~500 MB)."""
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _algorithm(expected: str) -> str:
+    # Keras's rule ("auto"): a 64-digit hash is sha256, anything else md5.
+    return "sha256" if len(expected) == 64 else "md5"
+
+
+def is_cached(weights: WeightsFile, folder: Path | None = None) -> bool:
+    """Whether Keras would use the cached file as is (present, and its hash matches)."""
+    path = (folder or cache_folder()) / weights.name
+    if not path.is_file():
+        return False
+    if weights.file_hash is None:
+        return True
+    stat = path.stat()
+    if _verified.get(path) == (stat.st_size, stat.st_mtime_ns):
+        return True
+    if file_hash(path, _algorithm(weights.file_hash)) != weights.file_hash:
+        return False
+    _verified[path] = (stat.st_size, stat.st_mtime_ns)
+    return True
+
+
+def ensure_weights(
+    model_name: str,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Path:
+    """The cached ImageNet weights of zoo model `model_name`, downloaded first if need be.
+
+    `progress(done_bytes, total_bytes)` is called as chunks arrive (total 0 when the server does
+    not say); `should_stop()` is checked between chunks. Raises DownloadCancelled when stopped,
+    ModelLoadError when the file cannot be had; neither leaves a file behind.
+    """
+    weights = WEIGHTS.get(model_name)
+    if weights is None:
+        raise ModelLoadError(f"no ImageNet weights are known for {model_name!r}")
+    folder = cache_folder()
+    target = folder / weights.name
+    if is_cached(weights, folder):
+        return target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ModelLoadError(
+            f"could not create the Keras cache folder {folder}: {error}. "
+            f"Open {model_name} with random weights instead, or pass a model file"
+        ) from None
+    return download(weights, target, model_name, progress, should_stop)
+
+
+def download(
+    weights: WeightsFile,
+    target: Path,
+    model_name: str,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Path:
+    """Stream `weights.url` into `target` via `<target>.part`, checked, then renamed into place."""
+    partial = target.with_name(target.name + ".part")
+    try:
+        _stream(weights.url, partial, progress or _ignore, should_stop or _never)
+        if weights.file_hash is not None:
+            got = file_hash(partial, _algorithm(weights.file_hash))
+            if got != weights.file_hash:
+                raise ModelLoadError(
+                    f"the downloaded ImageNet weights for {model_name} are damaged (their "
+                    f"checksum is {got}, expected {weights.file_hash}), so they were not kept. "
+                    f"Try again later, or open {model_name} with random weights instead"
+                )
+        os.replace(partial, target)  # atomic: Keras never sees a half-written file
+        stat = target.stat()
+        _verified[target] = (stat.st_size, stat.st_mtime_ns)
+    except DownloadCancelled:
+        _remove(partial)
+        raise
+    except ModelLoadError:
+        _remove(partial)
+        raise
+    # URLError and timeouts are OSErrors; a dropped connection is an http.client one.
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        _remove(partial)
+        raise ModelLoadError(_offline_message(model_name, weights.url, error)) from None
+    return target
+
+
+def _stream(
+    url: str, partial: Path, progress: Callable[[int, int], None], should_stop: Callable[[], bool]
+) -> None:
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(partial, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0)
+        done = 0
+        progress(done, total)
+        while True:
+            if should_stop():
+                raise DownloadCancelled(f"the download of {url} was cancelled")
+            chunk = response.read(CHUNK_BYTES)
+            if not chunk:
+                break
+            out.write(chunk)
+            done += len(chunk)
+            progress(done, total)
+    if total and done < total:  # the connection dropped without an error
+        raise OSError(f"the connection closed after {done} of {total} bytes")
+
+
+def _offline_message(model_name: str, url: str, error: BaseException) -> str:
+    # A URLError's reason is the socket error; an HTTPError says more with its status code.
+    is_http = isinstance(error, urllib.error.HTTPError)
+    reason = error if is_http else getattr(error, "reason", None) or error
+    if isinstance(reason, TimeoutError):
+        reason = f"no answer within {TIMEOUT_S:.0f} s"
+    host = urllib.parse.urlsplit(url).netloc
+    return (
+        f"could not download ImageNet weights for {model_name} from {host} (offline?): "
+        f"{str(reason).strip()[:200]}. Open it with random weights instead (--random-weights, "
+        f"or Model › Zoo › {model_name} (random weights)), or pass a model file instead"
+    )
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _ignore(_done: int, _total: int) -> None:
+    pass
+
+
+def _never() -> bool:
+    return False
+
+
+# ----------------------------------------------------------------------------- for the engine
+
+
+def fetch_weights_for(
+    request: LoadModel, emit: Callable[[object], None], should_stop: Callable[[], bool]
+) -> bool:
+    """Before loading `request`, download its ImageNet weights if it needs them and they are
+    not cached, emitting DownloadProgress; False when the user cancelled (nothing changed)."""
+    from engine.zoo import zoo_entry
+
+    entry = zoo_entry(request.path) if isinstance(request.path, str) else None
+    is_zoo = isinstance(request.path, str) and request.path.lower().startswith("zoo:")
+    if not is_zoo or entry is None or request.random_weights or entry.name not in WEIGHTS:
+        return True  # load_zoo reports an unknown name itself
+    if is_cached(WEIGHTS[entry.name]):
+        return True
+    what = f"ImageNet weights for {entry.name}"
+    emit(Status(f"Downloading {what}…", busy=True))
+    last = [0.0, 0, 0]  # time of the last report, done, total
+
+    def report(done: int, total: int) -> None:
+        last[1:] = [done, total]
+        now = time.monotonic()
+        if now - last[0] >= REPORT_EVERY_S:
+            last[0] = now
+            emit(DownloadProgress(request.request_id, what, done, total))
+
+    try:
+        ensure_weights(entry.name, report, should_stop)
+    except DownloadCancelled:
+        emit(Status(f"Download of the {what} cancelled; the current model stays open"))
+        emit(DownloadProgress(request.request_id, what, last[1], last[2], True, cancelled=True))
+        return False
+    except ModelLoadError:
+        emit(DownloadProgress(request.request_id, what, last[1], last[2], True))
+        raise  # the window closes the dialog and offers random weights
+    emit(DownloadProgress(request.request_id, what, last[1], last[2], True))
+    return True

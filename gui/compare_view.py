@@ -1,0 +1,194 @@
+"""The Compare tab: model A (the window's) and model B side by side on one unit and image."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.messages import CompareFrame, Comparison, ModelSummary
+from gui.compare_side import CompareColumn
+
+REPAINT_INTERVAL_MS = 50  # as the Visualize canvas: the newest frame per side, 20 times a second
+_PROGRESS_STEPS = 1000
+
+
+class CompareView(QWidget):
+    """Buttons and a progress bar over one line saying what differs most, over two columns."""
+
+    choose_requested = Signal()  # the user wants to pick model B's file
+    compare_requested = Signal()  # compare A and B on the window's layer and filter
+    stop_requested = Signal()  # stop the running comparison
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._running = False
+        self._has_b = False
+        self._request_id = 0
+        self._unit = ""
+        self._steps = 1
+        self._sides_to_grow: tuple[str, ...] = ("A", "B")
+        self._pending: dict[str, CompareFrame] = {}
+        self.choose_button = QPushButton("Choose model B…")
+        self.choose_button.setToolTip("A second model, or another checkpoint of this one")
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip(
+            "Feature maps, predictions and visualizations of the selected layer and filter in "
+            "both models, grown with the same method and seed"
+        )
+        self.stop_button = QPushButton("Stop")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, _PROGRESS_STEPS)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(12)
+        self.status_label = QLabel()
+        self.status_label.setEnabled(False)
+        self.verdict_label = QLabel()
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.verdict_label.font()
+        font.setBold(True)
+        self.verdict_label.setFont(font)
+        self.column_a = CompareColumn("A")
+        self.column_b = CompareColumn("B")
+        self._repaint = QTimer(self, interval=REPAINT_INTERVAL_MS)
+
+        self.choose_button.clicked.connect(self._on_choose_button_clicked)
+        self.compare_button.clicked.connect(self._on_compare_button_clicked)
+        self.stop_button.clicked.connect(self._on_stop_button_clicked)
+        self._repaint.timeout.connect(self._on_repaint_timeout)
+        self._repaint.start()
+        self._update_buttons()
+        self.status_label.setText("Choose model B to compare with the open model.")
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.choose_button)
+        buttons.addWidget(self.compare_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.progress, 1)
+        columns = QSplitter(Qt.Orientation.Horizontal)
+        columns.addWidget(self.column_a)
+        columns.addWidget(self.column_b)
+        columns.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.verdict_label)
+        layout.addWidget(columns, 1)
+
+    # ------------------------------------------------------------------------------- public API
+
+    def set_model_a(self, summary: ModelSummary | None) -> None:
+        """A new model A: its name; results of the old one are gone."""
+        self.column_a.set_model(summary)
+        self._forget("Model A changed: press Compare.")
+
+    def set_model_b(self, summary: ModelSummary) -> None:
+        self._has_b = True
+        self.column_b.set_model(summary)
+        self._forget(f"Model B is {summary.name}: press Compare (or pick a filter).")
+
+    def set_loading_b(self, path: str) -> None:
+        self.status_label.setText(f"Loading model B from {path}…")
+
+    def set_image_changed(self) -> None:
+        """A new image: the shown maps and predictions are of the old one."""
+        if not self._running:
+            self._forget("The image changed: press Compare to compare again.")
+
+    def start(self, request_id: int, unit: str, steps: int) -> None:
+        """A comparison of `unit` over `steps` steps per side has been asked for."""
+        self._request_id, self._unit, self._steps = request_id, unit, max(1, steps)
+        self._sides_to_grow = ("A", "B")
+        self._pending.clear()
+        self._running = True
+        self.column_a.clear("comparing…")
+        self.column_b.clear("comparing…")
+        self.verdict_label.setText("")
+        self.progress.setValue(0)
+        self.status_label.setText(f"Comparing {unit}…")
+        self._update_buttons()
+
+    def add_frame(self, frame: CompareFrame) -> None:
+        if frame.request_id == self._request_id and self._running:
+            self._pending[frame.side] = frame  # only the newest per side is ever painted
+
+    def set_comparison(self, result: Comparison) -> None:
+        """Show both sides; a finished result also ends the run."""
+        if result.request_id != self._request_id:
+            return  # a comparison the user has since replaced
+        self._on_repaint_timeout()
+        has_image = not result.note
+        for column, side in ((self.column_a, result.a), (self.column_b, result.b)):
+            column.set_result(side, self._unit, has_image)
+        self._sides_to_grow = tuple(s.side for s in (result.a, result.b) if not s.note) or ("A",)
+        self.verdict_label.setText(result.verdict)
+        if not result.finished:
+            self.status_label.setText(result.note or f"Comparing {self._unit}: growing images…")
+            return
+        self._pending.clear()
+        self._running = False
+        self.progress.setValue(_PROGRESS_STEPS)
+        ended = "stopped" if result.cancelled else "done"
+        self.status_label.setText(f"{self._unit}: {ended}. {result.note}".strip())
+        self._update_buttons()
+
+    def set_idle(self, text: str = "") -> None:
+        """The comparison failed or was dropped: nothing runs any more."""
+        self._running = False
+        self._pending.clear()
+        if text:
+            self.status_label.setText(text)
+        self._update_buttons()
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def request_id(self) -> int:
+        """The comparison the tab shows or waits for (0: none)."""
+        return self._request_id
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _forget(self, text: str) -> None:
+        self._request_id = 0
+        self._running = False
+        self._pending.clear()
+        self.column_a.clear()
+        self.column_b.clear()
+        self.verdict_label.setText("")
+        self.progress.setValue(0)
+        self.status_label.setText(text)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.compare_button.setEnabled(self._has_b)
+        self.stop_button.setEnabled(self._running)
+
+    # ------------------------------------------------------------------------------- slots
+
+    def _on_repaint_timeout(self) -> None:
+        for side, frame in list(self._pending.items()):
+            column = self.column_a if side == "A" else self.column_b
+            column.show_frame(frame.image, f"{self._unit} in {side} · step {frame.step}")
+            order = self._sides_to_grow.index(side) if side in self._sides_to_grow else 0
+            done = (order + frame.step / max(1, frame.steps)) / len(self._sides_to_grow)
+            self.progress.setValue(round(done * _PROGRESS_STEPS))
+        self._pending.clear()
+
+    def _on_choose_button_clicked(self) -> None:
+        self.choose_requested.emit()
+
+    def _on_compare_button_clicked(self) -> None:
+        self.compare_requested.emit()
+
+    def _on_stop_button_clicked(self) -> None:
+        self.stop_requested.emit()

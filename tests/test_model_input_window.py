@@ -1,0 +1,147 @@
+"""The window asks how a model wants its input when nothing says, remembers the answer per file,
+and lets the user pick the size a free-size model works at (fake engine)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from fake_engine import FakeEngine, fake_summary
+from PySide6.QtWidgets import QDialogButtonBox
+
+from engine.input_spec import InputPreprocessing
+from engine.messages import LoadModel
+from gui.main_window import MainWindow
+from gui.model_input_dialog import CUSTOM
+
+TORCH = InputPreprocessing.mean_std((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+def window(qtbot, engine) -> MainWindow:
+    win = MainWindow(engine)
+    qtbot.addWidget(win)
+    win.show()
+    engine.start()
+    return win
+
+
+def _rgb_summary(**changes):
+    return replace(fake_summary(), **{"input_shape": (28, 28, 3), **changes})
+
+
+def _open(window, engine, path: str, **summary_changes):
+    """Open `path` as the user would; the fake engine answers with the summary given."""
+    window.open_model(path)
+    engine.load(_rgb_summary(source=path, **summary_changes))
+    return engine.last(LoadModel)
+
+
+def _ok(dialog) -> None:
+    dialog.box.button(QDialogButtonBox.Ok).click()
+
+
+def test_a_model_nothing_describes_brings_up_the_dialog(window, engine, tmp_path):
+    _open(window, engine, str(tmp_path / "mine.keras"), input_origin="assumed")
+    dialog = window.model_input_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert "no JSON sidecar" in dialog.intro.text()
+    assert dialog.radios["unit"].isChecked()  # what the engine assumed
+    assert not dialog.side.isEnabled()  # the model's size is fixed
+    assert "pixels [0, 1] (assumed)" in window._model_label.text()
+
+
+def test_a_choice_reloads_the_model_with_it_and_is_remembered(window, engine, tmp_path):
+    path = str(tmp_path / "mine.keras")
+    _open(window, engine, path, input_origin="assumed")
+    window.model_input_dialog.radios["caffe"].setChecked(True)
+    _ok(window.model_input_dialog)
+    request = engine.last(LoadModel)
+    assert (request.path, request.preprocessing) == (path, InputPreprocessing.caffe())
+    engine.load(_rgb_summary(source=path, input_origin="chosen"))
+    window.open_model(str(tmp_path / "other.keras"))
+    assert engine.last(LoadModel).preprocessing is None  # another file: nothing remembered
+    window.open_model(path)  # e.g. from File › Open Recent Model, in a later session
+    assert engine.last(LoadModel).preprocessing == InputPreprocessing.caffe()
+
+
+def test_a_custom_mean_and_std_are_checked_as_typed(window, engine, tmp_path):
+    _open(window, engine, str(tmp_path / "mine.keras"), input_origin="assumed")
+    dialog = window.model_input_dialog
+    ok = dialog.box.button(QDialogButtonBox.Ok)
+    dialog.radios[CUSTOM].setChecked(True)
+    assert ok.isEnabled()  # torchvision's values are offered first
+    dialog.std.setText("0.2, zero, 0.2")
+    assert not ok.isEnabled() and "Std: 'zero' is not a number" in dialog.problem.text()
+    dialog.std.setText("0.2, 0.2")
+    assert not ok.isEnabled() and "same number of values" in dialog.problem.text()
+    dialog.std.setText("0.229, 0.224, 0.225")
+    assert ok.isEnabled() and dialog.problem.text() == ""
+    _ok(dialog)
+    assert engine.last(LoadModel).preprocessing == TORCH
+
+
+def test_caffe_is_not_offered_for_a_greyscale_model(window, engine, tmp_path):
+    window.open_model(str(tmp_path / "grey.keras"))
+    engine.load(replace(fake_summary(), input_origin="assumed"))  # 28×28×1
+    assert not window.model_input_dialog.radios["caffe"].isEnabled()
+
+
+def test_cancelling_keeps_the_assumption_and_does_not_ask_again(window, engine, tmp_path):
+    path = str(tmp_path / "mine.keras")
+    _open(window, engine, path, input_origin="assumed")
+    window.model_input_dialog.reject()
+    loads = len(engine.of_type(LoadModel))
+    _open(window, engine, path, input_origin="assumed")
+    assert not window.model_input_dialog.isVisible()
+    assert len(engine.of_type(LoadModel)) == loads + 1  # only the user's own reload
+
+
+def test_a_free_size_model_asks_for_its_size(window, engine, tmp_path):
+    path = str(tmp_path / "fcn.keras")
+    _open(window, engine, path, input_shape=(128, 128, 3), free_size=True)
+    dialog = window.model_input_dialog
+    assert dialog.isVisible() and dialog.side.isEnabled() and dialog.side.value() == 128
+    dialog.side.setValue(224)
+    _ok(dialog)
+    request = engine.last(LoadModel)
+    assert request.input_size == 224
+    assert request.preprocessing is None  # the sidecar's word stands
+    window.open_model(path)
+    assert engine.last(LoadModel).input_size == 224
+
+
+def test_a_known_model_of_fixed_size_is_not_asked_about(window, engine, tmp_path):
+    _open(window, engine, str(tmp_path / "known.keras"))  # sidecar, fixed size
+    assert window.model_input_dialog is None
+
+
+def test_the_menu_opens_the_dialog_for_any_file_model(window, engine, tmp_path):
+    _open(window, engine, str(tmp_path / "known.keras"))
+    window.actions["model_input"].trigger()
+    assert window.model_input_dialog.isVisible()
+    assert "sidecar" in window.model_input_dialog.intro.text()
+
+
+def test_zoo_models_have_nothing_to_choose(window, engine):
+    window.open_model("zoo:VGG16", random_weights=True)
+    engine.load(_rgb_summary(source="zoo:VGG16", input_origin="zoo"))
+    assert window.model_input_dialog is None
+    window.actions["model_input"].trigger()
+    assert "built in" in window.message_bar.text()
+    assert engine.last(LoadModel).preprocessing is None
+
+
+def test_a_damaged_remembered_choice_is_ignored(window, engine, tmp_path):
+    from gui.window_model_input import _settings_key
+
+    path = str(tmp_path / "mine.keras")
+    window._settings.setValue(_settings_key(path), "{not json")
+    window.open_model(path)
+    request = engine.last(LoadModel)
+    assert (request.preprocessing, request.input_size) == (None, None)
