@@ -1,7 +1,7 @@
 """convscope: a desktop workbench for seeing inside convolutional neural networks.
 
 python main.py [MODEL] [IMAGE] [--layer NAME] [--filter K] [--steps N] [--screenshot FILE]
-               [--random-weights]    (MODEL: a .keras/.h5 file or zoo:NAME, e.g. zoo:ResNet50)
+               [--random-weights]    (MODEL: a .keras/.h5 file, a SavedModel folder or zoo:NAME)
 python main.py train-default [--mnist DIR] [--epochs N]
 python main.py atlas [--model default|FILE|VGG16] --layer NAME [--filters 0-63] [--preset lucid]
                      [--steps N] [--seed S] --out DIR    (a layer atlas as PNGs, no window)
@@ -25,7 +25,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         prog="convscope", description="See inside convolutional neural networks."
     )
     parser.add_argument(
-        "model", nargs="?", help=".keras/.h5 model or zoo:NAME, e.g. zoo:ResNet50 (default: MNIST)"
+        "model",
+        nargs="?",
+        help=".keras/.h5 file, SavedModel folder or zoo:NAME, e.g. zoo:ResNet50 (default: MNIST)",
     )
     parser.add_argument("image", nargs="?", help="image to open (default: a sample)")
     parser.add_argument(

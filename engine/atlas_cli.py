@@ -73,7 +73,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--model",
         default="default",
-        help="'default' (built-in MNIST CNN), a .keras/.h5 file, or a keras.applications name "
+        help="'default' (built-in MNIST CNN), a .keras/.h5 file, a SavedModel folder, zoo:NAME "
+        "or a keras.applications name "
         "such as VGG16 (needs its ImageNet weights)",
     )
     add_random_weights(parser)

@@ -40,6 +40,7 @@ def load_model_arg(name: str, random_weights: bool = False):
     """(model, meta, label, is_default) for 'default', a file, a zoo name ("zoo:ResNet50" or
     "ResNet50", any case; untrained with `random_weights`) or another keras.applications name."""
     from engine.model_io import ModelLoadError, ModelMeta, load_model
+    from engine.preprocessing import with_preprocessing
     from engine.zoo import load_zoo, zoo_entry
 
     is_default = name.lower() in ("default", "builtin", "built-in")
@@ -52,8 +53,11 @@ def load_model_arg(name: str, random_weights: bool = False):
     if is_default or Path(name).suffix or os.sep in name or Path(name).exists():
         try:
             model, meta, label = load_model(None if is_default else name)
-        except ModelLoadError as error:
-            raise CliError(str(error)) from None
+            if meta.preprocessing is not None:
+                # The sidecar's Caffe or mean/std preprocessing, as the window applies it.
+                model = with_preprocessing(model, meta.preprocessing)
+        except (ModelLoadError, ValueError) as error:
+            raise CliError(f"{error}") from None
         return model, meta, label, is_default
     import keras
 

@@ -54,9 +54,15 @@ def load_comparison(request: LoadComparison, emit: Callable[[object], None]) -> 
     model, meta, label = load_model(
         request.path, random_weights=request.random_weights, trusted=request.trusted
     )
-    # The same input set-up as model A gets (sidecar preprocessing, a size for free-size
-    # models), so both models see the image as they would when opened on their own.
-    as_model_a = LoadModel(request.path, random_weights=request.random_weights)
+    # The same input set-up as model A gets (the user's remembered choice or the sidecar's
+    # preprocessing, a size for free-size models), so both models see the image as they would
+    # when opened on their own.
+    as_model_a = LoadModel(
+        request.path,
+        random_weights=request.random_weights,
+        preprocessing=request.preprocessing,
+        input_size=request.input_size,
+    )
     model, summary = set_up_input(model, meta, request.path or label, as_model_a)
     # Model B is only visualized here: no reference images, so no quality ratio.
     visualizer = Visualizer(model, summary.input_shape, summary.input_range, lambda: None)

@@ -31,7 +31,9 @@ OVERLAY_OPACITY = 0.5
 def _parse(argv: list[str]):
     parser = Parser(prog="convscope explain", description="Explain one image's prediction.")
     parser.add_argument(
-        "--model", default="default", help="'default', a .keras/.h5 file, zoo:VGG16"
+        "--model",
+        default="default",
+        help="'default', a .keras/.h5 file, a SavedModel folder, zoo:VGG16",
     )
     add_random_weights(parser)
     parser.add_argument("--image", required=True, help="the image to explain")

@@ -334,6 +334,8 @@ class LoadComparison:
     path: str | None = None
     random_weights: bool = False
     trusted: bool = False
+    preprocessing: InputPreprocessing | None = None  # as LoadModel: the user's choice for B
+    input_size: int | None = None
     request_id: int = field(default_factory=next_request_id)
 
 

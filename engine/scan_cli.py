@@ -36,7 +36,9 @@ def parse_shard(text: str) -> tuple[int, int]:
 def _parse_scan(argv: list[str]) -> argparse.Namespace:
     parser = Parser(prog="convscope scan", description="Find each filter's top images, headless.")
     parser.add_argument(
-        "--model", default="default", help="'default', a .keras/.h5 file or zoo:NAME"
+        "--model",
+        default="default",
+        help="'default', a .keras/.h5 file, a SavedModel folder or zoo:NAME",
     )
     add_random_weights(parser)
     parser.add_argument("--images", required=True, help="folder of images (searched recursively)")

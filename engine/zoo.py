@@ -24,16 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 
+from engine.input_spec import InputPreprocessing
 from engine.model_io import ModelLoadError, ModelMeta
+from engine.preprocessing import front_layers
 
 PREFIX = "zoo:"
 UNTRAINED = "untrained (random weights)"
 CLASS_INDEX_URL = (
     "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
 )
-CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN = (0.485, 0.456, 0.406)
 TORCH_STD = (0.229, 0.224, 0.225)
 FAMILIES = ("caffe", "tf", "torch", "none")
@@ -83,31 +83,18 @@ def _entry_or_error(name: str) -> ZooEntry:
 # ----------------------------------------------------------------------------- preprocessing
 
 
-def _fixed_conv(kernel: np.ndarray, bias: np.ndarray, name: str) -> keras.layers.Conv2D:
-    layer = keras.layers.Conv2D(3, 1, name=name, trainable=False)
-    layer.build((None, None, None, 3))
-    layer.set_weights([kernel.reshape(1, 1, 3, 3).astype(np.float32), bias.astype(np.float32)])
-    return layer
-
-
 def preprocessing_layers(family: str) -> list[keras.layers.Layer]:
     """Frozen layers mapping RGB pixels in [0, 255] to what `family` expects."""
-    if family == "caffe":
-        kernel = np.zeros((3, 3))
-        for out in range(3):
-            kernel[2 - out, out] = 1.0  # output channel `out` (BGR) reads input channel 2 - out
-        return [_fixed_conv(kernel, -np.array(CAFFE_MEAN_BGR), "preprocess_caffe")]
+    if family not in FAMILIES:
+        raise ValueError(f"unknown preprocessing family {family!r}; known: {', '.join(FAMILIES)}")
     if family == "tf":
         return [keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess_tf")]
-    if family == "torch":
-        std, mean = np.array(TORCH_STD), np.array(TORCH_MEAN)
-        return [
-            keras.layers.Rescaling(1 / 255.0, name="preprocess_torch_scale"),
-            _fixed_conv(np.diag(1 / std), -mean / std, "preprocess_torch_normalize"),
-        ]
-    if family == "none":
-        return []
-    raise ValueError(f"unknown preprocessing family {family!r}; known: {', '.join(FAMILIES)}")
+    spec = {
+        "caffe": InputPreprocessing.caffe(),
+        "torch": InputPreprocessing.mean_std(TORCH_MEAN, TORCH_STD),
+        "none": InputPreprocessing.value_range(0, 255),
+    }[family]
+    return front_layers(spec, 3)  # the same frozen 1×1 convolutions a model file can ask for
 
 
 # ----------------------------------------------------------------------------- building

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from engine.messages import CompareSide, ModelSummary
 from gui.canvas import Canvas
+from gui.dropped_files import MODEL_SUFFIXES
 from gui.predictions import PredictionsPanel
 
 MIN_PICTURES_HEIGHT = 240  # feature map over visualization, each at least ~120 px tall
+MIN_PICTURE_WIDTH = 140
 
 
 def model_title(side: str, summary: ModelSummary | None) -> str:
-    """'A · mnist_cnn' with '(untrained)' when the model's description says it has random
-    weights, so two checkpoints of one architecture are not taken for trained ones."""
+    """'A · mnist_cnn.keras' (a file's name, else the model's), with '(untrained)' when the
+    model's description says it has random weights, so two checkpoints of one architecture are
+    not taken for trained ones."""
     if summary is None:
         return f"{side} · no model yet"
     untrained = " (untrained)" if "untrained" in summary.description else ""
-    return f"{side} · {summary.name}{untrained}"
+    # Two checkpoints of one architecture share the model's name: their files tell them apart.
+    file = Path(summary.source).name
+    is_file = Path(summary.source).suffix.lower() in MODEL_SUFFIXES
+    named = file if is_file else summary.name  # the tooltip has the whole path
+    return f"{side} · {named}{untrained}"
 
 
 class CompareColumn(QWidget):
@@ -41,6 +50,11 @@ class CompareColumn(QWidget):
         self.note_label.setVisible(False)
         self.map_canvas = Canvas()
         self.vis_canvas = Canvas()
+        for canvas in (self.map_canvas, self.vis_canvas):
+            # A canvas's title sets its minimum width; two columns must fit a narrow centre
+            # column (1280 px screens), so the pictures give way and long titles are cut.
+            canvas.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            canvas.setMinimumWidth(MIN_PICTURE_WIDTH)
         self.predictions = PredictionsPanel()
         self.clear()
 
@@ -80,8 +94,7 @@ class CompareColumn(QWidget):
         """Show the maps, value, predictions and (once grown) the visualization of `result`."""
         self.set_note(result.note)
         if result.feature_map is not None:
-            self.map_canvas.show_map(result.feature_map, f"{unit} for the image · mean "
-                                     f"{result.value:.3g}")  # fmt: skip
+            self.map_canvas.show_map(result.feature_map, f"{unit} · mean {result.value:.3g}")
         elif result.value is not None:
             self.map_canvas.clear(f"{unit} = {result.value:.4g} for the image (a Dense unit)")
         elif not has_image:
@@ -94,7 +107,7 @@ class CompareColumn(QWidget):
             self.predictions.clear("No predictions" if has_image else "No image open")
         if result.image is not None:
             reached = "" if result.activation is None else f" · activation {result.activation:.3g}"
-            self.show_frame(result.image, f"{unit} grown in {self.side}{reached}")
+            self.show_frame(result.image, f"{unit} grown{reached}")
         elif result.note:
             self.vis_canvas.clear("Not visualized: see the note above")
 

@@ -65,7 +65,14 @@ class CompareMixin:
         self.message_bar.clear()
         if self.compare_view.is_running():
             self.stop()  # B is loaded only after the running comparison of the old B ends
-        request = LoadComparison(path, random_weights=random_weights, trusted=trusted)
+        preprocessing, input_size = self.remembered_input(path)  # as when opened as model A
+        request = LoadComparison(
+            path,
+            random_weights=random_weights,
+            trusted=trusted,
+            preprocessing=preprocessing,
+            input_size=input_size,
+        )
         self._comparison_request = request
         if path is not None and Path(path).is_file():
             self._settings.setValue(SETTINGS_KEY, path)

@@ -247,3 +247,14 @@ def test_a_new_model_a_does_not_drop_a_waiting_model_b_and_stop_cancels_a_compar
     thread._running = compare  # as if it were running
     thread.submit(StopRun())
     assert thread._cancel.is_set()
+
+
+def test_model_b_takes_the_preprocessing_chosen_for_it(files) -> None:
+    from engine.input_spec import InputPreprocessing
+
+    engine = Engine()
+    request = LoadComparison(files["b"], preprocessing=InputPreprocessing.caffe())
+    (loaded,) = engine.do(request)
+    assert isinstance(loaded, ComparisonLoaded)
+    assert loaded.summary.input_origin == "chosen"
+    assert [layer.name for layer in loaded.summary.layers][:2] == ["pixels", "preprocess_caffe"]

@@ -84,8 +84,8 @@ def test_choosing_model_b_in_the_menu_loads_it_and_compares_the_selected_filter(
     summary = replace(fake_summary(), name="checkpoint_2", description="untrained (random)")
     engine.comparison_loaded.emit(ComparisonLoaded(request.request_id, summary))
     view = window.compare_view
-    assert view.column_b.title_label.text() == "B · checkpoint_2 (untrained)"
-    assert view.column_a.title_label.text() == "A · fake"
+    assert view.column_b.title_label.text() == "B · fake.keras (untrained)"
+    assert view.column_a.title_label.text() == "A · fake.keras"
     compare = engine.last(Compare)
     assert compare.layer == CONV2 and compare.unit == 0  # the window's layer, filter #0
     assert compare.settings == window.controls.settings()
@@ -182,8 +182,8 @@ def test_a_new_model_a_keeps_model_b_and_clears_the_results(window, engine) -> N
     engine.comparison.emit(_result(request, _side("A", "3", 1), _side("B", "8", 2)))
     engine.load(replace(fake_summary(), name="retrained"))
     view = window.compare_view
-    assert view.column_a.title_label.text() == "A · retrained"
-    assert view.column_b.title_label.text() == "B · other"
+    assert view.column_a.title_label.text() == "A · fake.keras"
+    assert view.column_b.title_label.text() == "B · other.keras"
     assert view.column_a.map_canvas.current_rgb8() is None and not view.is_running()
     window.compare()
     assert engine.last(Compare).request_id != request.request_id
@@ -220,5 +220,17 @@ def test_a_failed_comparison_is_shown_and_ends_the_run(window, engine) -> None:
 
 def test_model_titles_mark_untrained_models() -> None:
     summary = replace(fake_summary(), description="ResNet50, untrained (random weights)")
-    assert model_title("B", summary) == "B · fake (untrained)"
+    assert model_title("B", summary) == "B · fake.keras (untrained)"
+    copy = replace(fake_summary(), source="/models/epoch_05.keras")
+    assert model_title("B", copy) == "B · epoch_05.keras"  # two checkpoints, told apart
     assert model_title("A", None) == "A · no model yet"
+
+
+def test_model_b_gets_the_input_chosen_for_its_file(window, engine, tmp_path) -> None:
+    from engine.input_spec import InputPreprocessing
+
+    path = str(tmp_path / "mine.keras")
+    window._remember_input(path, InputPreprocessing.caffe(), 96)
+    window.compare_with(path)
+    request = engine.last(LoadComparison)
+    assert (request.preprocessing, request.input_size) == (InputPreprocessing.caffe(), 96)

@@ -217,3 +217,22 @@ def test_a_size_too_small_for_the_kernels_is_refused_clearly(tmp_path):
     words = r"valid\.keras cannot take 8×8 images \(its Conv2D layer runs out of pixels\)"
     with pytest.raises(ModelLoadError, match=words):
         _run(EngineSession(print), LoadModel(str(path), input_size=8))
+
+
+# ----------------------------------------------------------------------------- the commands
+
+
+def test_headless_commands_apply_the_sidecars_preprocessing(tmp_path, saved_models):
+    from engine.cli_common import CliError, load_model_arg
+
+    path = tmp_path / "tiny.keras"
+    shutil.copy(saved_models["tiny"], path)
+    path.with_suffix(".json").write_text('{"input": {"preprocessing": "caffe"}}', "utf-8")
+    model, meta, _label, _ = load_model_arg(str(path))
+    assert [layer.name for layer in model.layers][:2] == ["pixels", "preprocess_caffe"]
+    assert meta.input_range == (0.0, 255.0)
+    grey = tmp_path / "nested.keras"
+    shutil.copy(saved_models["nested"], grey)
+    grey.with_suffix(".json").write_text('{"input": {"preprocessing": "caffe"}}', "utf-8")
+    with pytest.raises(CliError, match="swaps RGB to BGR, but this model takes 1 channel"):
+        load_model_arg(str(grey))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fake_engine import FakeEngine, fake_summary
+from fake_engine import FakeEngine, fake_summary, fake_window
 from PySide6.QtWidgets import QDialogButtonBox
 
 from engine.input_spec import InputPreprocessing
@@ -24,11 +24,7 @@ def engine() -> FakeEngine:
 
 @pytest.fixture
 def window(qtbot, engine) -> MainWindow:
-    win = MainWindow(engine)
-    qtbot.addWidget(win)
-    win.show()
-    engine.start()
-    return win
+    return fake_window(qtbot, engine, model=False)
 
 
 def _rgb_summary(**changes):
