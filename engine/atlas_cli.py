@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from engine.channels import screen_colours
 from engine.cli_common import (
     CliError,
     Parser,
@@ -91,7 +92,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def to_png(image: np.ndarray) -> Image.Image:
-    """(H, W, C) in [0, 1] as an 8-bit picture (grey for one channel), short side ≥ 128 px."""
+    """(H, W, C) in [0, 1] as an 8-bit picture (grey for one channel, other counts as
+    `engine.channels.screen_colours` draws them), short side ≥ 128 px."""
+    if image.shape[-1] != 1:
+        image = screen_colours(image)
     pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
     factor = max(1, math.ceil(TILE_MIN_SIDE / min(pixels.shape[:2])))
     pixels = pixels.repeat(factor, axis=0).repeat(factor, axis=1)

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from engine.channels import display_part, expand_channels
+
 # Largest image we agree to decode: big enough for any camera, small enough to stay in memory.
 MAX_PIXELS = 250_000_000
 # Models with a free input size see images no larger than this on their longer side.
@@ -37,7 +39,8 @@ class ConvertedImage:
     """An image ready for the model, with what was done to it."""
 
     pixels: np.ndarray  # (H, W, C) float32 in the model's input range
-    display: np.ndarray  # (H, W, C) float32 in [0, 1]
+    # (H, W, 1) or (H, W, 3) float32 in [0, 1]: what the window draws (engine.channels)
+    display: np.ndarray
     original_size: tuple[int, int]  # width, height
     notes: tuple[str, ...]
 
@@ -128,13 +131,19 @@ def _to_float(
     """Pixels as float32 in [0, 1] with the model's channel count, plus notes.
 
     `white` is the value of white in a high-bit-depth ("I" or "F") image, from `_white_level`.
+    Channel counts other than 1 and 3 follow the rule in `engine.channels`.
     """
     notes: list[str] = []
     mode = image.mode
+    alpha = None
     if white is not None:
         values = np.asarray(image, dtype=np.float32)
         grey = np.clip(values / white, 0.0, 1.0)
         rgb = np.repeat(grey[..., None], 3, axis=-1)
+    elif image.has_transparency_data and channels in (2, 4):
+        # The model has an alpha channel of its own: keep the colours as stored, alpha beside.
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        rgb, alpha = rgba[..., :3], rgba[..., 3]
     else:
         if image.has_transparency_data:
             # Transparent areas become white, as a viewer shows them, not black.
@@ -153,7 +162,12 @@ def _to_float(
         if is_grey and mode in ("L", "1", "I;16", "I;16B", "I;16L", "I", "F", "LA"):
             notes.append("greyscale copied to 3 channels")
         return rgb, notes
-    raise ImageError(f"the model takes {channels} channels; convscope supports 1 or 3")
+    if channels < 1:
+        raise ImageError(f"the model takes {channels} channels; it needs at least 1")
+    if channels == 2 and not is_grey:
+        notes.append("converted colour to greyscale")
+    pixels, channel_notes = expand_channels(rgb, alpha, channels)
+    return pixels, notes + channel_notes
 
 
 def _target_size(size: tuple[int, int], model_hw: tuple[int | None, int | None]) -> tuple[int, int]:
@@ -199,7 +213,7 @@ def convert_image(
     low, high = input_range
     return ConvertedImage(
         pixels=(low + (high - low) * unit).astype(np.float32),
-        display=np.array(unit, dtype=np.float32, copy=True),
+        display=display_part(unit),
         original_size=original,
         notes=tuple(notes),
     )

@@ -12,11 +12,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from engine.channels import to_model_channels
+
 # The notebook's scales: coarse blobs dominate, finer detail adds less and less.
 DEFAULT_SCALES: tuple[tuple[int, float], ...] = ((3, 1.0), (7, 0.5), (14, 0.25), (28, 0.125))
-
-# ITU-R BT.601 luma, what Pillow's "L" conversion uses, for RGB images given to grey models.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 INITIAL_KINDS = ("grey", "scales", "image")
 
@@ -91,19 +90,6 @@ def scale_mixture(
     return np.clip(0.5 + amplitude * normalised, 0.0, 1.0).astype(np.float32)
 
 
-def _match_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
-    have = pixels.shape[-1]
-    if have == 4:  # RGBA: the alpha says nothing a model can see
-        pixels, have = pixels[..., :3], 3
-    if have == channels:
-        return pixels
-    if have == 1:
-        return np.repeat(pixels, channels, axis=-1)
-    if have == 3 and channels == 1:
-        return (pixels @ _LUMA)[..., None]
-    raise ValueError(f"cannot turn an image with {have} channels into one with {channels}")
-
-
 def from_image(
     pixels: np.ndarray,
     shape: Sequence[int],
@@ -111,7 +97,8 @@ def from_image(
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """A user's image (H', W'), (H', W', C') in [0, 1] as a start (the DeepDream way): resized
-    bilinearly to (H, W), channels matched (grey ↔ RGB, alpha dropped), repeated over the
+    bilinearly to (H, W), channels matched (grey ↔ RGB, alpha dropped; other model channel
+    counts as `engine.channels.expand_channels` fills them, opaque), repeated over the
     batch, plus optional uniform noise in ±`noise` (needs `rng`), clipped to [0, 1]."""
     batch, height, width, channels = check_shape(shape)
     array = np.asarray(pixels, dtype=np.float32)
@@ -127,7 +114,7 @@ def from_image(
         raise ValueError(f"noise {noise!r} must lie in [0, 0.5]")
     if noise > 0 and rng is None:
         raise ValueError("noise > 0 needs a numpy random generator (rng)")
-    array = _match_channels(array, channels)
+    array = to_model_channels(array, channels)
     resized = _resize(array[None], height, width, smooth=True)
     start = np.repeat(resized, batch, axis=0)
     if noise > 0 and rng is not None:

@@ -77,7 +77,7 @@ def _check_container(model_path: Path, label: str) -> None:
 
 
 def _check_image_model(model: keras.Model, label: str) -> None:
-    """Refuse what convscope cannot show: one image input and one output are supported."""
+    """Refuse what convscope cannot show: one image input (any channel count) and one output."""
     inputs = getattr(model, "inputs", None)
     if not inputs:
         raise ModelLoadError(
@@ -86,7 +86,7 @@ def _check_image_model(model: keras.Model, label: str) -> None:
     if len(inputs) != 1:
         raise ModelLoadError(
             f"{label} has {len(inputs)} inputs; convscope works with models that take one image "
-            "input (batch, height, width, 1 or 3 channels)"
+            "input (batch, height, width, channels)"
         )
     outputs = getattr(model, "outputs", None) or []
     if len(outputs) > 1:
@@ -99,12 +99,13 @@ def _check_image_model(model: keras.Model, label: str) -> None:
     if len(shape) != 4:
         raise ModelLoadError(
             f"{label} expects input shape {shape}; convscope needs images "
-            "(batch, height, width, channels) with 1 (greyscale) or 3 (RGB) channels"
+            "(batch, height, width, channels)"
         )
-    if shape[-1] not in (1, 3):
+    # Any channel count opens: engine.channels says how a picture fills 2, 4 or more channels.
+    if shape[-1] is None or shape[-1] < 1:
         raise ModelLoadError(
-            f"{label} expects images with {shape[-1]} channels (input shape {shape}); convscope "
-            "works with 1 (greyscale) or 3 (RGB) channels only"
+            f"{label} expects input shape {shape}, with no fixed channel count; convscope needs "
+            "to know how many channels an image has (1 greyscale, 3 RGB, or any other number)"
         )
 
 

@@ -239,7 +239,7 @@ def _wrap_signature(folder: Path, label: str) -> keras.Model:
     if len(shape) != 4 or not (spec.dtype.is_floating or spec.dtype.is_integer):
         raise ModelLoadError(
             f"{label}: its signature {endpoint!r} takes {spec.dtype.name} tensors of shape "
-            f"{shape}; convscope needs images (batch, height, width, 1 or 3 channels)"
+            f"{shape}; convscope needs images (batch, height, width, channels)"
         )
     layer = SavedModelSignature(str(folder), endpoint, input_name, output_name)
     image = keras.Input(shape[1:], name=input_name)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from engine.channels import to_model_channels
 from engine.dataset_scan import (
     ImageSource,
     Scanner,
@@ -116,8 +117,10 @@ def _projections(model, summary, images, layer, unit, method) -> np.ndarray:
     name = {"gradcam": "gradcam", "deconvnet": "deconvnet"}.get(method)
     if name is None:
         raise ValueError(f"unknown projection {method!r}; use none, deconvnet or gradcam")
+    # `images` are what the window shows (grey or RGB); the model may take other channel counts.
+    channels = summary.input_shape[-1]
     maps = [
-        explain(model, low + (high - low) * image, name, target,
+        explain(model, low + (high - low) * to_model_channels(image, channels), name, target,
                 options={"low": low, "high": high}).heatmap
         for image in images
     ]  # fmt: skip

@@ -37,16 +37,31 @@ class FilterEffect(QWidget):
     # ------------------------------------------------------------------------------- public API
 
     def show_effect(
-        self, kernel: np.ndarray, image: np.ndarray | None, feature_map: np.ndarray | None
+        self,
+        kernel: np.ndarray,
+        image: np.ndarray | None,
+        feature_map: np.ndarray | None,
+        model_channels: int | None = None,
     ) -> None:
         """Draw the top input channels of `kernel` ((kh, kw, in)), each with the image's channel
-        of that index when `image` ((H, W, C)) is the layer's input, and `feature_map` ((h, w))."""
+        of that index when `image` ((H, W, C)) is the layer's input, and `feature_map` ((h, w)).
+        `model_channels` is the model's input channel count, to tell a first layer of a model
+        with 2, 4 or more channels (which the window's picture does not show) from a deeper one."""
         self._clear_cells()
         kernel = np.asarray(kernel, dtype=np.float32)
         self.channels = strongest_channels(kernel)
         reads_image = image is not None and image.ndim == 3 and image.shape[2] == kernel.shape[2]
         notes = ["Input channel · kernel slice (strongest first) → feature map."]
-        if not reads_image:
+        if (
+            not reads_image
+            and model_channels not in (None, 1, 3)
+            and kernel.shape[2] == model_channels
+        ):
+            notes.append(
+                f"The layer reads the model's {model_channels} input channels; the window shows "
+                "only the picture's grey or RGB part: inputs not shown."
+            )
+        elif not reads_image:
             notes.append("The layer reads earlier feature maps, not the image: inputs not shown.")
         if feature_map is None:
             notes.append("Open an image to see the feature map.")

@@ -13,6 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QImage
 
+from engine.channels import screen_colours
+
 
 def normalize_per_channel(maps: np.ndarray) -> np.ndarray:
     """Scale each channel of (H, W, C) raw activations to [0, 1] on its own.
@@ -63,19 +65,23 @@ def apply_colormap(gray: np.ndarray, name: str = "viridis") -> np.ndarray:
 
 
 def to_rgb8(image: np.ndarray, colormap: str | None = None) -> np.ndarray:
-    """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) floats in [0, 1] to contiguous (H, W, 3) uint8.
+    """(H, W) or (H, W, C) floats in [0, 1], any C ≥ 1, to contiguous (H, W, 3) uint8.
 
-    Single-channel images go through `colormap`, or plain grey when it is None. Alpha is dropped:
-    the engine never makes transparent images and the canvas has nothing to show through.
+    - C = 1 (or 2-D): through `colormap`, or plain grey when it is None.
+    - C = 2 (grey + alpha models): false colour, red = channel 0, green = channel 1,
+      blue = their mean, so both channels stay visible.
+    - C = 3: as is. C ≥ 4: the first three channels as RGB; the rest (an RGBA model's alpha,
+      a multispectral model's extra bands) are not drawn: a screen has three colours.
+      The rule is `engine.channels.screen_colours`, which the headless commands share.
     """
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 2:
         return apply_colormap(image, colormap or "gray")
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        return np.ascontiguousarray(_to_bytes(image[:, :, :3]))
-    raise ValueError(f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
+    if image.ndim == 3 and image.shape[2] >= 2:
+        return np.ascontiguousarray(_to_bytes(screen_colours(image)))
+    raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape {image.shape}")
 
 
 def qimage_from_rgb8(rgb: np.ndarray) -> QImage:

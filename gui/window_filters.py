@@ -205,7 +205,8 @@ class FiltersMixin(DatasetMixin):
         maps = self._maps.maps if self._maps is not None else None
         fits = maps is not None and self._maps.layer == kernels.layer and maps.ndim == 3
         feature_map = maps[..., kernels.unit] if fits and kernels.unit < maps.shape[-1] else None
-        self.kernel_view.effect.show_effect(kernels.kernel, image, feature_map)
+        channels = self.summary.input_shape[2] if self.summary is not None else None
+        self.kernel_view.effect.show_effect(kernels.kernel, image, feature_map, channels)
 
     # ------------------------------------------------------------------ widget intents
 
