@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,7 +46,10 @@ def load_model_arg(name: str, random_weights: bool = False):
 
     is_default = name.lower() in ("default", "builtin", "built-in")
     if (zoo_entry(name) or name.lower().startswith("zoo:")) and not Path(name).exists():
+        entry = zoo_entry(name)
         try:
+            if entry is not None and not random_weights:
+                _download_with_progress(entry.name)
             model, meta, label = load_zoo(name, random_weights=random_weights)
         except ModelLoadError as error:
             raise CliError(str(error)) from None
@@ -77,6 +81,27 @@ def load_model_arg(name: str, random_weights: bool = False):
         ) from None
     value_range = (-1.0, 1.0) if name in _MINUS_ONE_TO_ONE else (0.0, 255.0)
     return model, ModelMeta(input_range=value_range), name, False
+
+
+def _download_with_progress(model_name: str) -> None:
+    """Fetch a zoo model's ImageNet weights (if not cached), with a progress line on stderr."""
+    from engine.weights_download import ensure_weights
+
+    shown = {"last": -1}
+
+    def progress(done: int, total: int) -> None:
+        # On a terminal one line counts up; in a log, a line every 10 % keeps it short.
+        percent = int(100 * done / total) if total else -1
+        if not sys.stderr.isatty() and percent // 10 == shown["last"] // 10:
+            return
+        shown["last"] = percent
+        size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        end = "\r" if sys.stderr.isatty() else "\n"
+        print(f"downloading ImageNet weights for {model_name}: {size}", end=end, file=sys.stderr)
+
+    ensure_weights(model_name, progress)
+    if shown["last"] != -1 and sys.stderr.isatty():
+        print(file=sys.stderr)  # end the line that counted up
 
 
 def add_random_weights(parser: argparse.ArgumentParser) -> None:

@@ -299,3 +299,17 @@ def test_the_engine_thread_downloads_then_builds_the_zoo_model(
     assert loaded.args[0].request_id == load.request_id
     assert progress[-1].finished and not progress[-1].cancelled
     assert progress[-1].done_bytes == len(PAYLOAD) and _files(keras_home) == [NAME]
+
+
+def test_the_headless_commands_show_the_download_on_stderr(server, keras_home, monkeypatch, capsys):
+    from engine.cli_common import _download_with_progress
+
+    _serve_vgg16(monkeypatch, f"{server}/good")
+    _download_with_progress("VGG16")
+    lines = capsys.readouterr().err.splitlines()
+    prefix = "downloading ImageNet weights for VGG16: "
+    assert lines and all(line.startswith(prefix) for line in lines)
+    assert lines[-1].endswith(f"{len(PAYLOAD) / 1e6:.1f} of {len(PAYLOAD) / 1e6:.1f} MB")
+    assert _files(keras_home) == [NAME]
+    _download_with_progress("VGG16")  # cached: nothing to show, nothing fetched
+    assert capsys.readouterr().err == "" and REQUESTS == ["/good"]
