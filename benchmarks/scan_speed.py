@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO_ROOT))
-    from engine.dataset_scan import Scanner, folder_source
+    from engine.dataset_scan import Scanner
     from engine.model_io import load_model
+    from engine.scan_sources import folder_source
 
     count, naive_count = (1000, 60) if args.quick else (10_000, 500)
     model, meta, _ = load_model(None)

@@ -10,8 +10,6 @@ its files, so a cancelled scan resumes where it stopped and a different model ne
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -20,112 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from engine.images import ImageError, convert_image, read_image
+from engine.images import ImageError, convert_image
+from engine.scan_sources import ImageSource, as_source, digest
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-BUILTIN_ROOT = "builtin:samples"
 BATCH_SIZE = 64
 SAVE_EVERY = 8  # batches between saves of a running scan
 FREE_SIDE = 224  # images for a model with a free input size are batched at this size
 RANKINGS = ("l2", "max")
 _DECODE_WORKERS = min(8, os.cpu_count() or 1)
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    """The images of a scan: a folder (or the built-in samples) and its files, sorted."""
-
-    root: str  # absolute folder path, or BUILTIN_ROOT
-    names: tuple[str, ...]  # relative to root, POSIX separators
-    signature: str  # sizes and modification times: a changed file gives a new cache key
-    opener: Callable[[str], Image.Image] | None = None  # None: read the file at root/name
-
-    def open(self, name: str) -> Image.Image:
-        return self.opener(name) if self.opener else read_image(Path(self.root) / name)
-
-    def subset(self, names: Sequence[str]) -> ImageSource:
-        """The same source restricted to `names` (a shard)."""
-        return ImageSource(self.root, tuple(names), _digest([self.signature, *names]), self.opener)
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Every image file under `folder`, recursively, sorted; ValueError names a missing folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise ValueError(f"image folder {str(folder)!r} {what}")
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
-    )
-
-
-def folder_source(folder: str | Path) -> ImageSource:
-    """The images of `folder` as a scan source; ValueError if it has none."""
-    root = Path(folder).resolve()
-    paths = list_images(root)
-    if not paths:
-        raise ValueError(f"folder {str(folder)!r} has no images convscope can read")
-    names = tuple(path.relative_to(root).as_posix() for path in paths)
-    stats = [path.stat() for path in paths]
-    rows = zip(names, stats, strict=True)
-    signature = _digest(f"{n}\t{s.st_size}\t{s.st_mtime_ns}" for n, s in rows)
-    return ImageSource(str(root), names, signature)
-
-
-def paths_source(paths: Sequence[str | Path]) -> ImageSource:
-    """Image files given one by one, named relative to their common folder."""
-    if not paths:
-        raise ValueError("the list of images is empty: it has no images convscope can read")
-    resolved = sorted(Path(p).resolve() for p in paths)
-    root = Path(os.path.commonpath([p.parent for p in resolved]))
-    names = tuple(p.relative_to(root).as_posix() for p in resolved)
-    parts = []
-    for name, path in zip(names, resolved, strict=True):
-        stat = path.stat() if path.exists() else None
-        parts.append(f"{name}\t{stat.st_size if stat else -1}\t{stat.st_mtime_ns if stat else -1}")
-    return ImageSource(str(root), names, _digest(parts))
-
-
-def builtin_images() -> ImageSource:
-    """scikit-learn's 1797 digits (MNIST-like, 28×28) and scikit-image's photos, as one source."""
-    from engine.samples import _PHOTOS, load_sample
-
-    count = len(_digits())
-    names = (*(f"digit/{i:04d}" for i in range(count)), *(f"photo/{key}" for key in _PHOTOS))
-
-    def opener(name: str) -> Image.Image:
-        kind, _, key = name.partition("/")
-        return _digit_image(int(key)) if kind == "digit" else load_sample(f"photo:{key}")
-
-    return ImageSource(BUILTIN_ROOT, names, _digest(names), opener)
-
-
-@functools.cache
-def _digits() -> np.ndarray:
-    from sklearn.datasets import load_digits
-
-    return load_digits().images
-
-
-def _digit_image(index: int) -> Image.Image:
-    """scikit-learn digit `index`, white on black in a 20×20 box with a 4-pixel margin (MNIST)."""
-    ink = _digits()[index] / 16.0
-    box = Image.fromarray((ink * 255).astype(np.uint8)).resize((20, 20), Image.Resampling.BICUBIC)
-    canvas = Image.new("L", (28, 28), 0)
-    canvas.paste(box, (4, 4))
-    return canvas
-
-
-def _digest(parts) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(str(part).encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 @dataclass
@@ -325,7 +226,7 @@ def scan_key(
 ) -> str:
     """The cache key: model weights, folder, its files (sizes, times), layers and k."""
     layer_text = ",".join("/".join(layer) for layer in layers)
-    return _digest([fingerprint, source.root, source.signature, layer_text, top_k])[:32]
+    return digest([fingerprint, source.root, source.signature, layer_text, top_k])[:32]
 
 
 def scans_dir() -> Path:
@@ -446,7 +347,7 @@ class Scanner:
         `should_stop` is asked between batches; a stopped scan is saved and resumes later.
         `progress(done, total, skipped)` is called after every batch.
         """
-        source = _as_source(source)
+        source = as_source(source)
         state = self.cached(source) or self.new_state(source)
         todo = [i for i in np.flatnonzero(~state.done)]
         total = len(state.names)
@@ -506,14 +407,6 @@ class Scanner:
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         maps = np.array(outputs[position][..., unit], dtype=np.float32)
         return np.stack([c.display for c in converted]), maps
-
-
-def _as_source(source) -> ImageSource:
-    if isinstance(source, ImageSource):
-        return source
-    if isinstance(source, str | Path):
-        return folder_source(source)
-    return paths_source(list(source))
 
 
 def top_images(
@@ -590,7 +483,7 @@ def merge_states(states: Sequence[ScanState], key: str | None = None) -> ScanSta
         done[_remap(state, position)[:-1]] = state.done
     skipped = {name: why for state in states for name, why in state.skipped.items()}
     return ScanState(
-        key or _digest(sorted(state.key for state in states))[:32], first.root, tuple(names),
+        key or digest(sorted(state.key for state in states))[:32], first.root, tuple(names),
         first.layers, first.top_k, first.fingerprint, done,
         sum(state.count for state in states), skipped, stats,
     )  # fmt: skip

@@ -13,11 +13,11 @@ import numpy as np
 from engine.images import ImageError, convert_image, read_image
 from engine.model_io import REPO_ROOT
 from engine.samples import load_sample, sample_names
+from engine.scan_sources import IMAGE_SUFFIXES
 
 MNIST_DIR = REPO_ROOT.parent / "shared" / "data" / "mnist"
 MNIST_REFERENCE_COUNT = 1000
 FOLDER_LIMIT = 64
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 def mnist_references(count: int = MNIST_REFERENCE_COUNT) -> np.ndarray | None:

@@ -97,7 +97,7 @@ def _write(out: Path, state, model_label: str) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from engine.dataset_scan import folder_source
+    from engine.scan_sources import folder_source
 
     shard = parse_shard(args.shard) if args.shard else None
     if args.top_k < 1 or args.batch_size < 1:
@@ -134,7 +134,8 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    from engine.dataset_scan import ScanState, folder_source, merge_states, scan_key
+    from engine.dataset_scan import ScanState, merge_states, scan_key
+    from engine.scan_sources import folder_source
 
     states, labels = [], []
     for folder in args.shards:

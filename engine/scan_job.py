@@ -12,14 +12,7 @@ import keras
 import numpy as np
 
 from engine.channels import to_model_channels
-from engine.dataset_scan import (
-    ImageSource,
-    Scanner,
-    ScanState,
-    builtin_images,
-    folder_source,
-    top_image_maps,
-)
+from engine.dataset_scan import Scanner, ScanState, top_image_maps
 from engine.messages import (
     ModelSummary,
     ScanImages,
@@ -28,6 +21,7 @@ from engine.messages import (
     ShowTopImages,
     TopImages,
 )
+from engine.scan_sources import ImageSource, builtin_images, folder_source
 
 
 @dataclass

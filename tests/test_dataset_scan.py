@@ -24,8 +24,8 @@ def _write_folder(folder: Path, count: int, size: int = 16, seed: int = 0) -> Pa
 
 def _brute_force(model, folder: Path, layer: tuple[str, ...], shape, value_range):
     """Per-image (N, C) l2, max and mean of a layer, image by image, in list_images order."""
-    from engine.dataset_scan import list_images
     from engine.images import convert_image, read_image
+    from engine.scan_sources import list_images
     from engine.surgery import truncate
 
     cut = truncate(model, layer)
@@ -148,7 +148,7 @@ def test_cancelled_scan_resumes_and_ends_equal(tiny_conv_model, folder, tmp_path
     asked = []
     partial = scanner().scan(folder, should_stop=lambda: asked.append(1) or len(asked) > 2)
     assert partial.done.sum() == 16 and not partial.complete
-    cached = scanner().cached(__import__("engine.dataset_scan").dataset_scan.folder_source(folder))
+    cached = scanner().cached(__import__("engine.scan_sources").scan_sources.folder_source(folder))
     assert cached is not None and cached.done.sum() == 16  # the saved state is the partial one
     progress = []
     resumed = scanner().scan(folder, progress=lambda *args: progress.append(args))
@@ -162,7 +162,8 @@ def test_cancelled_scan_resumes_and_ends_equal(tiny_conv_model, folder, tmp_path
 def test_a_different_model_gets_a_different_key(tiny_conv_model, folder, tmp_path):
     import keras
 
-    from engine.dataset_scan import Scanner, folder_source, scan_key
+    from engine.dataset_scan import Scanner, scan_key
+    from engine.scan_sources import folder_source
 
     other = keras.models.clone_model(tiny_conv_model)  # same layers, fresh weights
     source = folder_source(folder)
@@ -235,10 +236,11 @@ def test_cli_reports_bad_input(tmp_path, capsys):
 
 
 def test_default_model_on_mnist_digits(tmp_path):
-    from engine.dataset_scan import Scanner, builtin_images, top_image_maps
+    from engine.dataset_scan import Scanner, top_image_maps
     from engine.mnist_data import load_mnist_dir
     from engine.model_io import load_model
     from engine.references import MNIST_DIR
+    from engine.scan_sources import builtin_images
 
     try:
         digits, _ = load_mnist_dir(MNIST_DIR)
@@ -258,7 +260,7 @@ def test_default_model_on_mnist_digits(tmp_path):
     )
     fire = state.fire_fraction(("conv3",))
     assert fire.shape == (64,) and 0 < fire.mean() <= 1
-    from engine.dataset_scan import folder_source
+    from engine.scan_sources import folder_source
 
     images, maps, scores, names = top_image_maps(
         scanner, folder_source(folder), state, ("conv3",), 5
