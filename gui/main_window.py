@@ -261,7 +261,8 @@ class MainWindow(
             pixels += " (assumed)"
         self._model_label.setText(f"{loaded.summary.name} · input {size}{pixels}{untrained}")
         self._model_label.setToolTip("Model › Input Preprocessing and Size… changes this")
-        self.setWindowTitle(f"convscope — {Path(loaded.summary.source).name}")
+        marker = " (untrained)" if untrained else ""
+        self.setWindowTitle(f"convscope — {Path(loaded.summary.source).name}{marker}")
         self.canvas.clear("Pick a filter to watch its image grow")
         self.plot.reset()
         self._filters_model_loaded()

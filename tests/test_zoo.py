@@ -170,5 +170,6 @@ def test_an_untrained_zoo_model_opens_from_the_menu_and_says_so(qtbot):
         window.actions["zoo:MobileNetV2:random"].trigger()
     assert blocker.args[0].name == "zoo_mobilenetv2"
     assert "untrained" in window._model_label.text()
+    assert window.windowTitle() == "convscope — zoo:MobileNetV2 (untrained)"
     window.close()
     assert engine.wait(5_000)
