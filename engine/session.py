@@ -146,7 +146,9 @@ class EngineSession:
         elif isinstance(request, LoadComparison):
             from engine.compare_job import load_comparison
 
-            self.comparison = load_comparison(request, self._emit)
+            # Model B's ImageNet weights download as A's do: with progress, cancellable.
+            if fetch_weights_for(request, self._emit, should_stop):
+                self.comparison = load_comparison(request, self._emit)
         elif isinstance(request, Compare):
             from engine.compare_job import ModelSide, run_compare
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.messages import DownloadProgress, LoadModel, Status
+from engine.messages import DownloadProgress, LoadComparison, LoadModel, Status
 from engine.model_io import ModelLoadError
 
 CHUNK_BYTES = 1 << 16  # small enough that Cancel answers within a fraction of a second
@@ -262,10 +262,13 @@ def _never() -> bool:
 
 
 def fetch_weights_for(
-    request: LoadModel, emit: Callable[[object], None], should_stop: Callable[[], bool]
+    request: LoadModel | LoadComparison,
+    emit: Callable[[object], None],
+    should_stop: Callable[[], bool],
 ) -> bool:
-    """Before loading `request`, download its ImageNet weights if it needs them and they are
-    not cached, emitting DownloadProgress; False when the user cancelled (nothing changed)."""
+    """Before loading `request` (model A, or model B of a comparison), download its ImageNet
+    weights if it needs them and they are not cached, emitting DownloadProgress; False when the
+    user cancelled (nothing changed)."""
     from engine.zoo import zoo_entry
 
     entry = zoo_entry(request.path) if isinstance(request.path, str) else None

@@ -170,13 +170,15 @@ class EngineThread(QThread):
                     self._cancel.set()
                 return
             if isinstance(request, CancelLoad):
-                # Only a LoadModel checks should_stop while it downloads its weights; it is no
-                # long job, so a new visualization or StopRun never cancels a model load.
+                # Only model loads (A's or B's) check should_stop while they download weights;
+                # they are no long jobs, so a new visualization or StopRun never cancels them.
                 wanted = request.load_id
-                waiting = self._mailbox.get("model")
-                if waiting is not None and wanted in (None, waiting.request_id):
-                    del self._mailbox["model"]
-                if isinstance(running, LoadModel) and wanted in (None, running.request_id):
+                for lane in ("model", "comparison"):
+                    waiting = self._mailbox.get(lane)
+                    if waiting is not None and wanted in (None, waiting.request_id):
+                        del self._mailbox[lane]
+                loading = isinstance(running, LoadModel | LoadComparison)
+                if loading and wanted in (None, running.request_id):
                     self._cancel.set()
                 return
             lane = _lane(request)

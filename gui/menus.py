@@ -25,6 +25,25 @@ def _open_zoo(window, name: str, random_weights: bool, _checked: bool = False) -
     window.open_model(f"zoo:{name}", random_weights=random_weights)
 
 
+def _compare_zoo(window, name: str, random_weights: bool, _checked: bool = False) -> None:
+    window.compare_with(f"zoo:{name}", random_weights=random_weights)
+
+
+def _fill_zoo_menu(window, menu, opener, actions: dict[str, QAction], prefix: str) -> None:
+    """Each zoo architecture twice: with ImageNet weights and untrained."""
+    for name in ZOO_NAMES:
+        trained = QAction(f"{name} (ImageNet weights)", window)
+        trained.setStatusTip(f"Download {name}'s ImageNet weights once into the Keras cache")
+        trained.triggered.connect(partial(opener, window, name, False))
+        untrained = QAction(f"{name} (random weights)", window)
+        untrained.setStatusTip(f"{name}'s architecture, untrained: for its structure and speed")
+        untrained.triggered.connect(partial(opener, window, name, True))
+        menu.addAction(trained)
+        menu.addAction(untrained)
+        menu.addSeparator()
+        actions[f"{prefix}{name}"], actions[f"{prefix}{name}:random"] = trained, untrained
+
+
 def _open_sample(window, key: str, _checked: bool = False) -> None:
     window.open_image(sample=key)
 
@@ -218,21 +237,13 @@ def build_menus(window) -> dict[str, QAction]:
     model_menu.addAction(actions["open_model"])
     model_menu.addAction(actions["default_model"])
     zoo = model_menu.addMenu("&Zoo (keras.applications)")
-    for name in ZOO_NAMES:
-        trained = QAction(f"{name} (ImageNet weights)", window)
-        trained.setStatusTip(f"Download {name}'s ImageNet weights once into the Keras cache")
-        trained.triggered.connect(partial(_open_zoo, window, name, False))
-        untrained = QAction(f"{name} (random weights)", window)
-        untrained.setStatusTip(f"{name}'s architecture, untrained: for its structure and speed")
-        untrained.triggered.connect(partial(_open_zoo, window, name, True))
-        zoo.addAction(trained)
-        zoo.addAction(untrained)
-        zoo.addSeparator()
-        actions[f"zoo:{name}"], actions[f"zoo:{name}:random"] = trained, untrained
+    _fill_zoo_menu(window, zoo, _open_zoo, actions, "zoo:")
     model_menu.addSeparator()
     model_menu.addAction(actions["model_input"])
     model_menu.addSeparator()
     model_menu.addAction(actions["compare_with"])
+    compare_zoo = model_menu.addMenu("Compare with a Zoo &Model")
+    _fill_zoo_menu(window, compare_zoo, _compare_zoo, actions, "compare:zoo:")
     model_menu.addSeparator()
     model_menu.addAction(actions["train"])
     run_menu = bar.addMenu("&Run")

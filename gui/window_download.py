@@ -3,7 +3,13 @@ weights, its Cancel, and the offer of random weights when the download fails."""
 
 from __future__ import annotations
 
-from engine.messages import CancelLoad, DownloadProgress, EngineFailure, ModelLoaded
+from engine.messages import (
+    CancelLoad,
+    ComparisonLoaded,
+    DownloadProgress,
+    EngineFailure,
+    ModelLoaded,
+)
 from gui.download_dialog import DownloadDialog
 
 RANDOM_WEIGHTS_BUTTON = "Open with random weights"
@@ -13,28 +19,37 @@ _WEIGHTS_PROBLEM = "ImageNet weights for"
 
 
 class DownloadMixin:
-    """Part of MainWindow (it uses the window's engine, message bar, `_model_request` and
-    open_model). The dialog is made on the first download and reused."""
+    """Part of MainWindow (it uses the window's engine, message bar, `_model_request`, the
+    comparison's `_comparison_request` and open_model). The dialog is made on the first
+    download and reused."""
 
     download_dialog: DownloadDialog | None = None
+    _downloading_id = 0  # the model request whose weights the dialog shows
 
     def _connect_download(self) -> None:
         self.engine.download.connect(self._on_engine_download)
         self.engine.model_loaded.connect(self._on_download_model_loaded)
+        self.engine.comparison_loaded.connect(self._on_download_model_loaded)
+        self.engine.failed.connect(self._on_download_failed)
 
     def cancel_download(self, request_id: int = 0) -> None:
-        """Stop the weights download of the newest model request; the current model stays."""
-        request = self._model_request
-        if request is None or (request_id and request_id != request.request_id):
+        """Stop the weights download of the newest model (or model B) request; what is open
+        stays open."""
+        wanted = request_id or self._downloading_id
+        if wanted not in self._newest_load_ids():
             return
         if self.download_dialog is not None:
             self.download_dialog.set_cancelling()
-        self.engine.submit(CancelLoad(request.request_id))
+        self.engine.submit(CancelLoad(wanted))
+
+    def _newest_load_ids(self) -> tuple[int, ...]:
+        requests = (self._model_request, getattr(self, "_comparison_request", None))
+        return tuple(request.request_id for request in requests if request is not None)
 
     def _on_engine_download(self, progress: DownloadProgress) -> None:
-        request = self._model_request
-        if request is None or progress.request_id != request.request_id:
+        if progress.request_id not in self._newest_load_ids():
             return  # the download of a load the user has since replaced
+        self._downloading_id = progress.request_id
         if progress.finished:
             self._close_download_dialog()
             if progress.cancelled:
@@ -48,9 +63,13 @@ class DownloadMixin:
         if not self.download_dialog.isVisible():
             self.download_dialog.show()  # never exec(): the window stays live
 
-    def _on_download_model_loaded(self, _loaded: ModelLoaded) -> None:
+    def _on_download_model_loaded(self, _loaded: ModelLoaded | ComparisonLoaded) -> None:
         # A Cancel that came after the last chunk: the model loaded anyway.
         self._close_download_dialog()
+
+    def _on_download_failed(self, failure: EngineFailure) -> None:
+        if failure.request_id == self._downloading_id:
+            self._close_download_dialog()  # the message bar says why
 
     def _offer_random_weights(self, failure: EngineFailure) -> bool:
         """For a zoo model whose ImageNet weights could not be downloaded, show the error with a

@@ -133,3 +133,22 @@ def test_offline_end_to_end_with_the_real_engine(qtbot, real_window, tmp_path, m
     assert "could not download ImageNet weights for VGG16" in shown.args[0]
     assert real_window.message_bar.action_button.text() == RANDOM_WEIGHTS_BUTTON
     assert real_window.summary is before  # the built-in model stays open
+
+
+def test_model_b_from_the_zoo_downloads_with_the_dialog_and_cancels(window, engine) -> None:
+    from engine.messages import ComparisonLoaded, LoadComparison
+
+    window.actions["compare:zoo:VGG19"].trigger()
+    request = engine.last(LoadComparison)
+    assert (request.path, request.random_weights) == ("zoo:VGG19", False)
+    engine.download.emit(_progress(request, 40.0, 548.0))
+    dialog = window.download_dialog
+    assert dialog.isVisible() and "40.0 of 548.0 MB" in dialog.label.text()
+    dialog.cancel_button.click()
+    assert engine.last(CancelLoad).load_id == request.request_id
+    window.actions["compare:zoo:VGG19:random"].trigger()
+    untrained = engine.last(LoadComparison)
+    assert untrained.random_weights
+    engine.download.emit(_progress(untrained, 1.0))  # (the engine sends none for random weights)
+    engine.comparison_loaded.emit(ComparisonLoaded(untrained.request_id, window.summary))
+    assert not dialog.isVisible()

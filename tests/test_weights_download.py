@@ -313,3 +313,21 @@ def test_the_headless_commands_show_the_download_on_stderr(server, keras_home, m
     assert _files(keras_home) == [NAME]
     _download_with_progress("VGG16")  # cached: nothing to show, nothing fetched
     assert capsys.readouterr().err == "" and REQUESTS == ["/good"]
+
+
+def test_the_engine_thread_cancels_model_bs_download_too(
+    qtbot, server, keras_home, monkeypatch, thread
+):
+    from engine.messages import LoadComparison
+
+    _serve_vgg16(monkeypatch, f"{server}/slow")
+    progress, failures = [], []
+    thread.download.connect(progress.append)
+    thread.failed.connect(failures.append)
+    load_b = LoadComparison("zoo:VGG16")
+    thread.submit(load_b)
+    qtbot.waitUntil(lambda: any(p.done_bytes > 0 for p in progress), timeout=10_000)
+    assert progress[-1].request_id == load_b.request_id
+    thread.submit(CancelLoad(load_b.request_id))
+    qtbot.waitUntil(lambda: progress[-1].finished, timeout=5_000)
+    assert progress[-1].cancelled and failures == [] and _files(keras_home) == []
