@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 # keras.applications families trained on inputs in [-1, 1]; the others take 0-255 pixels
@@ -87,20 +88,24 @@ def _download_with_progress(model_name: str) -> None:
     """Fetch a zoo model's ImageNet weights (if not cached), with a progress line on stderr."""
     from engine.weights_download import ensure_weights
 
-    shown = {"last": -1}
+    terminal = sys.stderr.isatty()
+    shown = {"at": 0.0, "lines": 0, "tenth": -1}
 
     def progress(done: int, total: int) -> None:
-        # On a terminal one line counts up; in a log, a line every 10 % keeps it short.
-        percent = int(100 * done / total) if total else -1
-        if not sys.stderr.isatty() and percent // 10 == shown["last"] // 10:
+        # On a terminal one line counts up (4 times a second at most); in a log, a line per
+        # tenth of the file, or per 50 MB when the server does not give the size.
+        tenth = 10 * done // total if total else done // 50_000_000
+        now = time.monotonic()
+        last = total and done >= total
+        if (now - shown["at"] < 0.25 and not last) if terminal else tenth == shown["tenth"]:
             return
-        shown["last"] = percent
+        shown.update(at=now, tenth=tenth, lines=shown["lines"] + 1)
         size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
-        end = "\r" if sys.stderr.isatty() else "\n"
+        end = "\r" if terminal else "\n"
         print(f"downloading ImageNet weights for {model_name}: {size}", end=end, file=sys.stderr)
 
     ensure_weights(model_name, progress)
-    if shown["last"] != -1 and sys.stderr.isatty():
+    if shown["lines"] and terminal:
         print(file=sys.stderr)  # end the line that counted up
 
 

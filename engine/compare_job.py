@@ -35,8 +35,6 @@ from engine.session import top_predictions
 from engine.surgery import truncate
 from engine.visualizer import RunResult, Visualizer
 
-SIDES = ("A", "B")
-
 
 @dataclass
 class ModelSide:

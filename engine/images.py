@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from engine.channels import display_part, expand_channels
+from engine.channels import LUMA, display_part, expand_channels
 
 # Largest image we agree to decode: big enough for any camera, small enough to stay in memory.
 MAX_PIXELS = 250_000_000
@@ -156,7 +156,7 @@ def _to_float(
     if channels == 1:
         if not is_grey:
             notes.append("converted colour to greyscale")
-        grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        grey = rgb @ LUMA
         return grey[..., None], notes
     if channels == 3:
         if is_grey and mode in ("L", "1", "I;16", "I;16B", "I;16L", "I", "F", "LA"):

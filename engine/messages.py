@@ -210,7 +210,8 @@ class StopRun:
 
 @dataclass(frozen=True)
 class CancelLoad:
-    """Cancel the download of a model's weights (`load_id`: that LoadModel; None: any).
+    """Cancel the download of a model's weights (`load_id`: that LoadModel or LoadComparison;
+    None: any).
 
     Separate from StopRun, which stops visualizations: Esc on a run must not also abandon a
     model that is downloading, and a cancelled load keeps the current model.
@@ -443,7 +444,8 @@ class Progress:
 
 @dataclass(frozen=True)
 class DownloadProgress:
-    """Bytes of a file a LoadModel (`request_id`) downloads first, e.g. ImageNet weights.
+    """Bytes of a file a LoadModel or LoadComparison (`request_id`) downloads first, e.g.
+    ImageNet weights.
 
     `total_bytes` is 0 when the server does not say; `finished` comes once at the end, done,
     failed (an EngineFailure follows) or `cancelled` (the current model stays).

@@ -25,7 +25,8 @@ ZOO, CHOSEN, SIDECAR, ASSUMED = "zoo", "chosen", "sidecar", "assumed"
 
 
 def input_origin(request: LoadModel, meta: ModelMeta) -> str:
-    """Who decides the preprocessing of the model `request` loads."""
+    """Who decides the preprocessing of the model `request` loads (a zoo model's is built in:
+    the request's preprocessing and input size do not apply to it)."""
     if isinstance(request.path, str) and request.path.lower().startswith("zoo:"):
         return ZOO  # the zoo's preprocessing is built into the model's first layers
     if request.preprocessing is not None:
@@ -56,9 +57,7 @@ def set_up_input(
     height, width, channels = summary.input_shape
     free = height is None or width is None
     if free:
-        side = request.input_size or FREE_INPUT_SIZE
-        height, width = height or side, width or side
-        _check_side(model, (height, width, channels), source)
+        height, width = _free_size(model, (height, width, channels), source, request.input_size)
     return model, replace(
         summary,
         input_shape=(height, width, channels),
@@ -66,6 +65,28 @@ def set_up_input(
         input_origin=origin,
         free_size=free,
     )
+
+
+def _free_size(
+    model: keras.Model,
+    shape: tuple[int | None, int | None, int],
+    source: str,
+    chosen: int | None,
+) -> tuple[int, int]:
+    """The (height, width) to use: the user's side, checked; or, when they chose none, the
+    default side doubled until the model takes it (deep strided models need more than 128 px),
+    so such a model still opens and the user can pick a size afterwards."""
+    height, width, channels = shape
+    side = chosen or FREE_INPUT_SIZE
+    while True:
+        size = (height or side, width or side)
+        try:
+            _check_side(model, (*size, channels), source)
+            return size
+        except ModelLoadError:
+            if chosen is not None or side * 2 > MAX_FREE_SIDE:
+                raise
+            side *= 2
 
 
 def _check_side(model: keras.Model, shape: tuple[int, int, int], source: str) -> None:

@@ -42,7 +42,11 @@ _MODELS = ("Functional", "Model", "Sequential")
 
 def check_folder(folder: Path, label: str) -> None:
     """Refuse a folder that is not a SavedModel, saying what would work."""
-    if not any(folder.iterdir()):
+    try:
+        empty = not any(folder.iterdir())
+    except OSError as error:
+        raise ModelLoadError(f"{label} cannot be read: {error.strerror or error}") from None
+    if empty:
         raise ModelLoadError(
             f"{label} is an empty folder; open a .keras or .h5 model file, or a SavedModel "
             f"folder (one holding {SAVED_MODEL_FILE})"
@@ -89,8 +93,10 @@ def _from_keras2(folder: Path, label: str, *, trusted: bool) -> keras.Model | No
         raise ModelLoadError(
             f"{label} contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
         )
-    import tf_keras  # only here: it is a second Keras and takes a while to import
-
+    try:
+        import tf_keras  # only here: it is a second Keras and takes a while to import
+    except ImportError:  # an install without it: the serving signature still opens
+        return None
     try:
         old = tf_keras.models.load_model(str(folder), compile=False)
     except Exception:  # damaged Keras metadata: the signature may still serve, or say why not
@@ -240,6 +246,14 @@ def _wrap_signature(folder: Path, label: str) -> keras.Model:
         raise ModelLoadError(
             f"{label}: its signature {endpoint!r} takes {spec.dtype.name} tensors of shape "
             f"{shape}; convscope needs images (batch, height, width, channels)"
+        )
+    if not spec.dtype.is_floating:
+        # No gradient flows through a cast to integers: visualizations and explanations would
+        # all fail, so say it now rather than on the first run.
+        raise ModelLoadError(
+            f"{label}: its signature {endpoint!r} takes {spec.dtype.name} pixels; convscope "
+            "follows gradients back to the pixels, which needs a float input. Export the "
+            "model with a float32 input signature (e.g. model.export) to open it"
         )
     layer = SavedModelSignature(str(folder), endpoint, input_name, output_name)
     image = keras.Input(shape[1:], name=input_name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,7 +106,7 @@ def _digit_image(index: int) -> Image.Image:
     return canvas
 
 
-def digest(parts) -> str:
+def digest(parts: Iterable[object]) -> str:
     digest = hashlib.sha256()
     for part in parts:
         digest.update(str(part).encode())
@@ -114,7 +114,7 @@ def digest(parts) -> str:
     return digest.hexdigest()
 
 
-def as_source(source) -> ImageSource:
+def as_source(source: ImageSource | str | Path | Sequence[str | Path]) -> ImageSource:
     """An ImageSource as it is, a folder path as its images, or a list of file paths."""
     if isinstance(source, ImageSource):
         return source

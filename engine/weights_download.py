@@ -15,7 +15,9 @@ import contextlib
 import hashlib
 import http.client
 import os
+import queue
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -27,8 +29,11 @@ from pathlib import Path
 from engine.messages import DownloadProgress, LoadComparison, LoadModel, Status
 from engine.model_io import ModelLoadError
 
-CHUNK_BYTES = 1 << 16  # small enough that Cancel answers within a fraction of a second
+CHUNK_BYTES = 1 << 16  # a chunk at a time: progress moves smoothly on slow links
 TIMEOUT_S = 20.0  # per blocking network call (connect, each read), not for the whole file
+# How often the waiting side checks for Cancel. The network calls run in a reader thread, so
+# Cancel (and closing the window) answers this fast even when a read or DNS lookup hangs.
+POLL_S = 0.1
 REPORT_EVERY_S = 0.1  # the window repaints no faster than this anyway
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
@@ -139,10 +144,13 @@ def is_cached(weights: WeightsFile, folder: Path | None = None) -> bool:
         return False
     if weights.file_hash is None:
         return True
-    stat = path.stat()
-    if _verified.get(path) == (stat.st_size, stat.st_mtime_ns):
-        return True
-    if file_hash(path, _algorithm(weights.file_hash)) != weights.file_hash:
+    try:
+        stat = path.stat()
+        if _verified.get(path) == (stat.st_size, stat.st_mtime_ns):
+            return True
+        if file_hash(path, _algorithm(weights.file_hash)) != weights.file_hash:
+            return False
+    except OSError:  # unreadable: download it again (replacing it fails clearly if need be)
         return False
     _verified[path] = (stat.st_size, stat.st_mtime_ns)
     return True
@@ -183,8 +191,14 @@ def download(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Path:
-    """Stream `weights.url` into `target` via `<target>.part`, checked, then renamed into place."""
-    partial = target.with_name(target.name + ".part")
+    """Stream `weights.url` into `target` via a `.part` file, checked, then renamed into place.
+
+    The partial file goes whatever happens (Cancel, an error, Ctrl+C in a command); its name is
+    unique, so a window and a command downloading the same file at once do not collide.
+    """
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.", suffix=".part")
+    os.close(handle)
+    partial = Path(name)
     try:
         _stream(weights.url, partial, progress or _ignore, should_stop or _never)
         if weights.file_hash is not None:
@@ -198,35 +212,60 @@ def download(
         os.replace(partial, target)  # atomic: Keras never sees a half-written file
         stat = target.stat()
         _verified[target] = (stat.st_size, stat.st_mtime_ns)
-    except DownloadCancelled:
-        _remove(partial)
-        raise
-    except ModelLoadError:
-        _remove(partial)
+    except (DownloadCancelled, ModelLoadError):
         raise
     # URLError and timeouts are OSErrors; a dropped connection is an http.client one.
     except (OSError, http.client.HTTPException, ValueError) as error:
-        _remove(partial)
         raise ModelLoadError(_offline_message(model_name, weights.url, error)) from None
+    finally:
+        _remove(partial)  # already gone after the rename
     return target
 
 
 def _stream(
     url: str, partial: Path, progress: Callable[[int, int], None], should_stop: Callable[[], bool]
 ) -> None:
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(partial, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0)
-        done = 0
-        progress(done, total)
-        while True:
-            if should_stop():
-                raise DownloadCancelled(f"the download of {url} was cancelled")
-            chunk = response.read(CHUNK_BYTES)
-            if not chunk:
-                break
-            out.write(chunk)
-            done += len(chunk)
-            progress(done, total)
+    """Write `url` to `partial`. A daemon thread does the blocking network calls and hands
+    chunks over a queue, so this side checks `should_stop` every POLL_S whatever the network
+    does; a cancelled reader just ends at its next chunk (or timeout)."""
+    arrived: queue.Queue = queue.Queue()
+    cancelled = threading.Event()
+
+    def read() -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+                arrived.put(("total", int(response.headers.get("Content-Length") or 0)))
+                while not cancelled.is_set():
+                    chunk = response.read(CHUNK_BYTES)
+                    arrived.put(("chunk", chunk))
+                    if not chunk:
+                        return
+        except BaseException as error:  # handed over: the waiting side raises it
+            arrived.put(("error", error))
+
+    threading.Thread(target=read, name="convscope-download", daemon=True).start()
+    done = total = 0
+    try:
+        with open(partial, "wb") as out:
+            while True:
+                if should_stop():
+                    raise DownloadCancelled(f"the download of {url} was cancelled")
+                try:
+                    kind, value = arrived.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                if kind == "error":
+                    raise value
+                if kind == "total":
+                    total = value
+                elif not value:
+                    break
+                else:
+                    out.write(value)
+                    done += len(value)
+                progress(done, total)
+    finally:
+        cancelled.set()
     if total and done < total:  # the connection dropped without an error
         raise OSError(f"the connection closed after {done} of {total} bytes")
 
@@ -291,7 +330,12 @@ def fetch_weights_for(
     try:
         ensure_weights(entry.name, report, should_stop)
     except DownloadCancelled:
-        emit(Status(f"Download of the {what} cancelled; the current model stays open"))
+        kept = (
+            "model B stays as it was"
+            if isinstance(request, LoadComparison)
+            else ("the current model stays open")
+        )
+        emit(Status(f"Download of the {what} cancelled; {kept}"))
         emit(DownloadProgress(request.request_id, what, last[1], last[2], True, cancelled=True))
         return False
     except ModelLoadError:

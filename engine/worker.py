@@ -188,10 +188,12 @@ class EngineThread(QThread):
                 self._mailbox.clear()
                 if keep is not None:
                     self._mailbox["comparison"] = keep
-                if running is not None:
-                    self._cancel.set()
+                if running is not None and not isinstance(running, LoadComparison):
+                    self._cancel.set()  # model B's load (or download) goes on: B is kept
             elif lane == "ascend" and isinstance(running, _LONG_JOBS):
                 self._cancel.set()
+            elif isinstance(request, LoadComparison) and isinstance(running, LoadComparison):
+                self._cancel.set()  # another model B: stop downloading the weights of the old
             self._mailbox.pop(lane, None)
             self._mailbox[lane] = request
             self._wake.notify()

@@ -26,7 +26,8 @@ def model_title(side: str, summary: ModelSummary | None) -> str:
     untrained = " (untrained)" if "untrained" in summary.description else ""
     # Two checkpoints of one architecture share the model's name: their files tell them apart.
     file = Path(summary.source).name
-    is_file = Path(summary.source).suffix.lower() in MODEL_SUFFIXES
+    source = Path(summary.source)
+    is_file = source.suffix.lower() in MODEL_SUFFIXES or source.is_dir()  # or a SavedModel
     named = file if is_file else summary.name  # the tooltip has the whole path
     return f"{side} · {named}{untrained}"
 

@@ -91,6 +91,7 @@ class MainWindow(
         self._map_pinned = False  # the user asked for a map: frames of a run do not replace it
         self.record: RunRecord | None = None  # the current or last run
         self._model_request: LoadModel | None = None  # the newest model the window asked for
+        self._shown_request: LoadModel | None = None  # the request of the model on show
         self._init_atlas()
 
         self.message_bar = MessageBar()
@@ -182,6 +183,7 @@ class MainWindow(
         self._set_running(False)
         self._forget_atlas()
         self._drop_explain()
+        self._drop_download(self._model_request)
         request = LoadModel(
             path,
             random_weights=random_weights,
@@ -248,6 +250,10 @@ class MainWindow(
 
     def _on_engine_model_loaded(self, loaded: ModelLoaded) -> None:
         self.summary = loaded.summary
+        request = self._model_request
+        # The request behind what is shown (not the newest one, which may still fail).
+        mine = request is not None and loaded.request_id == request.request_id
+        self._shown_request = request if mine else None
         self.layer, self.unit, self._maps = None, None, None
         self._weights, self._neuron, self._map_unit = {}, None, None
         self.layer_tree.set_summary(loaded.summary)

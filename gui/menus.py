@@ -67,7 +67,7 @@ def build_menus(window) -> dict[str, QAction]:
         ),
         "open_saved_model": _action(
             window,
-            "Open &SavedModel Folder…",
+            "Open Sa&vedModel Folder…",
             window.choose_saved_model,
             None,
             "Open a TensorFlow SavedModel folder (one holding saved_model.pb)",
@@ -242,7 +242,7 @@ def build_menus(window) -> dict[str, QAction]:
     model_menu.addAction(actions["model_input"])
     model_menu.addSeparator()
     model_menu.addAction(actions["compare_with"])
-    compare_zoo = model_menu.addMenu("Compare with a Zoo &Model")
+    compare_zoo = model_menu.addMenu("Compare with a Zoo Mode&l")
     _fill_zoo_menu(window, compare_zoo, _compare_zoo, actions, "compare:zoo:")
     model_menu.addSeparator()
     model_menu.addAction(actions["train"])

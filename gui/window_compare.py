@@ -19,9 +19,11 @@ from engine.messages import (
 )
 from gui.compare_view import CompareView
 from gui.dropped_files import MODEL_SUFFIXES
+from gui.window_download import WEIGHTS_PROBLEM
 
 TAB_COMPARE = 4
 TRUST_BUTTON_B = "Open B anyway (I trust this file)"
+RANDOM_WEIGHTS_BUTTON_B = "Open B with random weights"
 SETTINGS_KEY = "compare/model_b"  # the last model B, so the file dialog starts beside it
 
 
@@ -65,6 +67,7 @@ class CompareMixin:
         self.message_bar.clear()
         if self.compare_view.is_running():
             self.stop()  # B is loaded only after the running comparison of the old B ends
+        self._drop_download(self._comparison_request)
         preprocessing, input_size = self.remembered_input(path)  # as when opened as model A
         request = LoadComparison(
             path,
@@ -94,6 +97,7 @@ class CompareMixin:
         unit = self.unit if self.unit is not None else 0
         settings = self.controls.settings()
         request = Compare(self.layer.path, unit, settings)
+        self.show_compare()  # Run › Compare A and B may come from any tab
         self._compare_id = request.request_id
         if not self.message_bar.is_error():
             self.message_bar.clear()
@@ -117,10 +121,23 @@ class CompareMixin:
         if request is not None and failure.request_id == request.request_id:
             self.compare_view.set_idle("Model B could not be opened.")
             message = f"Could not open model B: {failure.message}"
-            if TRUST_NOTE in failure.message and request.path is not None:
-                path = request.path
+            path = request.path
+            offline = (
+                isinstance(path, str)
+                and path.lower().startswith("zoo:")
+                and not request.random_weights
+                and WEIGHTS_PROBLEM in failure.message
+            )
+            if TRUST_NOTE in failure.message and path is not None:
                 self.message_bar.show_error(
                     message, TRUST_BUTTON_B, lambda: self.compare_with(path, trusted=True)
+                )
+                self.error_shown.emit(message)
+            elif offline:
+                self.message_bar.show_error(
+                    message,
+                    RANDOM_WEIGHTS_BUTTON_B,
+                    lambda: self.compare_with(path, random_weights=True),
                 )
                 self.error_shown.emit(message)
             else:
@@ -141,7 +158,9 @@ class CompareMixin:
             return  # an older B, replaced before it arrived
         self.model_b = loaded.summary
         self.compare_view.set_model_b(loaded.summary)
-        if self.layer is not None and self.layer.visualizable:
+        # Only on the tab: a user who moved on meanwhile started something a compare would stop.
+        on_tab = self.centre_tabs.currentIndex() == TAB_COMPARE
+        if on_tab and self.layer is not None and self.layer.visualizable:
             self.compare()
 
     def _on_engine_comparison(self, result: Comparison) -> None:

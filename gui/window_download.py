@@ -15,7 +15,7 @@ from gui.download_dialog import DownloadDialog
 RANDOM_WEIGHTS_BUTTON = "Open with random weights"
 # In the engine's message when a zoo model's weights could not be had (engine/weights_download
 # and engine/zoo), as opposed to, say, an unknown zoo name.
-_WEIGHTS_PROBLEM = "ImageNet weights for"
+WEIGHTS_PROBLEM = "ImageNet weights for"
 
 
 class DownloadMixin:
@@ -33,14 +33,21 @@ class DownloadMixin:
         self.engine.failed.connect(self._on_download_failed)
 
     def cancel_download(self, request_id: int = 0) -> None:
-        """Stop the weights download of the newest model (or model B) request; what is open
+        """Stop the weights download the dialog shows (or of load `request_id`); what is open
         stays open."""
         wanted = request_id or self._downloading_id
-        if wanted not in self._newest_load_ids():
+        if not wanted:
             return
         if self.download_dialog is not None:
             self.download_dialog.set_cancelling()
         self.engine.submit(CancelLoad(wanted))
+
+    def _drop_download(self, replaced) -> None:
+        """A new load replaces `replaced` (a LoadModel or LoadComparison, or None): the engine
+        stops its download by itself, and the dialog must not wait for it."""
+        if replaced is not None and replaced.request_id == self._downloading_id:
+            self._downloading_id = 0
+            self._close_download_dialog()
 
     def _newest_load_ids(self) -> tuple[int, ...]:
         requests = (self._model_request, getattr(self, "_comparison_request", None))
@@ -52,7 +59,11 @@ class DownloadMixin:
         self._downloading_id = progress.request_id
         if progress.finished:
             self._close_download_dialog()
-            if progress.cancelled:
+            comparison = getattr(self, "_comparison_request", None)
+            if progress.cancelled and comparison and progress.request_id == comparison.request_id:
+                self.compare_view.set_idle("Model B was not loaded: its download was cancelled.")
+                self._say(f"Download of the {progress.what} cancelled; model B stays as it was")
+            elif progress.cancelled:
                 kept = f"; {self.summary.name} stays open" if self.summary else ""
                 self._say(f"Download of the {progress.what} cancelled{kept}")
             return
@@ -84,7 +95,7 @@ class DownloadMixin:
             or not isinstance(path, str)
             or not path.lower().startswith("zoo:")
             or request.random_weights
-            or _WEIGHTS_PROBLEM not in failure.message
+            or WEIGHTS_PROBLEM not in failure.message
         ):
             return False
         self.message_bar.show_error(

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
 
 from engine.input_spec import MAX_FREE_SIDE, MIN_FREE_SIDE, InputPreprocessing
-from engine.messages import ModelSummary
+from engine.messages import LoadModel, ModelSummary
 from gui.model_input_dialog import ModelInputDialog
 
 SETTINGS_GROUP = "model_inputs"
@@ -68,15 +69,22 @@ class ModelInputMixin:
                 "Zoo models have their preprocessing and size built in; nothing to choose."
             )
             return
+        request = self._shown_request
+        if request is None:
+            self._show_error("The model on show is still loading; try again once it has.")
+            return
         title = Path(summary.source).name or summary.name
+        if self.model_input_dialog is not None:
+            self.model_input_dialog.deleteLater()  # one dialog at a time, not one per call
         dialog = ModelInputDialog(summary, title, self)
-        dialog.chosen.connect(self._on_model_input_chosen)
+        # Bound now: the answer is for the model on show, whatever is opened meanwhile.
+        dialog.chosen.connect(partial(self._on_model_input_chosen, request))
         self.model_input_dialog = dialog
         dialog.open()  # window-modal but not blocking: the engine keeps running meanwhile
 
     def _model_input_loaded(self, summary: ModelSummary) -> None:
         """Ask once for what a newly loaded model leaves open."""
-        request = self._model_request
+        request = self._shown_request
         if request is None or summary.input_origin == "zoo":
             return
         unsure = summary.input_origin == "assumed"
@@ -86,10 +94,9 @@ class ModelInputMixin:
             self._input_asked.add(key)
             self.choose_model_input()
 
-    def _on_model_input_chosen(self, spec: InputPreprocessing | None, side: int | None) -> None:
-        request = self._model_request
-        if request is None:
-            return
+    def _on_model_input_chosen(
+        self, request: LoadModel, spec: InputPreprocessing | None, side: int | None
+    ) -> None:
         self._remember_input(request.path, spec, side)
         self.open_model(
             request.path,

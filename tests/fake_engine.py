@@ -23,6 +23,7 @@ from engine.messages import (
     Kernels,
     LayerInfo,
     LayerKind,
+    LoadModel,
     ModelLoaded,
     ModelSummary,
     Prediction,
@@ -103,7 +104,8 @@ class FakeEngine(QObject):
     def load(self, summary: ModelSummary | None = None) -> ModelSummary:
         """Answer as if a model had loaded."""
         summary = summary or fake_summary()
-        self.model_loaded.emit(ModelLoaded(0, summary))
+        loads = self.of_type(LoadModel)  # the answer to the newest load, as the engine's would be
+        self.model_loaded.emit(ModelLoaded(loads[-1].request_id if loads else 0, summary))
         return summary
 
     def stream(self, request: Ascend, steps: tuple[int, ...], size: int = 28) -> list[Frame]:

@@ -258,3 +258,14 @@ def test_model_b_takes_the_preprocessing_chosen_for_it(files) -> None:
     assert isinstance(loaded, ComparisonLoaded)
     assert loaded.summary.input_origin == "chosen"
     assert [layer.name for layer in loaded.summary.layers][:2] == ["pixels", "preprocess_caffe"]
+
+
+def test_a_new_model_a_lets_model_bs_download_go_on_but_a_new_model_b_stops_it() -> None:
+    from engine.worker import EngineThread
+
+    thread = EngineThread()  # not started: the mailbox alone
+    thread._running = LoadComparison("zoo:VGG16")  # as if downloading B's weights
+    thread.submit(LoadModel("a.keras"))
+    assert not thread._cancel.is_set()
+    thread.submit(LoadComparison("zoo:VGG19"))
+    assert thread._cancel.is_set()

@@ -234,3 +234,15 @@ def test_model_b_gets_the_input_chosen_for_its_file(window, engine, tmp_path) ->
     window.compare_with(path)
     request = engine.last(LoadComparison)
     assert (request.preprocessing, request.input_size) == (InputPreprocessing.caffe(), 96)
+
+
+def test_the_compare_action_shows_the_tab_and_a_late_model_b_waits_on_other_tabs(
+    window, engine
+) -> None:
+    window.compare_with("other.keras")
+    request = engine.last(LoadComparison)
+    window.centre_tabs.setCurrentIndex(0)  # the user moved on while B loaded
+    engine.comparison_loaded.emit(ComparisonLoaded(request.request_id, fake_summary()))
+    assert not engine.of_type(Compare) and window.centre_tabs.currentIndex() == 0
+    window.actions["compare"].trigger()
+    assert engine.of_type(Compare) and window.centre_tabs.currentIndex() == TAB_COMPARE

@@ -152,3 +152,34 @@ def test_model_b_from_the_zoo_downloads_with_the_dialog_and_cancels(window, engi
     engine.download.emit(_progress(untrained, 1.0))  # (the engine sends none for random weights)
     engine.comparison_loaded.emit(ComparisonLoaded(untrained.request_id, window.summary))
     assert not dialog.isVisible()
+
+
+def test_model_b_replaced_or_cancelled_mid_download_leaves_nothing_hanging(window, engine) -> None:
+    from engine.messages import LoadComparison
+
+    window.compare_with("zoo:VGG19")
+    first = engine.last(LoadComparison)
+    engine.download.emit(_progress(first, 40.0, 548.0))
+    assert window.download_dialog.isVisible()
+    window.compare_with("zoo:VGG16")  # the engine stops the first download by itself
+    assert not window.download_dialog.isVisible()
+    second = engine.last(LoadComparison)
+    engine.download.emit(_progress(second, 1.0, 528.0))
+    window.download_dialog.cancel_button.click()
+    assert engine.last(CancelLoad).load_id == second.request_id
+    engine.download.emit(_progress(second, 1.1, 528.0, finished=True, cancelled=True))
+    assert "download was cancelled" in window.compare_view.status_label.text()
+    assert not window.compare_view.is_running()
+
+
+def test_an_offline_model_b_offers_random_weights_for_b(window, engine) -> None:
+    from engine.messages import LoadComparison
+    from gui.window_compare import RANDOM_WEIGHTS_BUTTON_B
+
+    window.compare_with("zoo:ResNet50")
+    request = engine.last(LoadComparison)
+    engine.failed.emit(EngineFailure(request.request_id, "comparison", OFFLINE))
+    assert window.message_bar.action_button.text() == RANDOM_WEIGHTS_BUTTON_B
+    window.message_bar.action_button.click()
+    again = engine.last(LoadComparison)
+    assert (again.path, again.random_weights) == ("zoo:ResNet50", True)

@@ -236,3 +236,14 @@ def test_headless_commands_apply_the_sidecars_preprocessing(tmp_path, saved_mode
     grey.with_suffix(".json").write_text('{"input": {"preprocessing": "caffe"}}', "utf-8")
     with pytest.raises(CliError, match="swaps RGB to BGR, but this model takes 1 channel"):
         load_model_arg(str(grey))
+
+
+def test_a_deep_free_size_model_opens_at_a_side_it_takes_when_none_is_picked(tmp_path):
+    inputs = keras.Input((None, None, 3))
+    x = inputs
+    x = keras.layers.Conv2D(2, 3, padding="same", name="conv")(x)
+    for k in range(8):  # 2⁸ = 256: 128 px is too small
+        x = keras.layers.MaxPooling2D(2, name=f"pool{k}")(x)
+    path = _save(keras.Model(inputs, x), tmp_path / "deep.keras")
+    summary = _loaded(EngineSession(print), LoadModel(str(path))).summary
+    assert summary.input_shape == (256, 256, 3) and summary.free_size

@@ -141,3 +141,24 @@ def test_a_damaged_remembered_choice_is_ignored(window, engine, tmp_path):
     window.open_model(path)
     request = engine.last(LoadModel)
     assert (request.preprocessing, request.input_size) == (None, None)
+
+
+def test_the_choice_is_for_the_model_on_show_not_a_newer_one_that_failed(
+    window, engine, tmp_path
+) -> None:
+    from engine.messages import EngineFailure
+
+    shown = str(tmp_path / "good.keras")
+    _open(window, engine, shown)
+    window.open_model(str(tmp_path / "bad.keras"))
+    bad = engine.last(LoadModel)
+    engine.failed.emit(EngineFailure(bad.request_id, "model", "bad.keras could not be loaded"))
+    window.actions["model_input"].trigger()
+    dialog = window.model_input_dialog
+    assert dialog.windowTitle() == "Model input — good.keras"
+    dialog.radios["pixels"].setChecked(True)
+    _ok(dialog)
+    request = engine.last(LoadModel)
+    assert request.path == shown and request.preprocessing == InputPreprocessing.value_range(0, 255)
+    window.open_model(str(tmp_path / "bad.keras"))
+    assert engine.last(LoadModel).preprocessing is None  # nothing was remembered for it

@@ -249,6 +249,22 @@ def test_a_signature_with_two_inputs_is_refused(tmp_path):
     assert "one image input and one output" in message
 
 
+def test_a_signature_taking_integer_pixels_is_refused_with_the_reason(tmp_path):
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.scale = tf.Variable(2.0)
+    module.serve = tf.function(
+        lambda pixels: {"score": tf.reduce_mean(tf.cast(pixels, tf.float32), axis=[1, 2, 3])},
+        input_signature=[tf.TensorSpec((None, 8, 8, 3), tf.uint8)],
+    )
+    signatures = {"serving_default": module.serve}
+    tf.saved_model.save(module, str(tmp_path / "bytes"), signatures=signatures)
+    message = _error(tmp_path / "bytes")
+    assert message.startswith("bytes: its signature 'serving_default' takes uint8 pixels")
+    assert "needs a float input" in message
+
+
 def test_a_savedmodel_without_a_signature_is_refused(tmp_path):
     import tensorflow as tf
 
@@ -384,7 +400,7 @@ def test_the_file_menu_offers_a_savedmodel_folder(window, monkeypatch, tmp_path)
     win, engine = window
     folder = _fake_savedmodel(tmp_path / "chosen")
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(folder))
-    (action,) = [a for a in win.menuBar().actions()[0].menu().actions() if "SavedModel" in a.text()]
+    action = win.actions["open_saved_model"]
     action.trigger()
     assert engine.last(LoadModel).path == str(folder)
 
