@@ -30,6 +30,7 @@ class CompareView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._running = False
+        self._image_changed = False
         self._has_b = False
         self._request_id = 0
         self._unit = ""
@@ -103,6 +104,8 @@ class CompareView(QWidget):
         """A new image: the shown maps and predictions are of the old one."""
         if not self._running:
             self._forget("The image changed: press Compare to compare again.")
+        else:
+            self._image_changed = True  # the running comparison is of the old image: say so
 
     def start(self, request_id: int, unit: str, steps: int) -> None:
         """A comparison of `unit` over `steps` steps per side has been asked for."""
@@ -110,6 +113,7 @@ class CompareView(QWidget):
         self._sides_to_grow = ("A", "B")
         self._pending.clear()
         self._running = True
+        self._image_changed = False
         self.column_a.clear("comparing…")
         self.column_b.clear("comparing…")
         self.verdict_label.setText("")
@@ -138,7 +142,8 @@ class CompareView(QWidget):
         self._running = False
         self.progress.setValue(_PROGRESS_STEPS)
         ended = "stopped" if result.cancelled else "done"
-        self.status_label.setText(f"{self._unit}: {ended}. {result.note}".strip())
+        stale = " The image changed meanwhile: press Compare for the new one." * self._image_changed
+        self.status_label.setText(f"{self._unit}: {ended}. {result.note}{stale}".strip())
         self._update_buttons()
 
     def set_idle(self, text: str = "") -> None:

@@ -246,3 +246,15 @@ def test_the_compare_action_shows_the_tab_and_a_late_model_b_waits_on_other_tabs
     assert not engine.of_type(Compare) and window.centre_tabs.currentIndex() == 0
     window.actions["compare"].trigger()
     assert engine.of_type(Compare) and window.centre_tabs.currentIndex() == TAB_COMPARE
+
+
+def test_a_new_image_during_a_comparison_is_said_when_it_ends(window, engine) -> None:
+    request = _load_b(window, engine)
+    engine.comparison.emit(_result(request, _side("A", "3", 1), _side("B", "8", 2)))
+    engine.open(source="another picture")  # the maps shown are of the first image
+    done = _result(request, _side("A", "3", 1, image=True), _side("B", "8", 2, image=True),
+                   finished=True)  # fmt: skip
+    engine.comparison.emit(done)
+    assert "The image changed meanwhile" in window.compare_view.status_label.text()
+    window.compare()
+    assert "changed" not in window.compare_view.status_label.text()
