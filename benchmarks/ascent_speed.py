@@ -17,14 +17,13 @@ on a slow result.
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bench_common import arguments, print_versions, use_checkout, vgg16
 
 if TYPE_CHECKING:  # TensorFlow loads inside main(), after the environment is set
     import keras
@@ -33,7 +32,6 @@ if TYPE_CHECKING:  # TensorFlow loads inside main(), after the environment is se
     from engine.recipe import Recipe
     from engine.visualizer import Visualizer
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WARMUP_STEPS = 3
 LEARNING_RATE = 0.05  # in units of the input range, as the engine counts it
 JITTER = 1  # the app's default; the notebook loop has none, so this only handicaps the engine
@@ -186,28 +184,18 @@ def print_table(results: list[Result]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few steps: a smoke test")
-    parser.add_argument("--skip-vgg", action="store_true", help="only the built-in default model")
-    args = parser.parse_args(argv)
-
-    # Set before TensorFlow loads; the engine package must import from a plain checkout.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.path.insert(0, str(REPO_ROOT))
-    import keras
-    import tensorflow as tf
-
+    args = arguments(__doc__, argv, "few steps: a smoke test").parse_args(argv)
+    use_checkout()
     from engine.model_io import load_model
 
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs")
+    print_versions()
     model, meta, _ = load_model(None)
     # (notebook steps, engine steps, rounds): full runs take about a minute on 2 idle cores.
     small = (10, 50, 3) if args.quick else (60, 400, 9)
     default = Case("default model", "conv3", (28, 28, 1), meta.input_range, *small[:2], 5.0)
     results = [measure(model, default, small[2])]
     if not args.skip_vgg:
-        # Random weights: nothing can be downloaded here, and speed does not depend on them.
-        vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(224, 224, 3))
+        vgg = vgg16()
         large = (2, 4, 2) if args.quick else (6, 12, 7)
         case = Case(
             "VGG16 block3_conv2", "block3_conv2", (224, 224, 3), (0.0, 255.0), *large[:2], 1.8

@@ -11,14 +11,11 @@ an eager GradientTape. It prints seconds and ratios; it never fails on a slow re
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from bench_common import arguments, use_checkout, vgg16
 
 # Options that keep the slow methods to a sensible time on VGG16 at 224 px on 2 cores.
 VGG_OPTIONS = {
@@ -30,14 +27,7 @@ VGG_OPTIONS = {
 }
 
 
-def _setup() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.path.insert(0, str(REPO_ROOT))
-
-
 def _cases(skip_vgg: bool):
-    import keras
-
     from engine.images import convert_image
     from engine.model_io import load_model
     from engine.samples import load_sample
@@ -47,7 +37,7 @@ def _cases(skip_vgg: bool):
     yield "default model", model, digit, ("conv3",), {}, meta.input_range
     if skip_vgg:
         return
-    vgg = keras.applications.VGG16(weights=None, input_shape=(224, 224, 3))
+    vgg = vgg16(include_top=True)
     photo = convert_image(load_sample("photo:chelsea"), (224, 224, 3), (0.0, 255.0)).pixels
     yield "VGG16 224", vgg, photo, ("block5_conv3",), VGG_OPTIONS, (0.0, 255.0)
 
@@ -80,11 +70,8 @@ def _time(function, *args, **kwargs) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few methods, few rounds")
-    parser.add_argument("--skip-vgg", action="store_true", help="only the built-in model")
-    args = parser.parse_args()
-    _setup()
+    args = arguments(__doc__, None, "a few methods, few rounds").parse_args()
+    use_checkout()
     import numpy as np
 
     from engine.attribution import METHODS, Target, explain

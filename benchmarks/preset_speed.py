@@ -12,15 +12,13 @@ timed block). The script reports; it never fails on a slow result.
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from bench_common import arguments, print_versions, use_checkout, vgg16
+
 WARMUP_STEPS = 3
 PRESET_NAMES = ("Classic", "Lucid")
 
@@ -81,19 +79,11 @@ def measure(model, case: Case) -> dict[str, tuple[float, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few steps: a smoke test")
-    parser.add_argument("--skip-vgg", action="store_true", help="only the built-in default model")
-    args = parser.parse_args(argv)
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.path.insert(0, str(REPO_ROOT))
-    import keras
-    import tensorflow as tf
-
+    args = arguments(__doc__, argv, "few steps: a smoke test").parse_args(argv)
+    use_checkout()
     from engine.model_io import load_model
 
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs")
+    print_versions()
     model, meta, _ = load_model(None)
     quick = args.quick
     cases = [
@@ -101,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                      20 if quick else 300, 2 if quick else 9, 1.5)),
     ]  # fmt: skip
     if not args.skip_vgg:
-        # Random weights: nothing can be downloaded here, and speed does not depend on them.
-        vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(224, 224, 3))
+        vgg = vgg16()
         cases.append(
             (vgg, Case("VGG16 block3_conv2", "block3_conv2", (224, 224, 3), (0.0, 255.0),
                        2 if quick else 12, 2 if quick else 7, 1.5))

@@ -17,15 +17,14 @@ Each method's rate is the median over rounds. The script reports; it never fails
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from bench_common import arguments, use_checkout
+
 TARGET = 5.0
 
 
@@ -70,12 +69,10 @@ def naive_rate(model, layers, source, names, value_range, top_k: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 images, a short naive loop")
+    parser = arguments(__doc__, argv, "1,000 images, a short naive loop", skip_vgg=False)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.path.insert(0, str(REPO_ROOT))
+    use_checkout()
     from engine.dataset_scan import Scanner
     from engine.model_io import load_model
     from engine.scan_sources import folder_source

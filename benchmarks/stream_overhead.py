@@ -18,7 +18,6 @@ a slow result.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -27,7 +26,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from bench_common import arguments, print_versions, use_checkout
+
 LAYER = ("conv3",)
 TARGET = 0.10  # the window may cost at most this fraction of the headless steps/s
 TIMEOUT_S = 300
@@ -129,15 +129,11 @@ def headless(visualizer, recipe, unit: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
-    args = parser.parse_args(argv)
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = arguments(__doc__, argv, "short runs: a smoke test", skip_vgg=False).parse_args(argv)
+    use_checkout()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     scratch = tempfile.TemporaryDirectory(prefix="convscope-bench-")
     os.environ["CONVSCOPE_CACHE_DIR"] = scratch.name  # never read or fill the user's atlases
-    sys.path.insert(0, str(REPO_ROOT))
     from PySide6.QtCore import QSettings, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
@@ -147,15 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.IniFormat)
     windowed = Windowed(app, settings)  # starts the engine thread, which imports TensorFlow
 
-    import keras
-    import tensorflow as tf
-
     from engine.introspect import describe_model
     from engine.model_io import load_model
     from engine.recipe import PRESETS
     from engine.visualizer import Visualizer
 
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs")
+    print_versions()
     steps, rounds = (200, 2) if args.quick else (2000, 7)
     recipe = replace(PRESETS["Classic"], steps=steps, frame_every=1)
     model, meta, label = load_model(None)
