@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 import numpy as np
 import pytest
@@ -155,9 +153,7 @@ def _check_nested(model):
 
 def test_nested_base_model(nested_model, saved_models):
     _check_nested(nested_model)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        reloaded = keras.models.load_model(saved_models["nested"], compile=False)
+    reloaded = keras.models.load_model(saved_models["nested"], compile=False)
     _check_nested(reloaded)
 
 

@@ -3,8 +3,6 @@ notes for what model B lacks, cancellation, and model B surviving a new model A.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -56,11 +54,9 @@ def files(tmp_path_factory) -> dict[str, str]:
         "narrow": _tiny(4, channels=4),
     }
     paths = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Keras's saver, not our code
-        for key, model in models.items():
-            paths[key] = str(folder / f"{key}.keras")
-            model.save(paths[key])
+    for key, model in models.items():
+        paths[key] = str(folder / f"{key}.keras")
+        model.save(paths[key])
     return paths
 
 

@@ -4,7 +4,6 @@ visualization, and the window drawing their images."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 
 import keras
@@ -72,9 +71,7 @@ def engine(request, tmp_path_factory) -> Engine:
     channels = request.param
     keras.utils.set_random_seed(channels)
     path = tmp_path_factory.mktemp("channels") / f"tiny{channels}.keras"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Keras's saver, not our code
-        _tiny_model(channels).save(path)
+    _tiny_model(channels).save(path)
     engine = Engine(str(path))
     engine.channels = channels
     return engine

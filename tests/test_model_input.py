@@ -4,7 +4,6 @@ the model as layers; and the size a user picks for a model that takes any size."
 from __future__ import annotations
 
 import shutil
-import warnings
 
 import keras
 import numpy as np
@@ -44,11 +43,9 @@ def _loaded(session: EngineSession, request: LoadModel) -> ModelLoaded:
     return next(m for m in _run(session, request) if isinstance(m, ModelLoaded))
 
 
-def _save(model: keras.Model, path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        model.save(path)
-    return path
+def _save(model: keras.Model, path) -> str:
+    model.save(path)
+    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ and says what works."""
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 import pytest
 
@@ -14,9 +12,7 @@ from engine.model_io import ModelLoadError, load_model
 
 
 def _save(model: keras.Model, path) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Keras's saver, not our code
-        model.save(path)
+    model.save(path)
     return str(path)
 
 

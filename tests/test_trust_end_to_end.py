@@ -4,8 +4,6 @@ it loads the model with its layers in the tree."""
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 from engine.messages import TRUST_NOTE
@@ -22,9 +20,7 @@ def lambda_model_path(tmp_path):
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = keras.layers.Dense(2, activation="softmax", name="scores")(x)
     path = tmp_path / "scaled.keras"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Keras's saver, not our code
-        keras.Model(inputs, outputs, name="scaled").save(path)
+    keras.Model(inputs, outputs, name="scaled").save(path)
     return path
 
 

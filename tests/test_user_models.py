@@ -4,8 +4,6 @@ each, through the engine session: the tree, feature maps, Grad-CAM and a few asc
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 import numpy as np
 import pytest
@@ -29,9 +27,7 @@ QUICK = AscentSettings(steps=6, frame_every=2)
 
 
 def _save(model: keras.Model, path) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Keras's saver, not our code
-        model.save(path)
+    model.save(path)
     return str(path)
 
 
