@@ -23,6 +23,23 @@ def _isolated_settings(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture
+def engine():
+    """A FakeEngine (tests/fake_engine.py): the real engine's signals, nothing computed. Files
+    that drive an EngineSession or the real thread name theirs otherwise or override this."""
+    from fake_engine import FakeEngine
+
+    return FakeEngine()
+
+
+@pytest.fixture
+def window(qtbot, engine):
+    """The window on the fake engine with a model and an image shown (files may override)."""
+    from fake_engine import fake_window
+
+    return fake_window(qtbot, engine)
+
+
 @pytest.fixture(scope="session")
 def tiny_conv_model():
     """A two-conv model with a softmax head, small enough for many fast steps."""

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pytest
-from fake_engine import FakeEngine, colour_image, fake_summary, fake_window, grey_image
+from fake_engine import colour_image, fake_summary, grey_image
 from PySide6.QtWidgets import QFileDialog
 
 from engine.messages import (
@@ -28,16 +27,6 @@ from gui.imaging import apply_colormap, normalize_per_channel, to_rgb8
 from gui.window_compare import SETTINGS_KEY, TAB_COMPARE, TRUST_BUTTON_B
 
 CONV2 = ("conv2",)
-
-
-@pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
-
-
-@pytest.fixture
-def window(qtbot, engine):
-    return fake_window(qtbot, engine)
 
 
 def _load_b(window, engine, description: str = "") -> Compare:

@@ -19,11 +19,6 @@ OFFLINE = (
 
 
 @pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
-
-
-@pytest.fixture
 def window(qtbot, engine) -> MainWindow:
     return fake_window(qtbot, engine, image=False)
 

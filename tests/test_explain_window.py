@@ -16,11 +16,6 @@ from gui.main_window import MainWindow
 
 
 @pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
-
-
-@pytest.fixture
 def window(qtbot, engine):
     win = fake_window(qtbot, engine)
     win.show_tab(1)

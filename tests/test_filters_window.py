@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fake_engine import FakeEngine, fake_window
 from PySide6.QtCore import Qt
 
 from engine.messages import (
@@ -19,16 +18,6 @@ from engine.messages import (
 )
 from gui.main_window import MainWindow
 from gui.window_filters import SUB_CIRCUITS, SUB_DATASET, SUB_KERNELS
-
-
-@pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
-
-
-@pytest.fixture
-def window(qtbot, engine):
-    return fake_window(qtbot, engine)
 
 
 def _pick(win: MainWindow, unit: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fake_engine import FakeEngine, fake_summary, fake_window
+from fake_engine import fake_summary, fake_window
 from PySide6.QtWidgets import QDialogButtonBox
 
 from engine.input_spec import InputPreprocessing
@@ -15,11 +15,6 @@ from gui.main_window import MainWindow
 from gui.model_input_dialog import CUSTOM
 
 TORCH = InputPreprocessing.mean_std((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-
-
-@pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from fake_engine import FakeEngine, fake_window
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
@@ -24,16 +22,6 @@ from gui.sketch_pad import PAD_SIDE, SketchPad
 from gui.window_network import TAB_NETWORK
 
 CONV2 = ("conv2",)
-
-
-@pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
-
-
-@pytest.fixture
-def window(qtbot, engine):
-    return fake_window(qtbot, engine)
 
 
 # ----------------------------------------------------------------------------- the network walk

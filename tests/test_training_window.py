@@ -13,11 +13,6 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support raise")
 
 
 @pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
-
-
-@pytest.fixture
 def window(qtbot, engine):
     return fake_window(qtbot, engine, image=False)
 

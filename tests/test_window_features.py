@@ -27,11 +27,6 @@ CONV2 = ("conv2",)
 
 
 @pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
-
-
-@pytest.fixture
 def window(qtbot, engine):
     win = MainWindow(engine)
     qtbot.addWidget(win)

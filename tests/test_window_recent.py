@@ -14,11 +14,6 @@ from gui.main_window import MainWindow
 from gui.window_files import TRUST_BUTTON
 
 
-@pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
-
-
 def _window(qtbot, engine) -> MainWindow:
     win = MainWindow(engine)
     qtbot.addWidget(win)
