@@ -104,6 +104,26 @@ _QUICK_LANES = ("tweak", "cache", "image", "maps", "walk", "kernels", "circuit",
 _LONG_JOBS = (Ascend, Atlas, Explain, ScanImages, TrainDefault, Compare)
 
 
+# Lanes whose requests download first, and stop when asked (CancelLoad).
+_LOAD_LANES = ("model", "comparison")
+
+
+def _cancelled_by(cancel: CancelLoad, request: Request | None) -> bool:
+    """Whether `cancel` is aimed at `request` (waiting or running): a load, by id or any."""
+    if request is None or _lane(request) not in _LOAD_LANES:
+        return False
+    return cancel.load_id in (None, request.request_id)
+
+
+def _replaces(new: Request, running: Request) -> bool:
+    """Whether `new` makes the running request pointless: the newest of a lane wins (a new
+    visualization stops the running one, a new model B the old B's download), and a new model
+    A makes all running work stale except model B's load."""
+    if isinstance(new, LoadModel):
+        return _lane(running) != "comparison"
+    return _lane(new) == _lane(running)
+
+
 def _lane(request: Request) -> str:
     if isinstance(request, Atlas) and request.cache_only:
         return "cache"  # a look-up in the atlas cache computes nothing: it never waits for a run
@@ -170,30 +190,21 @@ class EngineThread(QThread):
                     self._cancel.set()
                 return
             if isinstance(request, CancelLoad):
-                # Only model loads (A's or B's) check should_stop while they download weights;
-                # they are no long jobs, so a new visualization or StopRun never cancels them.
-                wanted = request.load_id
-                for lane in ("model", "comparison"):
-                    waiting = self._mailbox.get(lane)
-                    if waiting is not None and wanted in (None, waiting.request_id):
+                # Model loads (A's or B's) check should_stop while they download weights; being
+                # in their own lanes, a new visualization or StopRun never cancels them.
+                for lane in _LOAD_LANES:
+                    if _cancelled_by(request, self._mailbox.get(lane)):
                         del self._mailbox[lane]
-                loading = isinstance(running, LoadModel | LoadComparison)
-                if loading and wanted in (None, running.request_id):
+                if _cancelled_by(request, running):
                     self._cancel.set()
                 return
             lane = _lane(request)
             if isinstance(request, LoadModel):
-                # Everything waiting or running refers to the old model, except model B.
-                keep = self._mailbox.get("comparison")
-                self._mailbox.clear()
-                if keep is not None:
-                    self._mailbox["comparison"] = keep
-                if running is not None and not isinstance(running, LoadComparison):
-                    self._cancel.set()  # model B's load (or download) goes on: B is kept
-            elif lane == "ascend" and isinstance(running, _LONG_JOBS):
+                # Everything waiting refers to the old model, except model B.
+                for stale in [name for name in self._mailbox if name != "comparison"]:
+                    del self._mailbox[stale]
+            if running is not None and _replaces(request, running):
                 self._cancel.set()
-            elif isinstance(request, LoadComparison) and isinstance(running, LoadComparison):
-                self._cancel.set()  # another model B: stop downloading the weights of the old
             self._mailbox.pop(lane, None)
             self._mailbox[lane] = request
             self._wake.notify()

@@ -207,11 +207,16 @@ def test_a_failed_comparison_is_shown_and_ends_the_run(window, engine) -> None:
     assert not window.compare_view.is_running()
 
 
-def test_model_titles_mark_untrained_models() -> None:
+def test_model_titles_name_files_and_mark_untrained_models(tmp_path) -> None:
     summary = replace(fake_summary(), description="ResNet50, untrained (random weights)")
     assert model_title("B", summary) == "B · fake.keras (untrained)"
     copy = replace(fake_summary(), source="/models/epoch_05.keras")
     assert model_title("B", copy) == "B · epoch_05.keras"  # two checkpoints, told apart
+    folder = tmp_path / "export_epoch_9"
+    folder.mkdir()  # a SavedModel folder is named like a file
+    assert model_title("B", replace(fake_summary(), source=str(folder))) == "B · export_epoch_9"
+    zoo = replace(fake_summary(), name="zoo_vgg16", source="zoo:VGG16")
+    assert model_title("A", zoo) == "A · zoo_vgg16"
     assert model_title("A", None) == "A · no model yet"
 
 
