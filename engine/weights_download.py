@@ -108,15 +108,22 @@ class DownloadCancelled(Exception):
     """The user cancelled a download; the partial file is gone. Not an error to report."""
 
 
+def _keras_home() -> Path:
+    try:
+        from keras.src.backend.config import keras_home
+
+        return Path(keras_home())
+    except ImportError:  # a Keras without that private helper: its documented default
+        return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+
+
 def cache_folder() -> Path:
     """Where Keras keeps (and looks for) the weights: `<keras home>/models`.
 
     Keras itself falls back to /tmp/.keras when its home is not writable; so do we, or the file
     would land where Keras never looks.
     """
-    from engine.zoo import _keras_cache
-
-    folder = _keras_cache()
+    folder = _keras_home() / "models"
     if not os.access(folder.parent, os.W_OK):  # the very test get_file makes
         temp = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()  # as Keras does
         return Path(temp) / ".keras" / "models"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,16 +134,6 @@ def build_zoo_model(
 # ----------------------------------------------------------------------------- loading
 
 
-def _keras_cache() -> Path:
-    """Where keras.utils.get_file puts the weights (its own notion of ~/.keras)."""
-    try:
-        from keras.src.backend.config import keras_home
-
-        return Path(keras_home()) / "models"
-    except ImportError:  # a Keras without that private helper
-        return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models"
-
-
 def imagenet_class_names() -> tuple[str, ...] | None:
     """The 1000 ImageNet class names (cached by Keras, else downloaded); None when unavailable."""
     try:
@@ -157,16 +146,6 @@ def imagenet_class_names() -> tuple[str, ...] | None:
         return tuple(str(index[str(k)][1]) for k in range(1000))
     except Exception:  # offline, a broken cache file: the caller falls back to numbers
         return None
-
-
-def _remove_new_files(folder: Path, before: set[str]) -> None:
-    """Delete what a failed download left in `folder` (Keras cleans up too; belt and braces)."""
-    if not folder.is_dir():
-        return
-    for path in folder.iterdir():
-        if path.name not in before and path.is_file():
-            with contextlib.suppress(OSError):
-                path.unlink()
 
 
 def load_zoo(name: str, random_weights: bool = False) -> tuple[keras.Model, ModelMeta, str]:
@@ -184,20 +163,18 @@ def load_zoo(name: str, random_weights: bool = False) -> tuple[keras.Model, Mode
         from engine.weights_download import ensure_weights
 
         # Our own download (the engine thread has usually done it, with progress and Cancel)
-        # gives a clear message offline; Keras then finds the file and downloads nothing.
+        # gives a clear message offline and leaves no partial file; Keras then finds the
+        # checked file in its cache and downloads nothing.
         ensure_weights(entry.name)
-        cache = _keras_cache()
-        before = {p.name for p in cache.iterdir()} if cache.is_dir() else set()
         try:
             with contextlib.redirect_stdout(sys.stderr):  # keep stdout for a command's output
                 model = build_zoo_model(entry.name, weights="imagenet")
-        except Exception as error:  # get_file raises a bare Exception on a failed download
-            _remove_new_files(cache, before)
+        except Exception as error:  # e.g. a Keras that wants another file than WEIGHTS says
             reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
             raise ModelLoadError(
-                f"could not download ImageNet weights for {entry.name} (offline?): {reason}. "
+                f"{entry.name} could not be built with its ImageNet weights: {reason}. "
                 "Open it with random weights instead (--random-weights, or "
-                f"Model › Zoo › {entry.name} (random weights)), or pass a model file instead"
+                f"Model › Zoo › {entry.name} (random weights))"
             ) from None
     parts = [f"{entry.name} from keras.applications"]
     parts.append(UNTRAINED if random_weights else "ImageNet weights")

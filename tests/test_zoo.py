@@ -111,9 +111,9 @@ def _online() -> bool:
 def test_imagenet_weights_offline_fail_fast_and_clearly():
     if _online():
         pytest.skip("the machine is online: the weights would download")
-    from engine.zoo import _keras_cache
+    from engine.weights_download import cache_folder
 
-    cache = _keras_cache()
+    cache = cache_folder()
     if (cache / "vgg16_weights_tf_dim_ordering_tf_kernels.h5").exists():
         pytest.skip("the VGG16 weights are already cached")
     before = set(cache.iterdir()) if cache.is_dir() else set()
