@@ -4,15 +4,9 @@ loaded, on every tab: wide panels scroll inside their column instead of widening
 from __future__ import annotations
 
 import pytest
-from fake_engine import FakeEngine, fake_window
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 SMALL_SCREEN = (1280, 720)
-
-
-@pytest.fixture
-def window(qtbot):
-    return fake_window(qtbot, FakeEngine())
 
 
 def test_the_loaded_window_can_be_narrower_than_a_small_laptop_screen(window):
