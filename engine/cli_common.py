@@ -119,11 +119,7 @@ def add_random_weights(parser: argparse.ArgumentParser) -> None:
 def layer_arg(summary, name: str):
     from engine.messages import LayerKind
 
-    info = summary.find(tuple(name.split("/")))
-    if info is None and "/" not in name:
-        # A bare name inside a nested sub-model (a zoo model's "block3_conv2"), if unambiguous.
-        matches = [lay for lay in summary.walk() if lay.name == name]
-        info = matches[0] if len(matches) == 1 else None
+    info = summary.resolve(tuple(name.split("/")))  # a bare name reaches into nested models
     if info is None:
         names = ", ".join(lay.name for lay in summary.walk() if lay.visualizable)
         raise CliError(f"the model has no layer {name!r}; layers with filters: {names}")

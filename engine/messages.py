@@ -82,6 +82,15 @@ class ModelSummary:
             level = found.children
         return found
 
+    def resolve(self, path: tuple[str, ...]) -> LayerInfo | None:
+        """The layer at `path`; a bare name also finds a layer inside a nested sub-model when
+        no other layer has that name (users type 'block3_conv2', not 'vgg16/block3_conv2')."""
+        found = self.find(path)
+        if found is not None or len(path) != 1:
+            return found
+        named = [layer for layer in self.walk() if layer.name == path[0]]
+        return named[0] if len(named) == 1 else None
+
     def walk(self) -> list[LayerInfo]:
         """Every layer, depth first, in model order."""
         out: list[LayerInfo] = []

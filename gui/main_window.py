@@ -204,11 +204,11 @@ class MainWindow(
 
     def select_layer(self, path: tuple[str, ...]) -> None:
         """Select a layer as if the user clicked it in the tree."""
-        info = self.summary.find(path) if self.summary else None
+        info = self.summary.resolve(path) if self.summary else None
         if info is None:
             self._show_error(f"No layer {'/'.join(path)!r} in this model.")
             return
-        self.layer_tree.select_layer(path)
+        self.layer_tree.select_layer(info.path)
         self._on_tree_layer_selected(info)
 
     def show_selected_feature_map(self) -> None:

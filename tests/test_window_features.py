@@ -251,3 +251,34 @@ def test_negate_is_sent_and_named(window, engine) -> None:
     request = engine.of_type(Ascend)[-1]
     assert request.settings.negate and request.settings.batch == 3
     assert window.canvas.title().startswith("conv2 #4 (negated)")
+
+
+def _nested_summary():
+    from dataclasses import replace
+
+    from engine.messages import LayerInfo, LayerKind
+
+    def conv(path: tuple[str, ...]) -> LayerInfo:
+        return LayerInfo(path, path[-1], "Conv2D", (None, 7, 7, 4), 10, LayerKind.CHANNELS, 4)
+
+    from fake_engine import fake_summary
+
+    inner = (conv(("base", "block1_conv")), conv(("base", "shared")))
+    base = replace(conv(("base",)), type_name="Functional", children=inner)
+    return replace(fake_summary(), layers=(base, conv(("shared",))))
+
+
+def test_a_bare_layer_name_finds_a_layer_inside_a_nested_model(qtbot):
+    summary = _nested_summary()
+    assert summary.resolve(("block1_conv",)).path == ("base", "block1_conv")
+    assert summary.resolve(("base", "shared")).path == ("base", "shared")
+    assert summary.resolve(("shared",)).path == ("shared",)  # the exact path comes first
+    assert summary.resolve(("nowhere",)) is None
+    engine = FakeEngine()
+    from fake_engine import fake_window
+
+    window = fake_window(qtbot, engine, model=False)
+    engine.load(summary)
+    window.select_layer(("block1_conv",))  # as `main.py --layer block1_conv` asks
+    assert window.layer.path == ("base", "block1_conv")
+    assert window.layer_tree.current_layer().path == ("base", "block1_conv")
