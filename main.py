@@ -64,6 +64,7 @@ def run_app(
     """
     if screenshot and not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    from pyqtgraph.util.garbage_collector import GarbageCollector
     from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -74,6 +75,10 @@ def run_app(
     QCoreApplication.setOrganizationName("convscope")
     QCoreApplication.setApplicationName("convscope")
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # Python's garbage collector runs in whichever thread allocates, mostly the engine thread,
+    # and freeing a window's Qt objects there can deadlock against the GUI thread. This turns
+    # automatic collection off and collects on a timer in the GUI thread instead.
+    collector = GarbageCollector(interval=1.0)  # noqa: F841 (kept alive for the run)
     engine = EngineThread()
     window = MainWindow(engine)
     window.show()

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _garbage_collected_in_the_main_thread():
+    """No automatic garbage collection during a test, a full one after it in this thread.
+
+    Automatic collection runs in whichever thread allocates: in the engine thread it can free a
+    previous test's windows there, and Qt then deadlocks against the GUI thread (seen: a suite
+    stuck in test_explain_end_to_end). main.py does the same for the app, on a timer.
+    """
+    gc.disable()
+    yield
+    gc.collect()
+    gc.enable()
 
 
 @pytest.fixture(autouse=True)
