@@ -104,19 +104,19 @@ def run_app(
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train-default"]:
-        from engine.training import main as train_main
+        from engine.models.training import main as train_main
 
         return train_main(argv[1:])
     if argv[:1] == ["explain"]:
-        from engine.explain_cli import main as explain_main
+        from engine.cli.explain import main as explain_main
 
         return explain_main(argv[1:])
     if argv[:1] == ["atlas"]:
-        from engine.atlas_cli import main as atlas_main
+        from engine.cli.atlas import main as atlas_main
 
         return atlas_main(argv[1:])
     if argv[:1] in (["scan"], ["merge"]):
-        from engine.scan_cli import main as scan_main
+        from engine.cli.scan import main as scan_main
 
         return scan_main(argv)
     args = _parse(argv)
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _preset_name(text: str) -> str | None:
     """The built-in preset `text` names, ignoring case, spaces and dashes."""
-    from engine.recipe import PRESETS
+    from engine.protocol.recipe import PRESETS
 
     def key(name: str) -> str:
         return name.lower().replace(" ", "").replace("-", "").replace("_", "")

@@ -4,7 +4,7 @@ Run from the repo root: `.venv/bin/python benchmarks/ascent_speed.py [--quick] [
 
 (a) The notebook loop builds `keras.Model(model.inputs, layer.output)` for every visualization and
     runs plain eager `tf.GradientTape` steps with the gradient normalized by its RMS.
-(b) The engine's compiled `Program` (engine/optvis.py) for the same objective, made by
+(b) The engine's compiled `Program` (engine/optvis/program.py) for the same objective, made by
     `Visualizer.programs` once per layer (the app caches it: a new filter only reconfigures the
     objective's variables), started with `program.start` and stepped with `program.step()`. Its
     recipe is the classic one: RMS-normalized ascent on pixels, lr 0.05, jitter 1.
@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # TensorFlow loads inside main(), after the environment is se
     import keras
     import numpy as np
 
-    from engine.recipe import Recipe
-    from engine.visualizer import Visualizer
+    from engine.optvis.visualizer import Visualizer
+    from engine.protocol.recipe import Recipe
 
 WARMUP_STEPS = 3
 LEARNING_RATE = 0.05  # in units of the input range, as the engine counts it
@@ -106,8 +106,8 @@ def notebook_round(model: keras.Model, case: Case, unit: int, steps: int) -> tup
 
 def engine_round(visualizer: Visualizer, case: Case, unit: int, steps: int) -> float:
     """Steady steps/s of the engine's compiled step on a fresh run of `unit`."""
-    from engine.messages import ObjectiveTerm
-    from engine.optvis import initial_images
+    from engine.optvis.program import initial_images
+    from engine.protocol import ObjectiveTerm
 
     recipe = engine_recipe(unit)
     # Cached program: switching to another filter only reassigns the objective's variables.
@@ -122,15 +122,15 @@ def engine_round(visualizer: Visualizer, case: Case, unit: int, steps: int) -> f
 
 
 def engine_recipe(seed: int) -> Recipe:
-    from engine.recipe import Recipe
+    from engine.protocol.recipe import Recipe
 
     return Recipe(learning_rate=LEARNING_RATE, jitter=JITTER, seed=seed, batch=1)
 
 
 def measure(model: keras.Model, case: Case, rounds: int) -> Result:
     """Interleave the two methods for `rounds` rounds and take each one's median rate."""
-    from engine.messages import ObjectiveTerm
-    from engine.visualizer import Visualizer
+    from engine.optvis.visualizer import Visualizer
+    from engine.protocol import ObjectiveTerm
 
     began = time.perf_counter()
     visualizer = Visualizer(model, case.input_shape, case.input_range, lambda: None)
@@ -186,7 +186,7 @@ def print_table(results: list[Result]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = arguments(__doc__, argv, "few steps: a smoke test").parse_args(argv)
     use_checkout()
-    from engine.model_io import load_model
+    from engine.models.loading import load_model
 
     print_versions()
     model, meta, _ = load_model(None)

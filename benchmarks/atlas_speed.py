@@ -40,8 +40,8 @@ class Case:
 
 def _program(visualizer, case: Case, batch: int, recipe):
     """A started program whose image k scores filter (k mod filters) of the layer."""
-    from engine.messages import ObjectiveTerm
-    from engine.optvis import initial_images
+    from engine.optvis.program import initial_images
+    from engine.protocol import ObjectiveTerm
 
     recipe = replace(recipe, batch=batch)
     program = visualizer.programs([ObjectiveTerm((case.layer,), 0)], recipe)[0]
@@ -64,7 +64,7 @@ def _rate(program, steps: int, filters_per_step: int) -> float:
 
 def measure(model, case: Case, recipe) -> tuple[float, float, float, float]:
     """(batched, single) median filter-steps/s and each program's build-and-trace seconds."""
-    from engine.visualizer import Visualizer
+    from engine.optvis.visualizer import Visualizer
 
     visualizer = Visualizer(model, case.input_shape, case.input_range, lambda: None)
     setups = []
@@ -90,8 +90,8 @@ def measure(model, case: Case, recipe) -> tuple[float, float, float, float]:
 def main(argv: list[str] | None = None) -> int:
     args = arguments(__doc__, argv, "few steps: a smoke test").parse_args(argv)
     use_checkout()
-    from engine.model_io import load_model
-    from engine.recipe import PRESETS
+    from engine.models.loading import load_model
+    from engine.protocol.recipe import PRESETS
 
     print_versions()
     recipe = PRESETS["Classic"]

@@ -28,9 +28,9 @@ VGG_OPTIONS = {
 
 
 def _cases(skip_vgg: bool):
-    from engine.images import convert_image
-    from engine.model_io import load_model
-    from engine.samples import load_sample
+    from engine.images.convert import convert_image
+    from engine.images.samples import load_sample
+    from engine.models.loading import load_model
 
     model, meta, _ = load_model(None)
     digit = convert_image(load_sample("digit:3"), (28, 28, 1), meta.input_range).pixels
@@ -48,7 +48,7 @@ def notebook_gradcam(model, image, layer_name: str, class_index: int):
     import numpy as np
     import tensorflow as tf
 
-    from engine.surgery import layer_output
+    from engine.models.surgery import layer_output
 
     # `layer.output` would name the node of the layer's first call, which in a reloaded
     # Sequential is not in the graph of `model.outputs`: the tutorial code then gets no gradient.

@@ -35,8 +35,8 @@ class Case:
 
 
 def _started(visualizer, case: Case, recipe, unit: int):
-    from engine.messages import ObjectiveTerm
-    from engine.optvis import initial_images
+    from engine.optvis.program import initial_images
+    from engine.protocol import ObjectiveTerm
 
     program = visualizer.programs([ObjectiveTerm((case.layer,), unit)], recipe)[0]
     program.start(initial_images(recipe, (1, *case.input_shape)), recipe.seed)
@@ -54,8 +54,8 @@ def _rate(program, steps: int) -> float:
 
 def measure(model, case: Case) -> dict[str, tuple[float, float]]:
     """Per preset: (median steps/s, seconds to build and trace its program)."""
-    from engine.recipe import PRESETS
-    from engine.visualizer import Visualizer
+    from engine.optvis.visualizer import Visualizer
+    from engine.protocol.recipe import PRESETS
 
     visualizer = Visualizer(model, case.input_shape, case.input_range, lambda: None)
     # One octave each: the step is what is compared, not how a preset splits its run.
@@ -81,7 +81,7 @@ def measure(model, case: Case) -> dict[str, tuple[float, float]]:
 def main(argv: list[str] | None = None) -> int:
     args = arguments(__doc__, argv, "few steps: a smoke test").parse_args(argv)
     use_checkout()
-    from engine.model_io import load_model
+    from engine.models.loading import load_model
 
     print_versions()
     model, meta, _ = load_model(None)

@@ -5,7 +5,7 @@ Run from the repo root: `.venv/bin/python benchmarks/scan_speed.py [--quick]`.
 Real MNIST digits from `../shared/data/mnist` are written as PNG files into a temporary folder
 (all 10,000; `--quick`: 1,000). Then, in this one process and interleaved round by round:
 
-(a) `Scanner.scan` (engine/dataset_scan.py) of the default model over its conv layers: parallel
+(a) `Scanner.scan` (engine/dataset/scan.py) of the default model over its conv layers: parallel
     decoding, batches of 64, one forward pass per batch for all layers, statistics reduced in the
     graph, top-k kept per channel by L2 norm and by max.
 (b) The naive loop: for each file, read and convert it, `model.predict(img[None], verbose=0)` on a
@@ -32,8 +32,8 @@ def write_digits(folder: Path, count: int) -> None:
     """The first `count` MNIST test digits as PNG files."""
     from PIL import Image
 
-    from engine.mnist_data import load_mnist_dir
-    from engine.references import MNIST_DIR
+    from engine.dataset.mnist import load_mnist_dir
+    from engine.optvis.references import MNIST_DIR
 
     digits, _ = load_mnist_dir(MNIST_DIR)
     for i in range(count):
@@ -45,9 +45,9 @@ def naive_rate(model, layers, source, names, value_range, top_k: int) -> float:
     import keras
     import numpy as np
 
-    from engine.dataset_scan import LayerStats, update_stats
-    from engine.images import convert_image, read_image
-    from engine.surgery import find_layer
+    from engine.dataset.scan import LayerStats, update_stats
+    from engine.images.convert import convert_image, read_image
+    from engine.models.surgery import find_layer
 
     outputs = [find_layer(model, layer).output for layer in layers]
     all_conv = keras.Model(model.inputs, outputs)
@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     use_checkout()
-    from engine.dataset_scan import Scanner
-    from engine.model_io import load_model
-    from engine.scan_sources import folder_source
+    from engine.dataset.scan import Scanner
+    from engine.dataset.sources import folder_source
+    from engine.models.loading import load_model
 
     count, naive_count = (1000, 60) if args.quick else (10_000, 500)
     model, meta, _ = load_model(None)

@@ -115,8 +115,8 @@ class Windowed:
 
 def headless(visualizer, recipe, unit: int) -> float:
     """Steps per second of the same visualization with nobody watching."""
-    from engine.messages import ObjectiveTerm
-    from engine.visualizer import RunResult
+    from engine.optvis.visualizer import RunResult
+    from engine.protocol import ObjectiveTerm
 
     began = time.perf_counter()
     for item in visualizer.run([ObjectiveTerm(LAYER, unit)], recipe, lambda: False):
@@ -143,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.IniFormat)
     windowed = Windowed(app, settings)  # starts the engine thread, which imports TensorFlow
 
-    from engine.introspect import describe_model
-    from engine.model_io import load_model
-    from engine.recipe import PRESETS
-    from engine.visualizer import Visualizer
+    from engine.models.introspect import describe_model
+    from engine.models.loading import load_model
+    from engine.optvis.visualizer import Visualizer
+    from engine.protocol.recipe import PRESETS
 
     print_versions()
     steps, rounds = (200, 2) if args.quick else (2000, 7)

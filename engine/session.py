@@ -16,11 +16,28 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from engine import atlas_cache
-from engine.atlas_job import run_atlas
-from engine.explain_job import run_explain, run_walk
-from engine.images import ConvertedImage, ImageError, convert_image, from_array, read_image
-from engine.messages import (
+from engine.anatomy.circuits import trace
+from engine.anatomy.kernels import kernels, layer_grid
+from engine.images.convert import ConvertedImage, ImageError, convert_image, from_array, read_image
+from engine.images.samples import SAMPLES, load_sample
+from engine.jobs.atlas import run_atlas
+from engine.jobs.compare import ModelSide, load_comparison, run_compare
+from engine.jobs.explain import run_explain, run_walk
+from engine.jobs.scan import (
+    ScanContext,  # the scanner pulls in PIL threads: only when used
+    run_scan,
+    run_top_images,
+)
+from engine.jobs.training import run_training
+from engine.models.loading import load_model
+from engine.models.model_input import set_up_input
+from engine.models.predictions import top_predictions
+from engine.models.surgery import truncate
+from engine.models.zoo import fetch_weights_for
+from engine.optvis import atlas_cache
+from engine.optvis.references import reference_images
+from engine.optvis.visualizer import RunResult, Visualizer
+from engine.protocol import (
     Ascend,
     Atlas,
     Compare,
@@ -34,7 +51,6 @@ from engine.messages import (
     ModelLoaded,
     ModelSummary,
     OpenImage,
-    Prediction,
     Request,
     RunFinished,
     ScanImages,
@@ -47,31 +63,10 @@ from engine.messages import (
     TweakRun,
     WalkNetwork,
 )
-from engine.model_input import set_up_input
-from engine.model_io import load_model
-from engine.references import reference_images
-from engine.samples import SAMPLES, load_sample
-from engine.surgery import truncate
-from engine.visualizer import RunResult, Visualizer
-from engine.weights_download import fetch_weights_for
 
 
 class LayerError(ValueError):
     """A layer cannot be shown; the message is meant for the user."""
-
-
-def top_predictions(outputs: np.ndarray, class_names: tuple[str, ...], k: int = 5):
-    """The `k` most likely classes of one output vector, as probabilities."""
-    scores = np.asarray(outputs, dtype=np.float64).reshape(-1)
-    looks_like_probabilities = scores.min() >= 0 and abs(scores.sum() - 1.0) < 1e-3
-    if not looks_like_probabilities:  # logits or sigmoid scores: softmax makes them comparable
-        scores = np.exp(scores - scores.max())
-        scores /= scores.sum()
-    order = np.argsort(scores)[::-1][:k]
-    names = class_names if len(class_names) == len(scores) else ()
-    return tuple(
-        Prediction(int(i), names[i] if names else f"class {i}", float(scores[i])) for i in order
-    )
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,7 @@ class EngineSession:
         self._is_default = False
         self._weights_fingerprint: str | None = None
         self._scans = _new_scan_context()
-        self.comparison = None  # model B of Compare (engine.compare_job.ModelSide); kept with A
+        self.comparison = None  # model B of Compare (engine.jobs.compare.ModelSide); kept with A
 
     # ------------------------------------------------------------------ dispatch
 
@@ -120,8 +115,6 @@ class EngineSession:
         elif isinstance(request, WalkNetwork):
             self._walk(request)
         elif isinstance(request, ShowKernels):
-            from engine.kernels import kernels, layer_grid
-
             self._layer_info(request.layer)
             model = self._require_model_object()
             found = kernels(model, request.layer, request.unit, request.request_id)
@@ -130,8 +123,6 @@ class EngineSession:
             grid = layer_grid(model, request.layer, channel)
             self._emit(replace(found, grid=grid, grid_channel=channel, input_channels=channels))
         elif isinstance(request, TraceCircuit):
-            from engine.circuits import trace
-
             self._layer_info(request.layer)
             self._emit(trace(self._require_model_object(), request.layer, request.unit,
                              request.request_id))  # fmt: skip
@@ -140,18 +131,12 @@ class EngineSession:
         elif isinstance(request, ShowTopImages):
             self._top_images(request)
         elif isinstance(request, TrainDefault):
-            from engine.training_job import run_training
-
             run_training(request, self._emit, should_stop)
         elif isinstance(request, LoadComparison):
-            from engine.compare_job import load_comparison
-
             # Model B's ImageNet weights download as A's do: with progress, cancellable.
             if fetch_weights_for(request, self._emit, should_stop):
                 self.comparison = load_comparison(request, self._emit)
         elif isinstance(request, Compare):
-            from engine.compare_job import ModelSide, run_compare
-
             side_a = ModelSide(self._require_model_object(), self._require_model(),
                                self._require_visualizer(), self._extractors)  # fmt: skip
             picture = self.image.picture if self.image else None
@@ -305,8 +290,6 @@ class EngineSession:
         )  # fmt: skip
 
     def _scan(self, request: ScanImages, should_stop: Callable[[], bool]) -> None:
-        from engine.scan_job import run_scan
-
         self._emit(Status("Scanning images…", busy=True))
         run_scan(
             request, self._require_model_object(), self._require_model(), self._scans,
@@ -314,8 +297,6 @@ class EngineSession:
         )  # fmt: skip
 
     def _top_images(self, request: ShowTopImages) -> None:
-        from engine.scan_job import run_top_images
-
         self._layer_info(request.layer)
         run_top_images(
             request, self._require_model_object(), self._require_model(), self._scans,
@@ -393,8 +374,6 @@ class EngineSession:
 
 
 def _new_scan_context():
-    from engine.scan_job import ScanContext  # the scanner pulls in PIL threads: only when used
-
     return ScanContext()
 
 

@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from PySide6.QtCore import QThread, Signal
 
-from engine.messages import (
+from engine.protocol import (
     Ascend,
     Atlas,
     AtlasProgress,
@@ -132,7 +132,7 @@ def _lane(request: Request) -> str:
 
 def user_message(error: BaseException) -> str:
     """A sentence for the window: our own errors speak for themselves, others get their type."""
-    from engine.images import ImageError
+    from engine.images.convert import ImageError
 
     text = str(error).strip()
     # Our messages start with the file or layer name, exactly as the user knows it.

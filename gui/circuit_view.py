@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import Circuit, CircuitLink
+from engine.protocol import Circuit, CircuitLink
 from gui.kernel_art import image_pixmap, kernel_pixmap, kernel_scale
 
 THUMB = 44

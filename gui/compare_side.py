@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
-from engine.messages import CompareSide, ModelSummary
+from engine.protocol import CompareSide, ModelSummary
 from gui.canvas import Canvas
 from gui.dropped_files import MODEL_SUFFIXES
 from gui.predictions import PredictionsPanel

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import CompareFrame, Comparison, ModelSummary
+from engine.protocol import CompareFrame, Comparison, ModelSummary
 from gui.compare_side import CompareColumn
 
 REPAINT_INTERVAL_MS = 50  # as the Visualize canvas: the newest frame per side, 20 times a second

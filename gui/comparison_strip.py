@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import Explanation
+from engine.protocol import Explanation
 from gui.explain_catalog import method_title
 from gui.explain_view import render_explanation
 from gui.heatmaps import HeatmapStyle

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.recipe import LIVE_KNOBS, PRESETS, Recipe
+from engine.protocol.recipe import LIVE_KNOBS, PRESETS, Recipe
 from gui.presets import (
     PresetBar,
     check_preset_name,

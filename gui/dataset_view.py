@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import ScanProgress, TopImages
+from engine.protocol import ScanProgress, TopImages
 from gui.heatmaps import HeatmapStyle, render
 from gui.kernel_art import rgb8_pixmap
 

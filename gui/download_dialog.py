@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import DownloadProgress
+from engine.protocol import DownloadProgress
 
 _MB = 1024 * 1024
 _STEPS = 1000  # the bar counts permille: a QProgressBar holds an int, files exceed 2 GB

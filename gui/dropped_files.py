@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Kept in step with engine.model_io.MODEL_SUFFIXES; the GUI may not import that module, which
+# Kept in step with engine.models.loading.MODEL_SUFFIXES; the GUI may not import that module, which
 # pulls in Keras.
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 SAVED_MODEL_FILE = "saved_model.pb"  # what makes a folder a TensorFlow SavedModel

@@ -1,6 +1,6 @@
 """What the window knows of the attribution methods, without importing the engine's (Keras) code.
 
-The method names are the engine's contract (engine.messages.EXPLAIN_METHODS); the titles, which
+The method names are the engine's contract (engine.protocol.EXPLAIN_METHODS); the titles, which
 methods are slow and which options each takes are the window's to show.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.messages import EXPLAIN_LONG_METHODS, EXPLAIN_METHODS, EXPLAIN_TITLES
+from engine.protocol import EXPLAIN_LONG_METHODS, EXPLAIN_METHODS, EXPLAIN_TITLES
 
 TITLES = EXPLAIN_TITLES
 # Slow enough for a progress bar and Cancel; the engine sends Progress for exactly these.

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import LayerKind, ModelSummary
+from engine.protocol import LayerKind, ModelSummary
 from gui.explain_catalog import (
     CAM_METHODS,
     EXPLAIN_METHODS,

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import Explanation
+from engine.protocol import Explanation
 from gui.canvas import EXPORT_MIN_SIDE, Canvas
 from gui.explain_catalog import method_title
 from gui.heatmaps import HEATMAP_COLORMAPS, HeatmapStyle, render

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
-from engine.messages import LayerInfo
+from engine.protocol import LayerInfo
 from gui.badges import thumbnail_icon, weight_text
 from gui.channel_stats import ChannelStats, channel_stats, sort_order, stats_text
 from gui.imaging import apply_colormap, normalize_per_channel, to_rgb8

@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QImage
 
-from engine.channels import screen_colours
+from engine.protocol.display import screen_colours
 
 
 def normalize_per_channel(maps: np.ndarray) -> np.ndarray:
@@ -72,7 +72,7 @@ def to_rgb8(image: np.ndarray, colormap: str | None = None) -> np.ndarray:
       blue = their mean, so both channels stay visible.
     - C = 3: as is. C ≥ 4: the first three channels as RGB; the rest (an RGBA model's alpha,
       a multispectral model's extra bands) are not drawn: a screen has three colours.
-      The rule is `engine.channels.screen_colours`, which the headless commands share.
+      The rule is `engine.protocol.display.screen_colours`, which the headless commands share.
     """
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 1:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import Kernels
+from engine.protocol import Kernels
 from gui.filter_effect import FilterEffect
 from gui.kernel_art import (
     STAT_NAMES,

@@ -7,7 +7,7 @@ from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QPalette, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.messages import LayerInfo
+from engine.protocol import LayerInfo
 from gui.feature_grids import BAR_HEIGHT, GAP, cell_at, channel_thumbnails, tile_grid, unit_bars
 from gui.imaging import qimage_from_rgb8
 

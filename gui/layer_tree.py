@@ -6,7 +6,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from engine.messages import LayerInfo, LayerKind, ModelSummary
+from engine.protocol import LayerInfo, LayerKind, ModelSummary
 
 _COLUMNS = ("Layer", "Type", "Output shape", "Params", "Shows")
 _NAME, _PARAMS = 0, 3

@@ -9,8 +9,7 @@ from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
 
-from engine.input_spec import InputPreprocessing
-from engine.messages import (
+from engine.protocol import (
     EngineFailure,
     FeatureMaps,
     Frame,
@@ -24,6 +23,7 @@ from engine.messages import (
     ShowFeatureMaps,
     Status,
 )
+from engine.protocol.input_spec import InputPreprocessing
 from gui.atlas_bar import AtlasBar
 from gui.canvas import Canvas
 from gui.controls import AscentControls

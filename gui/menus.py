@@ -7,8 +7,7 @@ from functools import partial
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
-from engine.samples import sample_names
-from engine.zoo_names import ZOO_NAMES
+from engine.protocol.catalogue import ZOO_NAMES, sample_names
 
 
 def _action(window: QMainWindow, text: str, slot, shortcut=None, tip: str = "") -> QAction:

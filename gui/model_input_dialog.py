@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from engine.input_spec import (
+from engine.protocol import FREE_INPUT_SIZE, ModelSummary
+from engine.protocol.input_spec import (
     CAFFE,
     MAX_FREE_SIDE,
     MEAN_STD,
@@ -25,7 +26,6 @@ from engine.input_spec import (
     InputPreprocessing,
     parse_numbers,
 )
-from engine.messages import FREE_INPUT_SIZE, ModelSummary
 
 # (key, label, the choice) in the order shown; the custom mean/std choice comes last.
 CHOICES = (

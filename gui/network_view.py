@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import LayerInfo, LayerKind, ModelSummary
+from engine.protocol import LayerInfo, LayerKind, ModelSummary
 from gui.canvas import Canvas
 from gui.feature_grids import unit_bars
 from gui.imaging import apply_colormap, normalize_per_channel

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from engine.messages import Prediction
+from engine.protocol import Prediction
 
 MAX_ROWS = 5
 _BAR_STEPS = 1000  # per-mille resolution: a bar of 100 steps cannot tell 0.4 % from 0 %

@@ -7,7 +7,7 @@ import json
 from PySide6.QtCore import QSettings, QSignalBlocker, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
-from engine.recipe import PRESETS, Recipe
+from engine.protocol.recipe import PRESETS, Recipe
 
 PRESET_GROUP = "presets"
 CUSTOM = "Custom"  # what the combo says when the form matches no preset

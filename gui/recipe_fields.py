@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from engine.recipe import INITIAL_IMAGES, LIVE_KNOBS, OPTIMIZERS, PARAMETERIZATIONS
+from engine.protocol.recipe import INITIAL_IMAGES, LIVE_KNOBS, OPTIMIZERS, PARAMETERIZATIONS
 
 # How a field is edited: a whole number, a number, a switch, a choice from a list, or text
 # holding a list of scale factors ("floats") or of "grid:weight" pairs ("pairs").

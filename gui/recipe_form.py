@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.recipe import Recipe
+from engine.protocol.recipe import Recipe
 from gui.recipe_fields import FIELDS, SECTIONS, FieldSpec, format_value, parse_text
 
 _INVALID_STYLE = "QLineEdit { background: #fde2e1; color: #5c1512; }"

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.messages import Ascend, ObjectiveTerm, RunFinished
-from engine.recipe import LIVE_KNOBS, Recipe
+from engine.protocol import Ascend, ObjectiveTerm, RunFinished
+from engine.protocol.recipe import LIVE_KNOBS, Recipe
 from gui.exports import GIF_MAX_FRAMES, thin_evenly
 from gui.imaging import to_rgb8
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-from engine.messages import ImageOpened, ModelSummary, RunFinished
+from engine.protocol import ImageOpened, ModelSummary, RunFinished
 from gui.main_window import MainWindow
 
 

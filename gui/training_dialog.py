@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.messages import TrainProgress
+from engine.protocol import TrainProgress
 
 _TRAIN_PEN = pg.mkPen("#4fc3f7", width=2)
 _VAL_PEN = pg.mkPen("#ffb74d", width=2, style=pg.QtCore.Qt.DashLine)

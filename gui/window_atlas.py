@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from engine.messages import Atlas, AtlasProgress, AtlasTile, EngineFailure, StopRun
+from engine.protocol import Atlas, AtlasProgress, AtlasTile, EngineFailure, StopRun
 
 
 class AtlasMixin:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from engine.messages import (
+from engine.protocol import (
     TRUST_NOTE,
     Compare,
     Comparison,

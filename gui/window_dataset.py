@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
-from engine.messages import (
+from engine.protocol import (
     EngineFailure,
     ScanImages,
     ScanProgress,

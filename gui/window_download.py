@@ -3,7 +3,7 @@ weights, its Cancel, and the offer of random weights when the download fails."""
 
 from __future__ import annotations
 
-from engine.messages import (
+from engine.protocol import (
     CancelLoad,
     ComparisonLoaded,
     DownloadProgress,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.messages import (
+from engine.protocol import (
     EngineFailure,
     Explain,
     Explanation,

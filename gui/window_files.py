@@ -9,8 +9,8 @@ from pathlib import Path
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
-from engine.messages import TRUST_NOTE, EngineFailure
-from engine.recipe import Recipe
+from engine.protocol import TRUST_NOTE, EngineFailure
+from engine.protocol.recipe import Recipe
 from gui.dropped_files import MODEL_SUFFIXES, classify_drop
 from gui.exports import read_json, write_gif, write_json
 from gui.recent_files import RecentFiles

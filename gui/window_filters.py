@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QTabWidget
 
-from engine.messages import (
+from engine.protocol import (
     Ascend,
     Atlas,
     AtlasTile,

@@ -8,8 +8,8 @@ import json
 from functools import partial
 from pathlib import Path
 
-from engine.input_spec import MAX_FREE_SIDE, MIN_FREE_SIDE, InputPreprocessing
-from engine.messages import LoadModel, ModelSummary
+from engine.protocol import LoadModel, ModelSummary
+from engine.protocol.input_spec import MAX_FREE_SIDE, MIN_FREE_SIDE, InputPreprocessing
 from gui.model_input_dialog import ModelInputDialog
 
 SETTINGS_GROUP = "model_inputs"

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtWidgets import QFileDialog, QTabWidget
 
-from engine.messages import EngineFailure, FeatureMaps, ModelSummary, OpenImage, WalkNetwork
+from engine.protocol import EngineFailure, FeatureMaps, ModelSummary, OpenImage, WalkNetwork
 from gui.feature_grids import file_stem, layer_grid
 from gui.network_view import NetworkView
 from gui.picker_sort import SortBar

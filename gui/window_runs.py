@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.messages import Ascend, Frame, ObjectiveTerm, RunFinished, StopRun, TweakRun
-from engine.recipe import Recipe
+from engine.protocol import Ascend, Frame, ObjectiveTerm, RunFinished, StopRun, TweakRun
+from engine.protocol.recipe import Recipe
 from gui.run_record import RunRecord, dead_message, finished_caption
 
 

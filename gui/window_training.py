@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.messages import EngineFailure, StopRun, TrainDefault, TrainProgress
+from engine.protocol import EngineFailure, StopRun, TrainDefault, TrainProgress
 from gui.training_dialog import TrainingDialog
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.messages import (
+from engine.protocol import (
     Ascend,
     AtlasProgress,
     AtlasTile,

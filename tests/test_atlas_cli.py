@@ -132,12 +132,12 @@ def test_imagenet_model_by_name_fails_clearly_offline(tmp_path):
 def test_most_live_filters_of_the_last_conv_layer_beat_real_digits():
     """Acceptance: with the Classic preset and 128 steps, at least 90 % of conv3's filters that
     are not dead reach at least their best activation over real MNIST digits."""
-    from engine.introspect import describe_model
-    from engine.messages import ObjectiveTerm
-    from engine.model_io import load_model
-    from engine.recipe import PRESETS
-    from engine.references import mnist_references
-    from engine.visualizer import ATLAS_BATCH, Visualizer
+    from engine.models.introspect import describe_model
+    from engine.models.loading import load_model
+    from engine.optvis.references import mnist_references
+    from engine.optvis.visualizer import ATLAS_BATCH, Visualizer
+    from engine.protocol import ObjectiveTerm
+    from engine.protocol.recipe import PRESETS
 
     digits = mnist_references()
     if digits is None:

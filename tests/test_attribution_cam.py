@@ -17,7 +17,7 @@ from engine.attribution.common import (
     resize_map,
     score,
 )
-from engine.surgery import truncate
+from engine.models.surgery import truncate
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "cam", "guided_gradcam")
@@ -223,8 +223,8 @@ def test_gradcam_mass_falls_on_the_strokes_of_real_digits():
     the 34 digits whose map is not empty (16 of 50 maps are all zero after the ReLU).
     """
     pytest.importorskip("scipy")
-    from engine.mnist_data import load_mnist_dir, split_train_holdout
-    from engine.model_io import load_model
+    from engine.dataset.mnist import load_mnist_dir, split_train_holdout
+    from engine.models.loading import load_model
 
     model, _, _ = load_model(None)
     _, _, images, labels = split_train_holdout(*load_mnist_dir(MNIST_DIR))

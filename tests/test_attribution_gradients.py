@@ -30,7 +30,7 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def default_model():
-    from engine.model_io import load_model
+    from engine.models.loading import load_model
 
     model, meta, _ = load_model(None)
     return model, meta
@@ -39,8 +39,8 @@ def default_model():
 @pytest.fixture(scope="module")
 def digits(default_model):
     """Three scikit-learn digits converted for the built-in model, with their predicted class."""
-    from engine.images import convert_image
-    from engine.samples import load_sample
+    from engine.images.convert import convert_image
+    from engine.images.samples import load_sample
 
     model, meta = default_model
     images = [

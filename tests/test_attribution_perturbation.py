@@ -155,9 +155,9 @@ def test_lime_reports_progress_and_can_be_cancelled(left_half):
 
 
 def test_built_in_model_evidence_for_its_class_lies_on_the_strokes():
-    from engine.images import convert_image
-    from engine.model_io import load_model
-    from engine.samples import load_sample
+    from engine.images.convert import convert_image
+    from engine.images.samples import load_sample
+    from engine.models.loading import load_model
 
     model, meta, _ = load_model(None)
     image = convert_image(load_sample("digit:3"), (28, 28, 1), meta.input_range).pixels

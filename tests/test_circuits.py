@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from engine.circuits import trace
+from engine.anatomy.circuits import trace
 
 L = keras.layers
 
@@ -171,7 +171,7 @@ def test_conv_after_a_nested_model_enters_it():
 
 
 def test_built_in_model_conv3():
-    from engine.model_io import load_model
+    from engine.models.loading import load_model
 
     model, _, _ = load_model(None)
     circuit = trace(model, ("conv3",), 5, 1)

@@ -37,7 +37,7 @@ def test_screenshot_renders_a_finished_visualization(tmp_path):
 
 def test_screenshot_with_a_model_and_image_argument(tmp_path, saved_models):
     image = tmp_path / "cat.png"
-    from engine.samples import load_sample
+    from engine.images.samples import load_sample
 
     load_sample("photo:chelsea").save(image)
     target = tmp_path / "tiny.png"

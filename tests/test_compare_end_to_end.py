@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.recipe import Recipe
+from engine.protocol.recipe import Recipe
 from gui.window_compare import TAB_COMPARE
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.compare_job import map_correlation, verdict
-from engine.messages import (
+from engine.jobs.compare import map_correlation, verdict
+from engine.models.meta import ModelLoadError
+from engine.protocol import (
     Compare,
     CompareFrame,
     CompareSide,
@@ -21,8 +22,7 @@ from engine.messages import (
     Status,
     StopRun,
 )
-from engine.model_io import ModelLoadError
-from engine.recipe import Recipe
+from engine.protocol.recipe import Recipe
 from engine.session import EngineSession
 
 QUICK = Recipe(steps=8, frame_every=1, seed=3, jitter=0)
@@ -246,7 +246,7 @@ def test_a_new_model_a_does_not_drop_a_waiting_model_b_and_stop_cancels_a_compar
 
 
 def test_model_b_takes_the_preprocessing_chosen_for_it(files) -> None:
-    from engine.input_spec import InputPreprocessing
+    from engine.protocol.input_spec import InputPreprocessing
 
     engine = Engine()
     request = LoadComparison(files["b"], preprocessing=InputPreprocessing.caffe())

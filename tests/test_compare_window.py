@@ -9,7 +9,7 @@ import numpy as np
 from fake_engine import colour_image, fake_summary, grey_image
 from PySide6.QtWidgets import QFileDialog
 
-from engine.messages import (
+from engine.protocol import (
     TRUST_NOTE,
     Ascend,
     Compare,
@@ -221,7 +221,7 @@ def test_model_titles_name_files_and_mark_untrained_models(tmp_path) -> None:
 
 
 def test_model_b_gets_the_input_chosen_for_its_file(window, engine, tmp_path) -> None:
-    from engine.input_spec import InputPreprocessing
+    from engine.protocol.input_spec import InputPreprocessing
 
     path = str(tmp_path / "mine.keras")
     window._remember_input(path, InputPreprocessing.caffe(), 96)

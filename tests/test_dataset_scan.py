@@ -24,9 +24,9 @@ def _write_folder(folder: Path, count: int, size: int = 16, seed: int = 0) -> Pa
 
 def _brute_force(model, folder: Path, layer: tuple[str, ...], shape, value_range):
     """Per-image (N, C) l2, max and mean of a layer, image by image, in list_images order."""
-    from engine.images import convert_image, read_image
-    from engine.scan_sources import list_images
-    from engine.surgery import truncate
+    from engine.dataset.sources import list_images
+    from engine.images.convert import convert_image, read_image
+    from engine.models.surgery import truncate
 
     cut = truncate(model, layer)
     rows = {"l2": [], "max": [], "mean": []}
@@ -65,7 +65,7 @@ def folder(tmp_path):
 
 
 def test_top_k_and_statistics_match_brute_force(tiny_conv_model, folder):
-    from engine.dataset_scan import Scanner, top_images
+    from engine.dataset.scan import Scanner, top_images
 
     scanner = Scanner(tiny_conv_model, (16, 16, 3), (0.0, 1.0), top_k=5, batch_size=16, cache=False)
     assert scanner.layers == (("conv_a",), ("pool_a",), ("conv_b",))
@@ -89,7 +89,7 @@ def test_top_k_and_statistics_match_brute_force(tiny_conv_model, folder):
 def test_fire_fraction_counts_images_where_a_channel_fires(tmp_path):
     import keras
 
-    from engine.dataset_scan import Scanner
+    from engine.dataset.scan import Scanner
 
     inputs = keras.Input((8, 8, 1))
     # Channel 0 fires on any non-black pixel, channel 1 never (its bias keeps it below zero).
@@ -106,7 +106,7 @@ def test_fire_fraction_counts_images_where_a_channel_fires(tmp_path):
 
 
 def test_unreadable_files_are_skipped_and_counted(tiny_conv_model, folder):
-    from engine.dataset_scan import Scanner
+    from engine.dataset.scan import Scanner
 
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     (folder / "empty.jpg").write_bytes(b"")
@@ -122,7 +122,7 @@ def test_unreadable_files_are_skipped_and_counted(tiny_conv_model, folder):
 
 
 def test_empty_and_missing_folders_are_clear_errors(tiny_conv_model, tmp_path):
-    from engine.dataset_scan import Scanner
+    from engine.dataset.scan import Scanner
 
     scanner = Scanner(tiny_conv_model, (16, 16, 3), (0.0, 1.0), cache=False)
     (tmp_path / "empty").mkdir()
@@ -137,7 +137,8 @@ def test_empty_and_missing_folders_are_clear_errors(tiny_conv_model, tmp_path):
 
 
 def test_cancelled_scan_resumes_and_ends_equal(tiny_conv_model, folder, tmp_path):
-    from engine.dataset_scan import Scanner
+    from engine.dataset.scan import Scanner
+    from engine.dataset.sources import folder_source
 
     def scanner():
         return Scanner(
@@ -148,7 +149,7 @@ def test_cancelled_scan_resumes_and_ends_equal(tiny_conv_model, folder, tmp_path
     asked = []
     partial = scanner().scan(folder, should_stop=lambda: asked.append(1) or len(asked) > 2)
     assert partial.done.sum() == 16 and not partial.complete
-    cached = scanner().cached(__import__("engine.scan_sources").scan_sources.folder_source(folder))
+    cached = scanner().cached(folder_source(folder))
     assert cached is not None and cached.done.sum() == 16  # the saved state is the partial one
     progress = []
     resumed = scanner().scan(folder, progress=lambda *args: progress.append(args))
@@ -162,8 +163,8 @@ def test_cancelled_scan_resumes_and_ends_equal(tiny_conv_model, folder, tmp_path
 def test_a_different_model_gets_a_different_key(tiny_conv_model, folder, tmp_path):
     import keras
 
-    from engine.dataset_scan import Scanner, scan_key
-    from engine.scan_sources import folder_source
+    from engine.dataset.scan import Scanner, scan_key
+    from engine.dataset.sources import folder_source
 
     other = keras.models.clone_model(tiny_conv_model)  # same layers, fresh weights
     source = folder_source(folder)
@@ -178,7 +179,7 @@ def test_a_different_model_gets_a_different_key(tiny_conv_model, folder, tmp_pat
 
 
 def test_nested_sub_model_layers_are_scanned(nested_model, tmp_path):
-    from engine.dataset_scan import Scanner
+    from engine.dataset.scan import Scanner
 
     folder = tmp_path / "grey"
     folder.mkdir()
@@ -198,7 +199,7 @@ def test_nested_sub_model_layers_are_scanned(nested_model, tmp_path):
 # Keras's own model.save of a Variable warns under NumPy 2; nothing of ours.
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_cli_shards_merge_to_the_full_scan(tiny_conv_model, folder, tmp_path):
-    from engine.dataset_scan import ScanState
+    from engine.dataset.scan import ScanState
     from main import main
 
     model_file = tmp_path / "tiny.keras"
@@ -236,11 +237,11 @@ def test_cli_reports_bad_input(tmp_path, capsys):
 
 
 def test_default_model_on_mnist_digits(tmp_path):
-    from engine.dataset_scan import Scanner, top_image_maps
-    from engine.mnist_data import load_mnist_dir
-    from engine.model_io import load_model
-    from engine.references import MNIST_DIR
-    from engine.scan_sources import builtin_images
+    from engine.dataset.mnist import load_mnist_dir
+    from engine.dataset.scan import Scanner, top_image_maps
+    from engine.dataset.sources import builtin_images
+    from engine.models.loading import load_model
+    from engine.optvis.references import MNIST_DIR
 
     try:
         digits, _ = load_mnist_dir(MNIST_DIR)
@@ -260,7 +261,7 @@ def test_default_model_on_mnist_digits(tmp_path):
     )
     fire = state.fire_fraction(("conv3",))
     assert fire.shape == (64,) and 0 < fire.mean() <= 1
-    from engine.scan_sources import folder_source
+    from engine.dataset.sources import folder_source
 
     images, maps, scores, names = top_image_maps(
         scanner, folder_source(folder), state, ("conv3",), 5

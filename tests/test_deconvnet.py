@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.attribution import Cancelled, Target, explain
-from engine.surgery import truncate
+from engine.models.surgery import truncate
 
 
 def _delta_kernel(channels_in: int = 1, channels_out: int = 1) -> np.ndarray:
@@ -167,9 +167,9 @@ def test_cancelled_before_the_work():
 
 
 def test_built_in_model_projects_conv3_onto_the_digit_strokes():
-    from engine.images import convert_image
-    from engine.model_io import load_model
-    from engine.samples import load_sample
+    from engine.images.convert import convert_image
+    from engine.images.samples import load_sample
+    from engine.models.loading import load_model
 
     model, meta, _ = load_model(None)
     image = convert_image(load_sample("digit:3"), (28, 28, 1), meta.input_range).pixels

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from engine import training
-from engine.mnist_data import load_mnist_dir, read_idx, split_train_holdout
+from engine.dataset.mnist import load_mnist_dir, read_idx, split_train_holdout
+from engine.models import training
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 SIDECAR_PATH = training.DEFAULT_MODEL_PATH.with_suffix(".json")

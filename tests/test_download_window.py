@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fake_engine import FakeEngine, fake_window
 
-from engine.messages import CancelLoad, DownloadProgress, EngineFailure, LoadModel
+from engine.protocol import CancelLoad, DownloadProgress, EngineFailure, LoadModel
 from gui.main_window import MainWindow
 from gui.window_download import RANDOM_WEIGHTS_BUTTON
 
@@ -114,7 +114,7 @@ def test_offline_end_to_end_with_the_real_engine(qtbot, real_window, tmp_path, m
 
     from keras.src.backend import config
 
-    from engine.weights_download import WEIGHTS, WeightsFile
+    from engine.models.weights_download import WEIGHTS, WeightsFile
 
     with socket.socket() as probe:  # a port nobody listens on: as good as offline
         probe.bind(("127.0.0.1", 0))
@@ -131,7 +131,7 @@ def test_offline_end_to_end_with_the_real_engine(qtbot, real_window, tmp_path, m
 
 
 def test_model_b_from_the_zoo_downloads_with_the_dialog_and_cancels(window, engine) -> None:
-    from engine.messages import ComparisonLoaded, LoadComparison
+    from engine.protocol import ComparisonLoaded, LoadComparison
 
     window.actions["compare:zoo:VGG19"].trigger()
     request = engine.last(LoadComparison)
@@ -150,7 +150,7 @@ def test_model_b_from_the_zoo_downloads_with_the_dialog_and_cancels(window, engi
 
 
 def test_model_b_replaced_or_cancelled_mid_download_leaves_nothing_hanging(window, engine) -> None:
-    from engine.messages import LoadComparison
+    from engine.protocol import LoadComparison
 
     window.compare_with("zoo:VGG19")
     first = engine.last(LoadComparison)
@@ -168,7 +168,7 @@ def test_model_b_replaced_or_cancelled_mid_download_leaves_nothing_hanging(windo
 
 
 def test_an_offline_model_b_offers_random_weights_for_b(window, engine) -> None:
-    from engine.messages import LoadComparison
+    from engine.protocol import LoadComparison
     from gui.window_compare import RANDOM_WEIGHTS_BUTTON_B
 
     window.compare_with("zoo:ResNet50")

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.explain_cli import colorize, main, overlay
+from engine.cli.explain import colorize, main, overlay
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def digit_png(tmp_path) -> Path:
-    from engine.samples import load_sample
+    from engine.images.samples import load_sample
 
     path = tmp_path / "seven.png"
     load_sample("digit:7").save(path)

@@ -8,7 +8,7 @@ from fake_engine import FakeEngine, bump_heatmap, fake_window
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from engine.messages import Ascend, EngineFailure, Explain, Status, StopRun
+from engine.protocol import Ascend, EngineFailure, Explain, Status, StopRun
 from gui.explain_controls import INNER_UNIT
 from gui.heatmaps import OUTLINE_AGAINST, OUTLINE_FOR, HeatmapStyle, render
 from gui.imaging import to_rgb8, upscale_nearest

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.messages import (
+from engine.protocol import (
     Ascend,
     Atlas,
     EngineFailure,

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import engine.images
-from engine.images import ImageError, convert_image, read_image
-from engine.samples import load_sample, sample_names
+import engine.images.convert
+from engine.images.convert import ImageError, convert_image, read_image
+from engine.images.samples import load_sample
+from engine.protocol.catalogue import sample_names
 
 MNIST = (28, 28, 1)
 IMAGENET = (224, 224, 3)
@@ -146,7 +147,7 @@ def test_a_decompression_bomb_is_refused_in_plain_words(tmp_path, monkeypatch):
     path = tmp_path / "bomb.png"
     Image.new("RGB", (100, 80), (1, 2, 3)).save(path)  # 8,000 pixels
     for limit in (1_000, 5_000):  # Pillow errors above twice its limit and warns below that
-        monkeypatch.setattr(engine.images, "MAX_PIXELS", limit)
+        monkeypatch.setattr(engine.images.convert, "MAX_PIXELS", limit)
         message = _read_error(path)
         assert "bomb.png" in message
         assert "too large" in message
@@ -158,7 +159,7 @@ def test_the_pixel_limit_is_restored_after_a_refusal(tmp_path, monkeypatch):
     path = tmp_path / "big.png"
     Image.new("L", (100, 80)).save(path)
     before = Image.MAX_IMAGE_PIXELS
-    monkeypatch.setattr(engine.images, "MAX_PIXELS", 1_000)
+    monkeypatch.setattr(engine.images.convert, "MAX_PIXELS", 1_000)
     _read_error(path)
     assert before == Image.MAX_IMAGE_PIXELS
 
@@ -201,7 +202,7 @@ def test_a_free_size_model_gets_at_most_512_on_the_long_side(size, expected_hw):
     converted = convert_image(_noise(*size), (None, None, 3), UNIT)
     assert converted.pixels.shape == (*expected_hw, 3)
     resized = any(note.startswith("resized") for note in converted.notes)
-    assert resized == (max(size) > engine.images.FREE_SIZE_LIMIT)
+    assert resized == (max(size) > engine.images.convert.FREE_SIZE_LIMIT)
 
 
 @pytest.mark.parametrize("mode", ["P", "1", "I;16", "L", "RGBA"])
@@ -356,7 +357,7 @@ def test_an_unknown_sample_names_the_key():
 
 
 def test_the_default_model_reads_the_sample_digits():
-    from engine.model_io import load_model
+    from engine.models.loading import load_model
 
     model, meta, _ = load_model(None)
     batch = np.stack(

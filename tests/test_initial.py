@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine.initial import from_image, grey_noise, make_initial, scale_mixture
+from engine.optvis.initial import from_image, grey_noise, make_initial, scale_mixture
 
 SHAPE = (2, 16, 16, 3)
 
@@ -93,7 +93,7 @@ def test_make_initial_dispatches_by_kind():
 
 def test_module_needs_no_tensorflow():
     # Starting images are plain numpy, so building one never waits for TensorFlow to load.
-    probe = "import sys, engine.initial; print('tensorflow' in sys.modules)"
+    probe = "import sys, engine.optvis.initial; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

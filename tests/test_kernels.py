@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from engine.kernels import filter_bank, kernels, layer_grid
+from engine.anatomy.filter_bank import filter_bank
+from engine.anatomy.kernels import kernels, layer_grid
 
 
 def _model(*layers, shape=(8, 8, 3), name="m") -> keras.Model:
@@ -139,7 +140,7 @@ def test_kernels_inside_a_nested_model(nested_model):
 
 
 def test_built_in_model():
-    from engine.model_io import load_model
+    from engine.models.loading import load_model
 
     model, _, _ = load_model(None)
     result = kernels(model, ("conv1",), 0, 1)

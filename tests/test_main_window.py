@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from engine.messages import AscentSettings
+from engine.protocol import Recipe
 from engine.worker import EngineThread
 from gui.main_window import MainWindow
 
@@ -27,8 +27,8 @@ def window(real_window):
 
 
 def _settings(win: MainWindow, **changes) -> None:
-    base = AscentSettings()
-    win.controls.set_settings(AscentSettings(**({**base.__dict__, **changes})))
+    base = Recipe()
+    win.controls.set_settings(Recipe(**({**base.__dict__, **changes})))
 
 
 def _drop(win: MainWindow, path: Path) -> None:
@@ -122,7 +122,7 @@ def test_choosing_another_filter_cancels_and_stale_frames_never_show(qtbot, wind
 
 
 def test_a_dropped_image_fills_predictions_and_feature_maps(qtbot, window, tmp_path):
-    from engine.samples import load_sample
+    from engine.images.samples import load_sample
 
     path = tmp_path / "seven.png"
     load_sample("digit:7").save(path)

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, QSettings, Qt
 
-from engine.messages import Ascend, LayerInfo, LayerKind, RunFinished
-from engine.recipe import LIVE_KNOBS, PRESETS, Recipe
+from engine.protocol import Ascend, LayerInfo, LayerKind, RunFinished
+from engine.protocol.recipe import LIVE_KNOBS, PRESETS, Recipe
 from gui.canvas import Canvas
 from gui.controls import AscentControls
 from gui.exports import thin_evenly, write_gif

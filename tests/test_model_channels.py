@@ -12,13 +12,12 @@ import pytest
 from fake_engine import FakeEngine, colour_image, fake_summary, fake_window
 from PIL import Image
 
-from engine.atlas_cli import to_png
-from engine.channels import display_part, expand_channels
-from engine.images import convert_image
-from engine.initial import from_image
-from engine.messages import (
+from engine.cli.atlas import to_png
+from engine.images.channels import display_part, expand_channels
+from engine.images.convert import convert_image
+from engine.optvis.initial import from_image
+from engine.protocol import (
     Ascend,
-    AscentSettings,
     Explain,
     Explanation,
     FeatureMaps,
@@ -28,6 +27,7 @@ from engine.messages import (
     LoadModel,
     ModelLoaded,
     OpenImage,
+    Recipe,
     RunFinished,
     ScanImages,
     ShowTopImages,
@@ -38,7 +38,7 @@ from engine.session import EngineSession
 from gui.imaging import to_rgb8
 
 SIDE = 16
-QUICK = AscentSettings(steps=12, frame_every=3, jitter=1)
+QUICK = Recipe(steps=12, frame_every=3, jitter=1)
 CONV2 = ("conv2",)
 
 

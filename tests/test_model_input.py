@@ -10,25 +10,26 @@ import numpy as np
 import pytest
 from keras.applications import imagenet_utils
 
-from engine.input_spec import InputPreprocessing, parse_numbers
-from engine.messages import (
+from engine.models.loading import load_model
+from engine.models.meta import ModelLoadError
+from engine.models.preprocessing import with_preprocessing
+from engine.protocol import (
     Ascend,
-    AscentSettings,
     FeatureMaps,
     Frame,
     ImageOpened,
     LoadModel,
     ModelLoaded,
     OpenImage,
+    Recipe,
     RunFinished,
     ShowFeatureMaps,
     Status,
 )
-from engine.model_io import ModelLoadError, load_model
-from engine.preprocessing import with_preprocessing
+from engine.protocol.input_spec import InputPreprocessing, parse_numbers
 from engine.session import EngineSession
 
-QUICK = AscentSettings(steps=4, frame_every=2)
+QUICK = Recipe(steps=4, frame_every=2)
 TORCH = InputPreprocessing.mean_std((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
@@ -220,7 +221,7 @@ def test_a_size_too_small_for_the_kernels_is_refused_clearly(tmp_path):
 
 
 def test_headless_commands_apply_the_sidecars_preprocessing(tmp_path, saved_models):
-    from engine.cli_common import CliError, load_model_arg
+    from engine.cli.common import CliError, load_model_arg
 
     path = tmp_path / "tiny.keras"
     shutil.copy(saved_models["tiny"], path)

@@ -9,8 +9,8 @@ import pytest
 from fake_engine import fake_summary, fake_window
 from PySide6.QtWidgets import QDialogButtonBox
 
-from engine.input_spec import InputPreprocessing
-from engine.messages import LoadModel
+from engine.protocol import LoadModel
+from engine.protocol.input_spec import InputPreprocessing
 from gui.main_window import MainWindow
 from gui.model_input_dialog import CUSTOM
 
@@ -141,7 +141,7 @@ def test_a_damaged_remembered_choice_is_ignored(window, engine, tmp_path):
 def test_the_choice_is_for_the_model_on_show_not_a_newer_one_that_failed(
     window, engine, tmp_path
 ) -> None:
-    from engine.messages import EngineFailure
+    from engine.protocol import EngineFailure
 
     shown = str(tmp_path / "good.keras")
     _open(window, engine, shown)

@@ -9,8 +9,9 @@ import keras
 import pytest
 from PIL import Image
 
-from engine.input_spec import InputPreprocessing
-from engine.model_io import DEFAULT_MODEL_PATH, ModelLoadError, ModelMeta, load_model, read_sidecar
+from engine.models.loading import load_model
+from engine.models.meta import DEFAULT_MODEL_PATH, ModelLoadError, ModelMeta, read_sidecar
+from engine.protocol.input_spec import InputPreprocessing
 
 
 def _load_error(path) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import keras
 import pytest
 
-from engine.messages import TRUST_NOTE
-from engine.model_io import ModelLoadError, load_model
+from engine.models.loading import load_model
+from engine.models.meta import ModelLoadError
+from engine.protocol import TRUST_NOTE
 
 
 def _save(model: keras.Model, path) -> str:
@@ -92,13 +93,14 @@ def test_a_model_of_free_input_size_loads(tmp_path):
 
 
 def test_the_free_input_size_is_one_number_for_engine_and_window():
-    from engine import messages, optvis
+    from engine import protocol as messages
+    from engine.optvis import program as optvis
 
     assert optvis.FREE_INPUT_SIZE == messages.FREE_INPUT_SIZE == 128
 
 
 def test_the_engine_loads_a_trusted_file_only_when_asked(tmp_path):
-    from engine.messages import LoadModel, ModelLoaded
+    from engine.protocol import LoadModel, ModelLoaded
     from engine.session import EngineSession
 
     path = _save(_lambda_model(), tmp_path / "scaled.keras")
@@ -112,7 +114,7 @@ def test_the_engine_loads_a_trusted_file_only_when_asked(tmp_path):
 
 
 def test_the_engine_gives_a_free_size_model_the_default_size_until_one_is_picked(tmp_path):
-    from engine.messages import LoadModel, ModelLoaded
+    from engine.protocol import LoadModel, ModelLoaded
     from engine.session import EngineSession
 
     inputs = keras.Input((None, None, 3))

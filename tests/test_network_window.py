@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
-from engine.messages import (
+from engine.protocol import (
     Ascend,
     EngineFailure,
     Explain,

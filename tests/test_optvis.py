@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import pytest
 
-from engine.messages import ObjectiveTerm
-from engine.optvis import Outcome, is_milestone, octave_sizes, octave_steps, visualize
-from engine.recipe import PRESETS, Recipe
-from engine.visualizer import RunResult, Visualizer
+from engine.optvis.program import Outcome, is_milestone, octave_sizes, octave_steps, visualize
+from engine.optvis.visualizer import RunResult, Visualizer
+from engine.protocol import ObjectiveTerm
+from engine.protocol.recipe import PRESETS, Recipe
 
 BASE = Recipe(steps=30, frame_every=5, jitter=1)
 
@@ -116,7 +116,7 @@ def test_diversity_makes_the_images_of_a_batch_differ(linear_head_model):
 
 
 def test_the_class_logit_replaces_the_softmax(linear_head_model):
-    from engine.surgery import truncate
+    from engine.models.surgery import truncate
 
     vis = _visualizer(linear_head_model)
     _, result, _ = _run(vis, [ObjectiveTerm(("probs",), 1)])

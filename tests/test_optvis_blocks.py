@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from engine.initial import make_initial
-from engine.param import ImageParam, make_param
-from engine.regularizers import gaussian_blur, l2, lp, total_variation
-from engine.surgery import truncate
-from engine.transforms import Transforms, crop_to, jitter, pad, random_rotate, random_scale
+from engine.models.surgery import truncate
+from engine.optvis.initial import make_initial
+from engine.optvis.param import ImageParam, make_param
+from engine.optvis.regularizers import gaussian_blur, l2, lp, total_variation
+from engine.optvis.transforms import Transforms, crop_to, jitter, pad, random_rotate, random_scale
 
 UNIT = 3
 STEPS = 30

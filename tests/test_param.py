@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from engine.param import COLOR_CORRELATION, FourierParam, ImageParam, PixelParam, make_param
+from engine.optvis.param import COLOR_CORRELATION, FourierParam, ImageParam, PixelParam, make_param
 
 SHAPES = [(1, 16, 16, 3), (2, 15, 17, 1), (1, 9, 8, 3), (2, 7, 7, 1)]
 

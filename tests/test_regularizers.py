@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from engine.regularizers import gaussian_blur, gaussian_kernel, l2, lp, total_variation
+from engine.optvis.regularizers import gaussian_blur, gaussian_kernel, l2, lp, total_variation
 
 PENALTIES = {
     "l2": l2,

@@ -15,12 +15,14 @@ from fake_engine import FakeEngine
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from engine.cli_common import load_model_arg
-from engine.introspect import describe_model
-from engine.messages import (
+from engine.cli.common import load_model_arg
+from engine.models.introspect import describe_model
+from engine.models.loading import load_model
+from engine.models.meta import ModelLoadError
+from engine.models.savedmodel import HIDDEN_LAYERS_NOTE
+from engine.protocol import (
     TRUST_NOTE,
     Ascend,
-    AscentSettings,
     Explain,
     Explanation,
     FeatureMaps,
@@ -29,16 +31,15 @@ from engine.messages import (
     LoadModel,
     ModelLoaded,
     OpenImage,
+    Recipe,
     RunFinished,
     Status,
 )
-from engine.model_io import ModelLoadError, load_model
-from engine.savedmodel import HIDDEN_LAYERS_NOTE
 from engine.session import EngineSession
 from gui.dropped_files import classify_drop
 from gui.main_window import MainWindow
 
-QUICK = AscentSettings(steps=6, frame_every=2)
+QUICK = Recipe(steps=6, frame_every=2)
 
 
 def _quietly(save) -> None:

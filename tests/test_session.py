@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.images import ImageError
-from engine.messages import (
+from engine.images.convert import ImageError
+from engine.models.meta import ModelLoadError
+from engine.protocol import (
     Ascend,
-    AscentSettings,
     FeatureMaps,
     Frame,
     ImageOpened,
@@ -20,14 +20,14 @@ from engine.messages import (
     LoadModel,
     ModelLoaded,
     OpenImage,
+    Recipe,
     RunFinished,
     ShowFeatureMaps,
     Status,
 )
-from engine.model_io import ModelLoadError
 from engine.session import EngineSession, LayerError
 
-QUICK = AscentSettings(steps=6, frame_every=2)
+QUICK = Recipe(steps=6, frame_every=2)
 INNER_CONV2 = ("block", "inner_conv2")
 
 
@@ -174,7 +174,7 @@ def test_stopping_a_run_finishes_it_as_cancelled_with_the_steps_done(nested):
         checks.append(1)
         return len(checks) > 3
 
-    settings = AscentSettings(steps=50, frame_every=1)
+    settings = Recipe(steps=50, frame_every=1)
     messages = nested.do(Ascend(INNER_CONV2, 0, settings), stop_after_three_checks)
     *frames, finished = messages
     # ascend() asks before every step: three "go on"s are three steps, the fourth ask stops it.
@@ -238,7 +238,7 @@ def default_model() -> Engine:
 
 @pytest.mark.parametrize("digit", range(10))
 def test_class_visualization_makes_an_image_the_model_calls_that_digit(default_model, digit):
-    settings = AscentSettings(steps=128, frame_every=32)
+    settings = Recipe(steps=128, frame_every=32)
     *frames, finished = default_model.do(Ascend(("predictions",), digit, settings))
     steps = [frame.step for frame in frames]
     # Every filmstrip step and the last; frames in between only as often as the window can show.

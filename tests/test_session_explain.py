@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.images import ImageError
-from engine.messages import (
+from engine.images.convert import ImageError
+from engine.protocol import (
     EXPLAIN_METHODS,
     Explain,
     Explanation,
@@ -98,7 +98,7 @@ def test_explaining_without_an_image_says_so():
 
 
 def test_kernels_and_circuits_through_the_session(session):
-    from engine.messages import Circuit, Kernels, ShowKernels, TraceCircuit
+    from engine.protocol import Circuit, Kernels, ShowKernels, TraceCircuit
 
     kernels = _run(session, ShowKernels(("conv2",), 4))[-1]
     assert isinstance(kernels, Kernels) and kernels.kernel.shape == (3, 3, 24)
@@ -112,7 +112,7 @@ def test_kernels_and_circuits_through_the_session(session):
 
 
 def test_a_scan_of_the_built_in_images_ranks_real_digits(session):
-    from engine.messages import ScanImages, ScanProgress, ScanSummary, ShowTopImages, TopImages
+    from engine.protocol import ScanImages, ScanProgress, ScanSummary, ShowTopImages, TopImages
 
     results = _run(session, ScanImages())
     final = [r for r in results if isinstance(r, ScanProgress)][-1]
@@ -128,7 +128,7 @@ def test_a_scan_of_the_built_in_images_ranks_real_digits(session):
 
 
 def test_a_scan_of_a_missing_folder_says_so(session, tmp_path):
-    from engine.messages import ScanImages
+    from engine.protocol import ScanImages
 
     with pytest.raises(ValueError, match="nowhere"):
         _run(session, ScanImages(str(tmp_path / "nowhere")))

@@ -7,9 +7,9 @@ import math
 import keras
 import numpy as np
 
-from engine.messages import Status, TrainDefault, TrainProgress
+from engine.models.training import DEFAULT_MNIST_DIR
+from engine.protocol import Status, TrainDefault, TrainProgress
 from engine.session import EngineSession
-from engine.training import DEFAULT_MNIST_DIR
 
 
 def _train(request: TrainDefault, should_stop=lambda: False) -> list[TrainProgress]:
@@ -57,7 +57,7 @@ def test_should_stop_after_the_first_epoch_cancels_without_a_file(tmp_path) -> N
 
 
 def test_default_output_is_in_the_user_data_folder(monkeypatch, tmp_path) -> None:
-    from engine.training_job import default_output
+    from engine.jobs.training import default_output
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     path = default_output()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fake_engine import FakeEngine, fake_window
 
-from engine.messages import EngineFailure, LoadModel, StopRun, TrainDefault, TrainProgress
+from engine.protocol import EngineFailure, LoadModel, StopRun, TrainDefault, TrainProgress
 from gui.main_window import MainWindow
 
 # The offscreen platform cannot raise a window; the dialog asks to, so it comes to the front.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from engine.transforms import (
+from engine.optvis.transforms import (
     Transforms,
     crop_to,
     jitter,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.messages import TRUST_NOTE
+from engine.protocol import TRUST_NOTE
 from gui.window_files import TRUST_BUTTON
 
 

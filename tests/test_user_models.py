@@ -8,9 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from engine.messages import (
+from engine.protocol import (
     Ascend,
-    AscentSettings,
     Explain,
     Explanation,
     FeatureMaps,
@@ -18,12 +17,13 @@ from engine.messages import (
     LoadModel,
     ModelLoaded,
     OpenImage,
+    Recipe,
     RunFinished,
     Status,
 )
 from engine.session import EngineSession
 
-QUICK = AscentSettings(steps=6, frame_every=2)
+QUICK = Recipe(steps=6, frame_every=2)
 
 
 def _save(model: keras.Model, path) -> str:

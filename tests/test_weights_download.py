@@ -14,7 +14,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from engine.messages import (
+from engine.models.meta import ModelLoadError
+from engine.models.weights_download import (
+    WEIGHTS,
+    DownloadCancelled,
+    WeightsFile,
+    ensure_weights,
+)
+from engine.models.zoo import ZOO, fetch_weights_for
+from engine.protocol import (
     CancelLoad,
     DownloadProgress,
     LoadModel,
@@ -22,15 +30,6 @@ from engine.messages import (
     Status,
     StopRun,
 )
-from engine.model_io import ModelLoadError
-from engine.weights_download import (
-    WEIGHTS,
-    DownloadCancelled,
-    WeightsFile,
-    ensure_weights,
-    fetch_weights_for,
-)
-from engine.zoo import ZOO
 
 PAYLOAD = np.random.default_rng(0).bytes(300_000)  # a few chunks of fake weights
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
@@ -284,13 +283,15 @@ def test_the_engine_thread_cancels_a_download_and_keeps_the_old_model(
 def test_the_engine_thread_downloads_then_builds_the_zoo_model(
     qtbot, server, keras_home, monkeypatch, thread
 ):
-    import engine.zoo
+    import engine.models.zoo
 
     _serve_vgg16(monkeypatch, f"{server}/good")
-    build = engine.zoo.build_zoo_model
+    build = engine.models.zoo.build_zoo_model
     # The real VGG16 with 500 MB of weights is too big for a test: a small untrained one.
-    monkeypatch.setattr(engine.zoo, "build_zoo_model", lambda name, weights: build(name, None, 32))
-    monkeypatch.setattr(engine.zoo, "imagenet_class_names", lambda: None)
+    monkeypatch.setattr(
+        engine.models.zoo, "build_zoo_model", lambda name, weights: build(name, None, 32)
+    )
+    monkeypatch.setattr(engine.models.zoo, "imagenet_class_names", lambda: None)
     progress = []
     thread.download.connect(progress.append)
     load = LoadModel("zoo:VGG16")
@@ -302,7 +303,7 @@ def test_the_engine_thread_downloads_then_builds_the_zoo_model(
 
 
 def test_the_headless_commands_show_the_download_on_stderr(server, keras_home, monkeypatch, capsys):
-    from engine.cli_common import _download_with_progress
+    from engine.cli.common import _download_with_progress
 
     _serve_vgg16(monkeypatch, f"{server}/good")
     _download_with_progress("VGG16")
@@ -318,7 +319,7 @@ def test_the_headless_commands_show_the_download_on_stderr(server, keras_home, m
 def test_the_engine_thread_cancels_model_bs_download_too(
     qtbot, server, keras_home, monkeypatch, thread
 ):
-    from engine.messages import LoadComparison
+    from engine.protocol import LoadComparison
 
     _serve_vgg16(monkeypatch, f"{server}/slow")
     progress, failures = [], []

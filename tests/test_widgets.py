@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
-from engine.messages import AscentSettings, LayerInfo, LayerKind, ModelSummary, Prediction
+from engine.protocol import LayerInfo, LayerKind, ModelSummary, Prediction, Recipe
 from gui.canvas import Canvas
 from gui.controls import AscentControls
 from gui.filter_picker import FilterPicker
@@ -266,10 +266,8 @@ def test_objective_plot_appends_consecutive_steps(qtbot) -> None:
 def test_controls_round_trip_through_qsettings_and_stop_emits(qtbot, tmp_path) -> None:
     controls = AscentControls()
     qtbot.addWidget(controls)
-    assert controls.settings() == AscentSettings()
-    wanted = AscentSettings(
-        steps=999, learning_rate=0.1234, jitter=4, seed=2**31 - 1, frame_every=7
-    )
+    assert controls.settings() == Recipe()
+    wanted = Recipe(steps=999, learning_rate=0.1234, jitter=4, seed=2**31 - 1, frame_every=7)
     controls.set_settings(wanted)
     store = QSettings(str(tmp_path / "convscope.ini"), QSettings.Format.IniFormat)
     controls.save(store)
@@ -281,7 +279,7 @@ def test_controls_round_trip_through_qsettings_and_stop_emits(qtbot, tmp_path) -
     store.setValue("ascent/steps", "garbage")
     store.setValue("ascent/seed", 10**12)
     store.remove("ascent/jitter")
-    fresh.set_settings(AscentSettings())
+    fresh.set_settings(Recipe())
     fresh.restore(store)
     assert fresh.settings().steps == 256 and fresh.settings().jitter == 1
     assert fresh.settings().seed == 2**31 - 1

@@ -10,7 +10,7 @@ from fake_engine import FakeEngine, colour_image
 from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 
-from engine.messages import (
+from engine.protocol import (
     Ascend,
     Atlas,
     FeatureMaps,
@@ -19,7 +19,7 @@ from engine.messages import (
     StopRun,
     TweakRun,
 )
-from engine.recipe import PRESETS, Recipe
+from engine.protocol.recipe import PRESETS, Recipe
 from gui.imaging import to_rgb8
 from gui.main_window import MainWindow
 
@@ -256,7 +256,7 @@ def test_negate_is_sent_and_named(window, engine) -> None:
 def _nested_summary():
     from dataclasses import replace
 
-    from engine.messages import LayerInfo, LayerKind
+    from engine.protocol import LayerInfo, LayerKind
 
     def conv(path: tuple[str, ...]) -> LayerInfo:
         return LayerInfo(path, path[-1], "Conv2D", (None, 7, 7, 4), 10, LayerKind.CHANNELS, 4)

@@ -9,7 +9,7 @@ import pytest
 from fake_engine import FakeEngine, fake_summary
 from PySide6.QtCore import QSettings
 
-from engine.messages import TRUST_NOTE, EngineFailure, LoadModel, OpenImage
+from engine.protocol import TRUST_NOTE, EngineFailure, LoadModel, OpenImage
 from gui.main_window import MainWindow
 from gui.window_files import TRUST_BUTTON
 

@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from engine.messages import Ascend, AscentSettings, LoadModel, OpenImage, StopRun
+from engine.protocol import Ascend, LoadModel, OpenImage, Recipe, StopRun
 from engine.worker import EngineThread
 
-LONG = AscentSettings(steps=1_000_000, frame_every=1)
-SHORT = AscentSettings(steps=20, frame_every=5)
+LONG = Recipe(steps=1_000_000, frame_every=1)
+SHORT = Recipe(steps=20, frame_every=5)
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_stop_joins_the_thread_promptly_mid_run(qtbot):
 def test_tweaks_reach_the_running_visualization_without_recompiling(qtbot, engine):
     from dataclasses import replace
 
-    from engine.messages import TweakRun
+    from engine.protocol import TweakRun
 
     run = Ascend(("conv2",), 4, LONG)
     frames = _collect(engine.frame)
@@ -123,10 +123,10 @@ def test_tweaks_reach_the_running_visualization_without_recompiling(qtbot, engin
 
 
 def test_an_atlas_streams_tiles_then_comes_from_the_cache(qtbot, engine):
-    from engine.messages import Atlas
+    from engine.protocol import Atlas
 
     tiles, progress = _collect(engine.atlas_tile), _collect(engine.atlas_progress)
-    recipe = AscentSettings(steps=20)
+    recipe = Recipe(steps=20)
     engine.submit(Atlas(("conv1",), None, recipe))
     qtbot.waitUntil(lambda: bool(progress) and progress[-1].finished, timeout=60_000)
     final = [tile for tile in tiles if tile.final]
@@ -140,10 +140,10 @@ def test_an_atlas_streams_tiles_then_comes_from_the_cache(qtbot, engine):
 
 
 def test_stop_cancels_an_atlas(qtbot, engine):
-    from engine.messages import Atlas
+    from engine.protocol import Atlas
 
     tiles, progress = _collect(engine.atlas_tile), _collect(engine.atlas_progress)
-    engine.submit(Atlas(("conv3",), None, AscentSettings(steps=100_000)))
+    engine.submit(Atlas(("conv3",), None, Recipe(steps=100_000)))
     qtbot.waitUntil(lambda: len(tiles) > 0, timeout=60_000)
     engine.submit(StopRun())
     qtbot.waitUntil(lambda: bool(progress) and progress[-1].finished, timeout=10_000)

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from engine.attribution import Target, explain
-from engine.introspect import describe_model
-from engine.messages import LayerKind, ObjectiveTerm
-from engine.model_io import ModelLoadError, ModelMeta, load_model
-from engine.recipe import Recipe
-from engine.surgery import truncate
-from engine.visualizer import RunResult, Visualizer
-from engine.zoo import ZOO, build_zoo_model, load_zoo, preprocessing_layers, zoo_entry
+from engine.models.introspect import describe_model
+from engine.models.loading import load_model
+from engine.models.meta import ModelLoadError, ModelMeta
+from engine.models.surgery import truncate
+from engine.models.zoo import ZOO, build_zoo_model, load_zoo, preprocessing_layers, zoo_entry
+from engine.optvis.visualizer import RunResult, Visualizer
+from engine.protocol import LayerKind, ObjectiveTerm
+from engine.protocol.recipe import Recipe
 
 SMALL = {"InceptionV3": 75, "Xception": 71}  # the others are built at 64 × 64
 RANGE = (0.0, 255.0)
@@ -111,7 +112,7 @@ def _online() -> bool:
 def test_imagenet_weights_offline_fail_fast_and_clearly():
     if _online():
         pytest.skip("the machine is online: the weights would download")
-    from engine.weights_download import cache_folder
+    from engine.models.weights_download import cache_folder
 
     cache = cache_folder()
     if (cache / "vgg16_weights_tf_dim_ordering_tf_kernels.h5").exists():
@@ -140,7 +141,7 @@ def test_zoo_model_saves_and_reloads(tmp_path, name, size):
 def test_explain_cli_with_an_untrained_zoo_model(tmp_path):
     from PIL import Image
 
-    from engine.explain_cli import main
+    from engine.cli.explain import main
 
     photo = tmp_path / "photo.png"
     Image.fromarray(_pixels(np.random.default_rng(3), 224, 224, 3).astype(np.uint8)).save(photo)
@@ -152,8 +153,8 @@ def test_explain_cli_with_an_untrained_zoo_model(tmp_path):
 
 
 def test_the_zoo_menu_lists_the_registry():
-    from engine.zoo import ZOO
-    from engine.zoo_names import ZOO_NAMES
+    from engine.models.zoo import ZOO
+    from engine.protocol.catalogue import ZOO_NAMES
 
     assert tuple(ZOO) == ZOO_NAMES
 

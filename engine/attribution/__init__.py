@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from engine.messages import EXPLAIN_LONG_METHODS, EXPLAIN_TITLES
+from engine.protocol import EXPLAIN_LONG_METHODS, EXPLAIN_TITLES
 
 # name -> (module in this package, function): the menu's order.
 METHODS: dict[str, tuple[str, str]] = {
@@ -38,7 +38,7 @@ METHODS: dict[str, tuple[str, str]] = {
     "lime": ("lime", "lime"),
 }
 
-# Titles and the slow methods are shared with the window (engine/messages.py).
+# Titles and the slow methods are shared with the window (engine/protocol/).
 TITLES = EXPLAIN_TITLES
 LONG_METHODS = EXPLAIN_LONG_METHODS
 

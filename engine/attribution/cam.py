@@ -30,7 +30,7 @@ from engine.attribution.common import (
     target_index,
     target_kind,
 )
-from engine.surgery import _outer_input_tensor, find_layer
+from engine.models.surgery import find_layer, outer_input_tensor
 
 Options = dict[str, float]
 
@@ -238,14 +238,14 @@ def cam_structure(model: keras.Model) -> tuple[tuple[str, ...], keras.layers.Lay
             f"CAM needs a model that ends in conv -> GlobalAveragePooling2D -> Dense; model "
             f"{model.name!r} ends in {type(dense).__name__} {dense.name!r}"
         )
-    pooled = _outer_input_tensor(container, dense)
+    pooled = outer_input_tensor(container, dense)
     pool = pooled._keras_history.operation
     if not isinstance(pool, keras.layers.GlobalAveragePooling2D) or pool.keepdims:
         raise ValueError(
             f"CAM needs GlobalAveragePooling2D straight before the final Dense {dense.name!r}; "
             f"model {model.name!r} has {type(pool).__name__} {pool.name!r} there (use Grad-CAM)"
         )
-    source = _outer_input_tensor(container, pool)._keras_history.operation
+    source = outer_input_tensor(container, pool)._keras_history.operation
     if isinstance(source, keras.layers.InputLayer):
         raise ValueError(f"model {model.name!r} pools its input directly; there is no conv map")
     return (*final[:-1], source.name), dense

@@ -16,12 +16,12 @@ import numpy as np
 import tensorflow as tf
 
 from engine.attribution import Target
-from engine.surgery import (
+from engine.models.surgery import (
     _is_softmax,
-    _outer_input_tensor,
     find_layer,
     layer_output,
     linearized,
+    outer_input_tensor,
     truncate,
 )
 
@@ -180,7 +180,7 @@ def _end_tensor(model: keras.Model, end: tuple[str, ...] | None, before: bool):
     if len(end) > 1:
         return None
     layer = model.get_layer(end[0])
-    return _outer_input_tensor(model, layer) if before else layer_output(model, layer)
+    return outer_input_tensor(model, layer) if before else layer_output(model, layer)
 
 
 def _tapped(
@@ -199,7 +199,7 @@ def _tapped(
 
     x = keras.Input(shape=model_input.shape[1:], dtype=model_input.dtype)
     head = model.get_layer(tap[0])
-    feed = _outer_input_tensor(model, head)
+    feed = outer_input_tensor(model, head)
     into_head = x if feed is model_input else keras.Model(model_input, feed)(x)
     if end is not None and len(end) > 1 and end[0] == tap[0] and len(tap) > 1:
         tap_new, end_new = _tapped(head, tap[1:], end[1:], before)(into_head)
@@ -208,7 +208,7 @@ def _tapped(
         # The tap is here, the end inside a later sub-model: cut at that sub-model's input.
         end_head = model.get_layer(end[0])
         tap_symbolic = layer_output(model, head)
-        end_feed = _outer_input_tensor(model, end_head)
+        end_feed = outer_input_tensor(model, end_head)
         tap_new, feed_new = keras.Model(model_input, [tap_symbolic, end_feed])(x)
         inner_end = truncate(end_head, end[1:], before=before)
         return keras.Model(x, [tap_new, inner_end(feed_new)])
@@ -219,7 +219,7 @@ def _tapped(
     head_symbolic = layer_output(model, head)
     if end_symbolic is None:
         end_head = model.get_layer(end[0])
-        stop = _outer_input_tensor(model, end_head)
+        stop = outer_input_tensor(model, end_head)
         middle = head_new if stop is head_symbolic else _rest(model, head, stop)(head_new)
         end_new = truncate(end_head, end[1:], before=before)(middle)
     elif end_symbolic is head_symbolic:

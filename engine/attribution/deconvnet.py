@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from engine.attribution import AttributionResult, Cancelled, Target
 from engine.attribution.common import activations_and_score_fn, cached, last_conv_layer
-from engine.surgery import find_layer, truncate
+from engine.models.surgery import find_layer, truncate
 
 # Layers that are the identity at inference: stepped over both ways.
 _IDENTITY_TYPES: tuple[type, ...] = (

@@ -1,0 +1,175 @@
+"""`python main.py scan` and `python main.py merge`: which images make each filter fire, headless.
+
+`scan` runs a model over a folder (or one shard of it, `--shard i/n`) and writes `scan.npz` (the
+whole state, mergeable) and `scan.json` (per layer and channel: top images by L2 norm and by max,
+mean, max, fire fraction; skipped files and why). `merge` combines shard folders into one state
+equal to a scan of all the files at once. TensorFlow loads only after the arguments are checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from engine.cli.common import CliError, Parser, add_random_weights, load_model_arg, writable_folder
+
+STATE_FILE = "scan.npz"
+REPORT_FILE = "scan.json"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/n' as (i, n) with 0 ≤ i < n."""
+    first, slash, last = text.partition("/")
+    try:
+        index, count = int(first), int(last)
+    except ValueError:
+        raise CliError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
+    if not slash or count < 1 or not 0 <= index < count:
+        raise CliError(f"--shard {text!r}: expected i/n with 0 ≤ i < n")
+    return index, count
+
+
+def _parse_scan(argv: list[str]) -> argparse.Namespace:
+    parser = Parser(prog="convscope scan", description="Find each filter's top images, headless.")
+    parser.add_argument(
+        "--model",
+        default="default",
+        help="'default', a .keras/.h5 file, a SavedModel folder or zoo:NAME",
+    )
+    add_random_weights(parser)
+    parser.add_argument("--images", required=True, help="folder of images (searched recursively)")
+    parser.add_argument("--out", required=True, help="folder for scan.npz and scan.json")
+    parser.add_argument("--top-k", type=int, default=9, help="top images kept per filter")
+    parser.add_argument("--shard", help="i/n: scan only the files whose index %% n == i")
+    parser.add_argument("--layers", help="comma-separated layers (default: every 4-D layer)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--no-cache", action="store_true", help="neither resume nor keep a cache")
+    return parser.parse_args(argv)
+
+
+def _parse_merge(argv: list[str]) -> argparse.Namespace:
+    parser = Parser(prog="convscope merge", description="Combine shard scans into one.")
+    parser.add_argument("--out", required=True, help="folder for the merged scan.npz/scan.json")
+    parser.add_argument("shards", nargs="+", help="folders written by `scan --shard`")
+    return parser.parse_args(argv)
+
+
+def report(state, model_label: str) -> dict:
+    """The JSON report of a state: per layer and channel, the top images and the statistics."""
+    import numpy as np
+
+    from engine.dataset.scan import top_images
+
+    layers = {}
+    for layer in state.layers:
+        name = "/".join(layer)
+        mean, fire = state.mean(layer), state.fire_fraction(layer)
+        peak = state.stats[layer].max
+        channels = []
+        for unit in range(len(mean)):
+            entry = {"unit": unit, "mean": float(mean[unit]),
+                     "max": float(peak[unit]) if np.isfinite(peak[unit]) else None,
+                     "fire_fraction": float(fire[unit])}  # fmt: skip
+            for rank in ("l2", "max"):
+                paths, scores = top_images(state, layer, unit, rank)
+                entry[f"top_{rank}"] = [
+                    {"path": str(p), "score": float(s)} for p, s in zip(paths, scores, strict=True)
+                ]
+            channels.append(entry)
+        layers[name] = channels
+    return {
+        "model": model_label, "fingerprint": state.fingerprint, "root": state.root,
+        "images": len(state.names), "scanned": state.count, "complete": state.complete,
+        "top_k": state.top_k, "skipped": state.skipped, "layers": layers,
+    }  # fmt: skip
+
+
+def _write(out: Path, state, model_label: str) -> None:
+    state.save(out / STATE_FILE)
+    text = json.dumps(report(state, model_label), indent=1)
+    temporary = out / (REPORT_FILE + ".tmp")
+    temporary.write_text(text + "\n", encoding="utf-8")
+    os.replace(temporary, out / REPORT_FILE)
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    from engine.dataset.sources import folder_source
+
+    shard = parse_shard(args.shard) if args.shard else None
+    if args.top_k < 1 or args.batch_size < 1:
+        raise CliError("--top-k and --batch-size must be at least 1")
+    source = folder_source(args.images)
+    if shard is not None:
+        source = source.subset(source.names[shard[0] :: shard[1]])
+    out = writable_folder(args.out)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from engine.dataset.scan import Scanner
+    from engine.models.introspect import describe_model
+
+    model, meta, label, _ = load_model_arg(args.model, args.random_weights)
+    summary = describe_model(model, meta, label)
+    layers = [name.strip() for name in args.layers.split(",")] if args.layers else None
+    scanner = Scanner(
+        model, summary.input_shape, summary.input_range, layers, args.top_k,
+        batch_size=args.batch_size, cache=not args.no_cache,
+    )  # fmt: skip
+    print(f"{label}: scanning {len(source.names)} images of {source.root}", flush=True)
+    began, shown = time.perf_counter(), [0]
+
+    def progress(done: int, total: int, skipped: int) -> None:
+        if done * 10 // total > shown[0] or done == total:
+            shown[0] = done * 10 // total
+            print(f"{done}/{total} images, {skipped} skipped", flush=True)
+
+    state = scanner.scan(source, progress=progress)
+    _write(out, state, label)
+    elapsed = time.perf_counter() - began
+    print(f"{state.count} images scanned, {len(state.skipped)} skipped in {elapsed:.1f} s; "
+          f"wrote {out}")  # fmt: skip
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from engine.dataset.scan import ScanState, merge_states, scan_key
+    from engine.dataset.sources import folder_source
+
+    states, labels = [], []
+    for folder in args.shards:
+        try:
+            states.append(ScanState.load(Path(folder) / STATE_FILE))
+        except (OSError, KeyError, ValueError) as error:
+            raise CliError(f"{folder!r} holds no readable {STATE_FILE} ({error})") from None
+        try:
+            saved = json.loads((Path(folder) / REPORT_FILE).read_text(encoding="utf-8"))
+            labels.append(saved.get("model", ""))
+        except (OSError, ValueError):
+            labels.append("")
+    out = writable_folder(args.out)
+    merged = merge_states(states)
+    try:  # the key a single scan of the whole folder would have, when the folder is still there
+        whole = folder_source(merged.root)
+        if whole.names == merged.names:
+            merged.key = scan_key(merged.fingerprint, whole, merged.layers, merged.top_k)
+    except ValueError:
+        pass
+    _write(out, merged, next((label for label in labels if label), ""))
+    print(f"merged {len(states)} shards: {merged.count} images, {len(merged.skipped)} skipped; "
+          f"wrote {out}")  # fmt: skip
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`scan ...` or `merge ...` (argv includes the command); 1 with a message on bad input."""
+    argv = sys.argv[1:] if argv is None else argv
+    command, rest = (argv[0], argv[1:]) if argv else ("scan", [])
+    try:
+        if command == "merge":
+            return run_merge(_parse_merge(rest))
+        return run_scan(_parse_scan(rest))
+    except (CliError, ValueError) as error:
+        print(f"convscope {command}: error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,74 @@
+"""Describe a Keras model as plain value objects for the layer tree."""
+
+from __future__ import annotations
+
+import keras
+from keras.layers import TFSMLayer
+
+from engine.models.meta import ModelMeta
+from engine.models.surgery import layer_output
+from engine.protocol import LayerInfo, LayerKind, ModelSummary
+
+
+def _output_shape(parent: keras.Model, layer: keras.layers.Layer) -> tuple[int | None, ...] | None:
+    try:
+        return tuple(layer_output(parent, layer).shape)
+    except (AttributeError, ValueError):
+        # A layer called several times (or never) has no single output shape.
+        return None
+
+
+def _kind(layer: keras.layers.Layer, shape: tuple[int | None, ...] | None) -> tuple[LayerKind, int]:
+    if shape is None or isinstance(layer, keras.layers.InputLayer):
+        return LayerKind.NONE, 0
+    if len(shape) == 4 and shape[-1]:
+        return LayerKind.CHANNELS, int(shape[-1])
+    # A SavedModel's serving signature (a TFSMLayer) ends in class scores like a Dense layer.
+    if len(shape) == 2 and shape[-1] and isinstance(layer, (keras.layers.Dense, TFSMLayer)):
+        return LayerKind.UNITS, int(shape[-1])
+    return LayerKind.NONE, 0
+
+
+def _describe(
+    model: keras.Model,
+    layer: keras.layers.Layer,
+    parent: tuple[str, ...],
+    output_name: str | None,
+) -> LayerInfo:
+    path = (*parent, layer.name)
+    shape = _output_shape(model, layer)
+    kind, size = _kind(layer, shape)
+    children: tuple[LayerInfo, ...] = ()
+    if isinstance(layer, keras.Model):
+        children = tuple(_describe(layer, sub, path, None) for sub in layer.layers)
+    return LayerInfo(
+        path=path,
+        name=layer.name,
+        type_name=type(layer).__name__,
+        output_shape=shape,
+        params=int(layer.count_params()) if layer.built else 0,
+        kind=kind,
+        size=size,
+        is_output=layer.name == output_name,
+        children=children,
+    )
+
+
+def describe_model(model: keras.Model, meta: ModelMeta, source: str) -> ModelSummary:
+    """The layer tree of `model`, nested sub-models included."""
+    output_name = model.layers[-1].name if model.layers else None
+    layers = tuple(_describe(model, layer, (), output_name) for layer in model.layers)
+    height, width, channels = tuple(model.inputs[0].shape[1:])
+    class_names = meta.class_names
+    last = layers[-1] if layers else None
+    if last is not None and last.kind is LayerKind.UNITS and len(class_names) != last.size:
+        class_names = tuple(f"class {k}" for k in range(last.size))
+    return ModelSummary(
+        name=model.name,
+        source=source,
+        input_shape=(height, width, int(channels)),
+        input_range=meta.input_range,
+        class_names=class_names,
+        layers=layers,
+        description=meta.description,
+    )

@@ -1,0 +1,21 @@
+"""What a model's output vector says, as the window lists it: the top classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.protocol import Prediction
+
+
+def top_predictions(outputs: np.ndarray, class_names: tuple[str, ...], k: int = 5):
+    """The `k` most likely classes of one output vector, as probabilities."""
+    scores = np.asarray(outputs, dtype=np.float64).reshape(-1)
+    looks_like_probabilities = scores.min() >= 0 and abs(scores.sum() - 1.0) < 1e-3
+    if not looks_like_probabilities:  # logits or sigmoid scores: softmax makes them comparable
+        scores = np.exp(scores - scores.max())
+        scores /= scores.sum()
+    order = np.argsort(scores)[::-1][:k]
+    names = class_names if len(class_names) == len(scores) else ()
+    return tuple(
+        Prediction(int(i), names[i] if names else f"class {i}", float(scores[i])) for i in order
+    )

@@ -1,0 +1,278 @@
+"""TensorFlow SavedModel folders as Keras 3 models.
+
+A folder written by Keras 2's `model.save("dir")` (it holds keras_metadata.pb) is loaded with
+tf_keras and rebuilt as a Keras 3 model with real layers, so every view works on it. Any other
+SavedModel (Keras 3's `model.export`, `tf.saved_model.save`) keeps only its traced functions: it
+is wrapped around its serving signature, which gives predictions and input gradients but no
+inner layers to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import tensorflow as tf
+
+from engine.models.meta import ModelLoadError, ModelMeta, read_sidecar
+from engine.protocol import TRUST_NOTE
+
+SAVED_MODEL_FILE = "saved_model.pb"
+KERAS2_METADATA = "keras_metadata.pb"
+# A sidecar inside the folder travels with it; `<folder>.json` beside it matches model files.
+INNER_SIDECAR = "convscope.json"
+HIDDEN_LAYERS_NOTE = (
+    "This SavedModel opened as its serving signature only (it holds no Keras layers convscope "
+    "can rebuild): predictions, class visualization and input-gradient explanations work, but "
+    "its inner layers (feature maps, Grad-CAM, filters) are not visible. Save it with "
+    "model.save('name.keras') to see them."
+)
+# The Keras 2 model and its Keras 3 rebuild must agree this closely on a random input.
+MATCH_TOLERANCE = 1e-4
+_SIGNATURE_PREFERENCE = ("serving_default", "serve")
+_MODELS = ("Functional", "Model", "Sequential")
+
+
+def check_folder(folder: Path, label: str) -> None:
+    """Refuse a folder that is not a SavedModel, saying what would work."""
+    try:
+        empty = not any(folder.iterdir())
+    except OSError as error:
+        raise ModelLoadError(f"{label} cannot be read: {error.strerror or error}") from None
+    if empty:
+        raise ModelLoadError(
+            f"{label} is an empty folder; open a .keras or .h5 model file, or a SavedModel "
+            f"folder (one holding {SAVED_MODEL_FILE})"
+        )
+    pb = folder / SAVED_MODEL_FILE
+    if not pb.is_file():
+        raise ModelLoadError(
+            f"{label} is a folder; open a .keras or .h5 model file, or a SavedModel folder "
+            f"(one holding {SAVED_MODEL_FILE})"
+        )
+    if pb.stat().st_size == 0:
+        raise ModelLoadError(f"{label} is a SavedModel folder whose {SAVED_MODEL_FILE} is empty")
+
+
+def folder_meta(folder: Path) -> ModelMeta:
+    """The sidecar of a SavedModel folder: convscope.json inside it, else <folder>.json beside."""
+    inside = folder / INNER_SIDECAR
+    if inside.is_file():
+        # read_sidecar looks for "<stem>.json"; "convscope" inside the folder names that file.
+        return read_sidecar(folder / Path(INNER_SIDECAR).stem)
+    return read_sidecar(folder.parent / f"{folder.name}.json")
+
+
+def load_saved_model(folder: Path, label: str, *, trusted: bool) -> tuple[keras.Model, ModelMeta]:
+    """A Keras 3 model for the SavedModel in `folder` (already checked by check_folder)."""
+    meta = folder_meta(folder)
+    if (folder / KERAS2_METADATA).is_file():
+        model = _from_keras2(folder, label, trusted=trusted)
+        if model is not None:
+            return model, meta
+    model = _wrap_signature(folder, label)
+    description = f"{meta.description} {HIDDEN_LAYERS_NOTE}".strip()
+    return model, replace(meta, description=description)
+
+
+# ------------------------------------------------------------------ Keras 2 SavedModels
+
+
+def _from_keras2(folder: Path, label: str, *, trusted: bool) -> keras.Model | None:
+    """The Keras 2 model rebuilt with Keras 3 layers, or None when it cannot be rebuilt
+    faithfully (custom layers, a mismatch), in which case the signature wrapper is used."""
+    if not trusted and _has_lambda(folder / KERAS2_METADATA):
+        # tf_keras runs a Lambda's saved bytecode even in its safe mode, so look first.
+        raise ModelLoadError(
+            f"{label} contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
+        )
+    try:
+        import tf_keras  # only here: it is a second Keras and takes a while to import
+    except ImportError:  # an install without it: the serving signature still opens
+        return None
+    try:
+        old = tf_keras.models.load_model(str(folder), compile=False)
+    except Exception:  # damaged Keras metadata: the signature may still serve, or say why not
+        return None
+    if not isinstance(old, tf_keras.Model):
+        return None
+    try:
+        with tempfile.TemporaryDirectory(prefix="convscope-savedmodel-") as scratch:
+            # Keras 3 reads Keras 2's .h5 format itself, nested models included; going through
+            # it reuses that converter instead of re-mapping configs and weights by hand.
+            h5 = Path(scratch) / "model.h5"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "HDF5 is legacy": a scratch file, not for users
+                old.save(h5)
+                _patch_h5_config(h5)
+                new = keras.models.load_model(h5, compile=False, safe_mode=not trusted)
+    except Exception:  # revived custom layers have no config: the signature still works
+        return None
+    if not isinstance(new, keras.Model) or len(new.inputs) != 1 or len(new.outputs) != 1:
+        return None
+    # Keras 2 stored the input as a one-item list; a bare tensor spares a warning per call.
+    new = keras.Model(new.inputs[0], new.outputs[0], name=new.name)
+    return new if _outputs_match(old, new) else None
+
+
+def _patch_h5_config(h5: Path) -> None:
+    with h5py.File(h5, "r+") as file:
+        config = json.loads(file.attrs["model_config"])
+        _shift_nested_nodes(config)
+        file.attrs["model_config"] = json.dumps(config)
+
+
+def _shift_nested_nodes(config: dict) -> None:
+    """Renumber calls of nested models in a Keras 2 functional config, recursively.
+
+    A Keras 2 functional model (and a Sequential built on an Input) owns a node of its own,
+    so its first call is node 1; Keras 3 counts that call as node 0 and fails to connect
+    the graph ("has loops or disconnected nodes") unless the references are shifted.
+    """
+    inner = config.get("config", {})
+    layers = inner.get("layers") if isinstance(inner, dict) else None
+    if not isinstance(layers, list):
+        return
+    for layer in layers:
+        _shift_nested_nodes(layer)
+    references = [
+        ref
+        for layer in layers
+        for node in layer.get("inbound_nodes", [])
+        if isinstance(node, list)
+        for ref in node
+        if isinstance(ref, list)
+    ]
+    references += [ref for key in ("output_layers",) for ref in inner.get(key, [])]
+    nested = {layer["config"]["name"] for layer in layers if layer.get("class_name") in _MODELS}
+    for name in nested:
+        calls = [ref for ref in references if ref and ref[0] == name]
+        if calls and min(ref[1] for ref in calls) >= 1:
+            for ref in calls:
+                ref[1] -= 1
+
+
+def _has_lambda(metadata: Path) -> bool:
+    """Whether keras_metadata.pb describes a Lambda layer (its config carries Python code)."""
+    try:
+        from tf_keras.src.protobuf import saved_metadata_pb2
+    except ImportError:  # a layout change in tf_keras: fall back to the raw bytes
+        return b'"class_name": "Lambda"' in metadata.read_bytes()
+    proto = saved_metadata_pb2.SavedMetadata()
+    try:
+        proto.ParseFromString(metadata.read_bytes())
+    except Exception:  # a damaged file: tf_keras will refuse it with its own message
+        return False
+    for node in proto.nodes:
+        try:
+            if json.loads(node.metadata or "{}").get("class_name") == "Lambda":
+                return True
+        except (ValueError, AttributeError):
+            continue
+    return False
+
+
+def _outputs_match(old, new: keras.Model) -> bool:
+    """Whether both models give the same outputs (within MATCH_TOLERANCE) on a random input."""
+    try:
+        # A free size is probed at 64 px: enough for five poolings.
+        shape = tuple(64 if side is None else int(side) for side in new.inputs[0].shape[1:])
+        sample = np.random.default_rng(0).random((2, *shape), dtype=np.float32)
+        expected = np.asarray(old(sample, training=False))
+        got = np.asarray(new(sample, training=False))
+    except Exception:  # several inputs, odd shapes: not a model we can check, so not trusted
+        return False
+    return expected.shape == got.shape and bool(
+        np.allclose(expected, got, rtol=MATCH_TOLERANCE, atol=MATCH_TOLERANCE)
+    )
+
+
+# ------------------------------------------------------------------ any other SavedModel
+
+
+class SavedModelSignature(keras.layers.TFSMLayer):
+    """A SavedModel's serving signature as one layer: tensor in, tensor out.
+
+    Signatures take keyword arguments and return a dict; this names the one input and picks
+    the one output, so the layer fits a functional model like any other.
+    """
+
+    def __init__(self, filepath: str, endpoint: str, input_name: str, output_name: str) -> None:
+        super().__init__(filepath, call_endpoint=endpoint, trainable=False, name=endpoint)
+        self._input_name = input_name
+        self._output_name = output_name
+
+    def call(self, inputs, training=False, **kwargs):
+        outputs = self.call_endpoint_fn(**{self._input_name: tf.cast(inputs, self._dtype_in)})
+        return tf.cast(outputs[self._output_name], tf.float32)
+
+    def compute_output_spec(self, inputs, training=False, **kwargs):
+        spec = self.call_endpoint_fn.structured_outputs[self._output_name]
+        return keras.KerasTensor((inputs.shape[0], *spec.shape[1:]), dtype="float32")
+
+    @property
+    def _dtype_in(self) -> tf.DType:
+        return self.call_endpoint_fn.structured_input_signature[1][self._input_name].dtype
+
+
+def _wrap_signature(folder: Path, label: str) -> keras.Model:
+    try:
+        loaded = tf.saved_model.load(str(folder))
+    except Exception as error:  # corrupt protobufs and missing variables arrive as many types
+        raise ModelLoadError(
+            f"{label} is not a readable SavedModel ({SAVED_MODEL_FILE} or its variables may be "
+            f"damaged): {_first_line(error)}"
+        ) from error
+    endpoint = _pick_signature(loaded, label)
+    function = loaded.signatures[endpoint]
+    inputs = function.structured_input_signature[1]
+    outputs = function.structured_outputs
+    if len(inputs) != 1 or not isinstance(outputs, dict) or len(outputs) != 1:
+        raise ModelLoadError(
+            f"{label}: its signature {endpoint!r} takes {len(inputs)} inputs "
+            f"({', '.join(sorted(inputs))}) and gives {len(outputs)} outputs; convscope works "
+            "with one image input and one output"
+        )
+    (input_name, spec), (output_name,) = next(iter(inputs.items())), tuple(outputs)
+    shape = tuple(spec.shape)
+    if len(shape) != 4 or not (spec.dtype.is_floating or spec.dtype.is_integer):
+        raise ModelLoadError(
+            f"{label}: its signature {endpoint!r} takes {spec.dtype.name} tensors of shape "
+            f"{shape}; convscope needs images (batch, height, width, channels)"
+        )
+    if not spec.dtype.is_floating:
+        # No gradient flows through a cast to integers: visualizations and explanations would
+        # all fail, so say it now rather than on the first run.
+        raise ModelLoadError(
+            f"{label}: its signature {endpoint!r} takes {spec.dtype.name} pixels; convscope "
+            "follows gradients back to the pixels, which needs a float input. Export the "
+            "model with a float32 input signature (e.g. model.export) to open it"
+        )
+    layer = SavedModelSignature(str(folder), endpoint, input_name, output_name)
+    image = keras.Input(shape[1:], name=input_name)
+    # The name heads the window's model label; TensorFlow scope names allow only these characters.
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", folder.name).lstrip("_.-") or "savedmodel"
+    return keras.Model(image, layer(image), name=f"{name}_signature_only")
+
+
+def _pick_signature(loaded, label: str) -> str:
+    names = list(loaded.signatures.keys())
+    if not names:
+        raise ModelLoadError(
+            f"{label} is a SavedModel without a serving signature, so convscope cannot call it; "
+            "save it with model.save('name.keras') or model.export('folder') instead"
+        )
+    preferred = [name for name in _SIGNATURE_PREFERENCE if name in names]
+    return (preferred or sorted(names))[0]
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]

@@ -1,0 +1,88 @@
+"""Layer atlases kept on disk, so a layer visualized once shows at once the next time.
+
+The key covers the model's weights, the layer and every setting of the recipe: the same key
+means the same images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.protocol.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class CachedAtlas:
+    units: np.ndarray  # (N,)
+    images: np.ndarray  # (N, H, W, C) float32 in [0, 1]
+    activations: np.ndarray  # (N,)
+    qualities: np.ndarray  # (N,), NaN where unknown
+    dead: np.ndarray  # (N,) bool
+
+
+def cache_dir() -> Path:
+    """Where atlases live: $CONVSCOPE_CACHE_DIR, else the user's cache folder."""
+    explicit = os.environ.get("CONVSCOPE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "convscope" / "atlas"
+
+
+def weights_fingerprint(weights: list[np.ndarray]) -> str:
+    """A hash of a model's weights: a retrained model gets new atlases."""
+    digest = hashlib.sha256()
+    for array in weights:
+        digest.update(str(array.shape).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def atlas_key(fingerprint: str, layer: tuple[str, ...], recipe: Recipe) -> str:
+    digest = hashlib.sha256()
+    for part in (fingerprint, "/".join(layer), recipe.to_json()):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def load(key: str) -> CachedAtlas | None:
+    """The cached atlas for `key`, or None (a damaged file counts as none)."""
+    path = cache_dir() / f"{key}.npz"
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            return CachedAtlas(
+                units=data["units"],
+                images=data["images"].astype(np.float32) / 255.0,
+                activations=data["activations"],
+                qualities=data["qualities"],
+                dead=data["dead"],
+            )
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def save(key: str, atlas: CachedAtlas) -> None:
+    """Store an atlas; a cache that cannot be written is skipped, not an error."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f"{key}.tmp.npz"
+        np.savez_compressed(
+            temporary,
+            units=atlas.units,
+            images=np.round(np.clip(atlas.images, 0, 1) * 255).astype(np.uint8),
+            activations=atlas.activations,
+            qualities=atlas.qualities,
+            dead=atlas.dead,
+        )
+        temporary.replace(folder / f"{key}.npz")  # never leave a half-written file under the key
+    except OSError:
+        pass

@@ -1,0 +1,319 @@
+"""Feature visualization: grow images that maximize an objective, Lucid-style, compiled once.
+
+A `Program` is one compiled optimization step for a fixed structure (objective layers, batch
+size, parameterization, image size, optimizer). Everything a user may change while it runs —
+learning rate, jitter, rotation, regularizer weights, which units are scored — lives in
+`tf.Variable`s, so those changes apply at the next step without retracing.
+`visualize` drives programs through octaves and yields snapshots; it knows nothing of Qt.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from engine.optvis import initial, regularizers, transforms
+from engine.optvis.objectives import Objective, diversity
+from engine.optvis.param import make_param
+from engine.protocol.model import FREE_INPUT_SIZE
+from engine.protocol.recipe import Recipe
+
+# The window repaints at most 30 times a second: frames sent faster only cost the engine's time
+# (copies, signals) and the GUI thread's, which on two cores is the engine's time too.
+STREAM_INTERVAL = 1 / 60
+# A run whose objective is exactly zero for this many steps has a dead filter on its hands.
+DEAD_AFTER_STEPS = 8
+_ADAM_BETAS = (0.9, 0.999)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What `visualize` yields: steps done, fresh images and the new objective values."""
+
+    step: int
+    images: np.ndarray  # (B, H, W, C) float32 in [0, 1], at the model's input size
+    objectives: tuple[float, ...]  # mean over the batch, one per step since the last snapshot
+    scores: np.ndarray  # (B,) objective of each image at the last step
+    milestone: bool  # a step of the filmstrip: 1, 2, 4, 8, ...
+
+
+@dataclass
+class Outcome:
+    """How a run ended; filled in by `visualize` as it goes."""
+
+    steps_done: int = 0
+    reason: str = "steps"  # one of recipe.STOP_REASONS
+
+
+def model_size(input_shape: tuple[int | None, int | None, int]) -> tuple[int, int, int]:
+    height, width, channels = input_shape
+    return height or FREE_INPUT_SIZE, width or FREE_INPUT_SIZE, channels
+
+
+class Program:
+    """One compiled optimization step for one objective at one image size."""
+
+    def __init__(
+        self,
+        objective: Objective,
+        input_shape: tuple[int | None, int | None, int],
+        input_range: tuple[float, float],
+        recipe: Recipe,
+        param_size: tuple[int, int] | None = None,
+    ) -> None:
+        self.objective = objective
+        self.height, self.width, self.channels = model_size(input_shape)
+        self.low, self.high = (float(v) for v in input_range)
+        if not self.high > self.low:
+            raise ValueError(f"input range {input_range} is empty")
+        param_h, param_w = param_size or (self.height, self.width)
+        self.param = make_param(
+            recipe.param, (objective.batch, param_h, param_w, self.channels), recipe.decorrelate
+        )
+        self._optimizer = recipe.optimizer
+        self._normalize = recipe.normalize_grad
+        self._pad = recipe.pad
+        # Transforms a recipe does not use are left out of the graph: each costs a resample of
+        # the image per step. The rotation's angle stays live once rotation is on.
+        self._scales = tf.constant(recipe.scales, tf.float32) if recipe.scales else None
+        self._rotates = recipe.rotate > 0
+        self._diverse = objective.batch > 1
+        self._lp_p = recipe.lp_p
+        self.knobs = {
+            "learning_rate": tf.Variable(0.0, trainable=False),
+            "jitter": tf.Variable(0, dtype=tf.int32, trainable=False),
+            "rotate": tf.Variable(0.0, trainable=False),
+            "l2": tf.Variable(0.0, trainable=False),
+            "lp": tf.Variable(0.0, trainable=False),
+            "tv": tf.Variable(0.0, trainable=False),
+            "diversity": tf.Variable(0.0, trainable=False),
+        }
+        self.sign = tf.Variable(1.0, trainable=False)
+        self._rng = tf.random.Generator.from_seed(0)
+        self._moments = [
+            (tf.Variable(tf.zeros_like(v), trainable=False),
+             tf.Variable(tf.zeros_like(v), trainable=False))
+            for v in self.param.variables
+        ]  # fmt: skip
+        self._t = tf.Variable(0.0, trainable=False)
+        self._step = tf.function(self._graph_step)
+        self._blur = tf.function(self._graph_blurred)
+        self.set_knobs(recipe)
+
+    # ------------------------------------------------------------------ knobs and state
+
+    def set_knobs(self, recipe: Recipe) -> None:
+        """Take the live knobs of `recipe`; applies at the next step, no retrace."""
+        for name, variable in self.knobs.items():
+            variable.assign(getattr(recipe, name))
+        self.sign.assign(-1.0 if recipe.negate else 1.0)
+
+    def start(self, pixels: np.ndarray, seed: int) -> None:
+        """Begin a run from `pixels` (B, H, W, C) in [0, 1], at any size."""
+        self.set_images(pixels)
+        self._rng.reset_from_seed(seed)
+        self._t.assign(0.0)
+        for first, second in self._moments:
+            first.assign(tf.zeros_like(first))
+            second.assign(tf.zeros_like(second))
+
+    def set_images(self, pixels: np.ndarray) -> None:
+        _, height, width, _ = self.param.shape
+        self.param.assign_image(_resize(pixels, height, width))
+
+    def trace_count(self) -> int:
+        return int(self._step.experimental_get_tracing_count())
+
+    # ------------------------------------------------------------------ the step
+
+    def _model_view(self, image: tf.Tensor) -> tf.Tensor:
+        if image.shape[1] != self.height or image.shape[2] != self.width:
+            image = tf.image.resize(image, (self.height, self.width), method="bilinear")
+        return image
+
+    def _graph_step(self) -> tf.Tensor:
+        # Gradients only ever in graph mode: TF 2.21's oneDNN kernels can crash when an eager
+        # tape also computes weight gradients of some convolutions.
+        knobs = self.knobs
+        with tf.GradientTape() as tape:
+            image = self.param.image()
+            view = self._model_view(image)
+            if self._pad:
+                view = transforms.pad(view, self._pad)
+            view = transforms.jitter(view, self._rng, knobs["jitter"])
+            if self._scales is not None:
+                view = transforms.random_scale(view, self._rng, self._scales)
+            if self._rotates:
+                view = transforms.random_rotate(view, self._rng, knobs["rotate"])
+            view = transforms.crop_to(view, self.height, self.width)
+            scores = self.sign * self.objective(self.low + (self.high - self.low) * view)
+            penalty = (
+                knobs["l2"] * regularizers.l2(image)
+                + knobs["lp"] * regularizers.lp(image, self._lp_p)
+                + knobs["tv"] * regularizers.total_variation(image)
+            )
+            loss = -tf.reduce_sum(scores - penalty)
+            if self._diverse:
+                loss += knobs["diversity"] * diversity(self.objective.last_activations)
+        grads = tape.gradient(loss, self.param.variables)
+        self._t.assign_add(1.0)
+        for variable, grad, (first, second) in zip(
+            self.param.variables, grads, self._moments, strict=True
+        ):
+            if self._normalize:
+                grad = _per_image_rms_normalized(grad)
+            step = self._adam(grad, first, second) if self._optimizer == "adam" else grad
+            variable.assign_sub(knobs["learning_rate"] * step)
+        self.param.constrain()
+        return scores
+
+    def _adam(self, grad: tf.Tensor, first: tf.Variable, second: tf.Variable) -> tf.Tensor:
+        beta1, beta2 = _ADAM_BETAS
+        first.assign(beta1 * first + (1 - beta1) * grad)
+        second.assign(beta2 * second + (1 - beta2) * tf.square(grad))
+        first_hat = first / (1 - beta1**self._t)
+        second_hat = second / (1 - beta2**self._t)
+        return first_hat / (tf.sqrt(second_hat) + 1e-8)
+
+    def _graph_blurred(self, sigma: float) -> tf.Tensor:
+        # sigma is a Python number: it sets the kernel's size, so each value traces once.
+        return regularizers.gaussian_blur(self.param.image(), sigma)
+
+    def step(self) -> np.ndarray:
+        """One optimization step; returns each image's objective before the update."""
+        return self._step().numpy()
+
+    def blur(self, sigma: float) -> None:
+        self.param.assign_image(self._blur(float(sigma)).numpy())
+
+    def images(self) -> np.ndarray:
+        """The current images at the model's input size in [0, 1]; a fresh array."""
+        view = self._model_view(self.param.image()).numpy()
+        return np.array(np.clip(view, 0.0, 1.0), dtype=np.float32, copy=True)
+
+    def model_inputs(self) -> np.ndarray:
+        """The current images in the model's own input range."""
+        return self.low + (self.high - self.low) * self.images()
+
+
+def _per_image_rms_normalized(grad: tf.Tensor) -> tf.Tensor:
+    axes = list(range(1, len(grad.shape)))
+    rms = tf.sqrt(tf.reduce_mean(tf.square(grad), axis=axes, keepdims=True))
+    return grad / (rms + 1e-8)
+
+
+def _resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    if pixels.shape[1:3] == (height, width):
+        return pixels.astype(np.float32)
+    resized = tf.image.resize(pixels.astype(np.float32), (height, width), method="bilinear")
+    return np.clip(resized.numpy(), 0.0, 1.0)
+
+
+def octave_sizes(height: int, width: int, recipe: Recipe) -> list[tuple[int, int]]:
+    """Image sizes of each octave, smallest first, ending at the model's size."""
+    sizes = []
+    for k in reversed(range(recipe.octaves)):
+        factor = recipe.octave_scale**k
+        sizes.append((max(4, math.ceil(height / factor)), max(4, math.ceil(width / factor))))
+    return sizes
+
+
+def octave_steps(recipe: Recipe) -> list[int]:
+    """Steps per octave: equal shares, the remainder to the last (full-size) octave."""
+    share = recipe.steps // recipe.octaves
+    counts = [share] * recipe.octaves
+    counts[-1] += recipe.steps - share * recipe.octaves
+    return counts
+
+
+def initial_images(
+    recipe: Recipe,
+    shape: tuple[int, int, int, int],
+    user_image: np.ndarray | None = None,
+) -> np.ndarray:
+    """The starting images of a run, (B, H, W, C) in [0, 1]."""
+    rng = np.random.default_rng(recipe.seed)
+    if recipe.init == "scales":
+        return initial.scale_mixture(shape, rng, recipe.init_scales, recipe.init_smooth)
+    if recipe.init == "image":
+        if user_image is None:
+            raise ValueError("the recipe starts from an image, but no image is open")
+        return initial.from_image(user_image, shape, recipe.init_noise, rng)
+    return initial.grey_noise(shape, rng, recipe.init_noise)
+
+
+def is_milestone(step: int) -> bool:
+    """Steps 1, 2, 4, 8, ...: logarithmically spaced snapshots for the filmstrip."""
+    return step > 0 and step & (step - 1) == 0
+
+
+def visualize(
+    programs: list[Program],
+    recipe: Recipe,
+    start: np.ndarray,
+    should_stop: Callable[[], bool],
+    outcome: Outcome,
+    min_interval: float = 0.0,
+) -> Iterator[Snapshot]:
+    """Run `recipe` through one program per octave, yielding snapshots.
+
+    A snapshot comes every `recipe.frame_every` steps, but no sooner than `min_interval`
+    seconds after the previous one (its objectives then cover every step since), and always at
+    the filmstrip's milestones and at the end. `should_stop` is checked before every step.
+    `outcome` says afterwards how many steps ran and why the run ended: all steps done,
+    converged, cancelled, or a dead filter (objective zero).
+    """
+    last_sent = -math.inf
+    history: list[float] = []
+    pending: list[float] = []
+    step = 0
+    images = start
+    for program, count in zip(programs, octave_steps(recipe), strict=True):
+        if step == 0:
+            program.start(images, recipe.seed)
+        else:
+            program.set_images(images)
+        for _ in range(count):
+            if should_stop():
+                outcome.reason = "cancelled"
+                break
+            scores = program.step()
+            step += 1
+            value = float(np.mean(scores))
+            history.append(value)
+            pending.append(value)
+            if recipe.blur_every and step % recipe.blur_every == 0:
+                program.blur(recipe.blur_sigma)
+            reason = _early_stop(history, recipe)
+            milestone = is_milestone(step)
+            last = step == recipe.steps or reason is not None
+            due = step % recipe.frame_every == 0 and time.monotonic() - last_sent >= min_interval
+            if milestone or last or due:
+                yield Snapshot(step, program.images(), tuple(pending), scores, milestone)
+                pending = []
+                last_sent = time.monotonic()
+            if reason is not None:
+                outcome.reason = reason
+                break
+        outcome.steps_done = step
+        images = program.images()
+        if outcome.reason != "steps":
+            break
+    if pending:
+        yield Snapshot(step, images, tuple(pending), scores, False)
+
+
+def _early_stop(history: list[float], recipe: Recipe) -> str | None:
+    if len(history) == DEAD_AFTER_STEPS and not any(history):
+        return "dead"
+    window = recipe.converge_window
+    if window and len(history) > window:
+        before, now = history[-window - 1], history[-1]
+        if abs(now - before) <= recipe.converge_tol * max(abs(before), 1e-12):
+            return "converged"
+    return None

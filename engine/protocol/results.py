@@ -1,0 +1,359 @@
+"""What the engine sends back: frozen value objects carried by the engine thread's signals.
+
+Every array in a result is a fresh array owned by the receiver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.protocol.model import ModelSummary
+
+# The end of a model-load failure for a file that holds Python code; the window then offers to
+# load it anyway (LoadModel(trusted=True)).
+TRUST_NOTE = "convscope loads it only if you trust the file: it could run any code."
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A snapshot of a running visualization.
+
+    `image` is (H, W, C) float32 in [0, 1] for display, a fresh array owned by the receiver.
+    `objectives` holds the objective of every step since the previous frame, so the curve in the
+    window has every point even when frames are sent only every few steps.
+    """
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    step: int  # steps done so far
+    steps: int  # steps asked for
+    image: np.ndarray
+    objectives: tuple[float, ...]
+    milestone: bool = False  # a filmstrip step: 1, 2, 4, 8, ...
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """A visualization ended: completed, or stopped early (`cancelled`)."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    steps_done: int
+    cancelled: bool
+    image: np.ndarray  # the last image, (H, W, C) float32 in [0, 1]
+    objective: float
+    predictions: tuple[Prediction, ...] = ()  # what the model says of the image, for class vis
+    reason: str = "steps"  # why it ended: "steps", "converged", "cancelled" or "dead"
+    activation: float = float("nan")  # the filter's activation reached (no penalties)
+    quality: float | None = None  # activation / the filter's best over real images
+    restarted: bool = False  # the filter was dead at first; a search found a start that fires
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """An attribution map for the current image.
+
+    `heatmap` is (H, W) float32 at the image's size, raw values (signed when `signed`); the
+    window normalizes it for display. `details` holds method extras (LIME's superpixel labels
+    and weights, the CAM layer used, ...).
+    """
+
+    request_id: int
+    method: str
+    class_index: int | None  # the class explained (None for an inner unit)
+    label: str  # what was explained, for titles: "class '7'", "conv3 #12"
+    layer: tuple[str, ...] | None  # the conv layer a CAM method used
+    heatmap: np.ndarray
+    image: np.ndarray  # (H, W, C) float32 in [0, 1]: the image explained
+    signed: bool = False
+    seconds: float = 0.0
+    details: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a long request is (0..1), for a progress bar with Cancel."""
+
+    request_id: int
+    fraction: float
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """Bytes of a file a LoadModel or LoadComparison (`request_id`) downloads first, e.g.
+    ImageNet weights.
+
+    `total_bytes` is 0 when the server does not say; `finished` comes once at the end, done,
+    failed (an EngineFailure follows) or `cancelled` (the current model stays).
+    """
+
+    request_id: int
+    what: str  # "ImageNet weights for ResNet50"
+    done_bytes: int
+    total_bytes: int
+    finished: bool = False
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """One filter's weights and its layer's statistics.
+
+    `kernel` is (kh, kw, in_channels) for the filter (depthwise: (kh, kw, 1)); `stats` maps
+    "min", "max", "mean", "std", "near_zero" to floats for this filter, `layer_stats` the same
+    for the whole layer; `histogram` is (counts, edges) over the layer's weights.
+    `grid` is (filters, kh, kw) — every filter's kernel for input channel `grid_channel` — for the
+    layer-level grid (the window asks again with another channel through `ShowKernels`).
+    """
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    kernel: np.ndarray
+    bias: float | None
+    stats: dict
+    layer_stats: dict
+    histogram: tuple[np.ndarray, np.ndarray]
+    per_filter_stats: np.ndarray  # (filters, 5): min, max, mean, std, near_zero
+    rgb: np.ndarray | None = None  # (kh, kw, 3) in [0, 1] for a first layer on RGB input
+    grid: np.ndarray | None = None  # (filters, kh, kw): every filter's kernel for grid_channel
+    grid_channel: int = 0
+    input_channels: int = 0  # how many input channels the grid can show
+
+
+@dataclass(frozen=True)
+class CircuitLink:
+    """One input channel of a filter: where it comes from and how strongly it feeds it."""
+
+    source_layer: tuple[str, ...] | None  # the conv layer producing it (None: the image)
+    channel: int  # channel index in source_layer's output
+    weight_norm: float  # L2 norm of the kernel slice reading this channel
+    weight_sum: float  # its sum: > 0 excitatory, < 0 inhibitory
+    kernel: np.ndarray  # (kh, kw) slice
+    path: tuple[str, ...] = ()  # layers crossed on the way (pooling, batch norm, add, ...)
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """A filter's input channels, strongest first; `note` says where the trace had to stop."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    links: tuple[CircuitLink, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """A running (or finished) scan: images done of total, skipped files and why."""
+
+    request_id: int
+    done: int
+    total: int
+    skipped: int = 0
+    finished: bool = False
+    cancelled: bool = False
+    from_cache: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """Per-layer firing statistics of the last scan, for flags in the tree and the grid.
+
+    `fire_fraction[layer]` is (channels,) — the fraction of images on which each channel's
+    maximum activation is above zero; `mean`/`max` likewise (channels,).
+    """
+
+    request_id: int
+    source: str
+    images: int
+    skipped: int
+    fire_fraction: dict
+    mean: dict
+    max: dict
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One finished epoch of a TrainDefault, or (`finished`) its end.
+
+    Validation metrics are on the held-out images; the final one carries the saved `path` and
+    its `held_out_accuracy` (no file and `cancelled` when the user stopped it).
+    """
+
+    request_id: int
+    epoch: int  # epochs done, 1-based
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+    finished: bool = False
+    cancelled: bool = False
+    path: str = ""
+    held_out_accuracy: float = float("nan")
+
+
+@dataclass(frozen=True)
+class TopImages:
+    """The top images of one filter: (k, H, W, C) images in [0, 1], (k, h, w) activation maps,
+    their scores, file names, and optional projections (k, H, W)."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    rank_by: str
+    images: np.ndarray
+    maps: np.ndarray
+    scores: np.ndarray
+    names: tuple[str, ...]
+    projections: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class AtlasTile:
+    """One finished (or, with `final=False`, in-progress) filter image of a layer atlas."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    image: np.ndarray  # (H, W, C) float32 in [0, 1]
+    activation: float
+    quality: float | None
+    dead: bool
+    final: bool
+
+
+@dataclass(frozen=True)
+class AtlasProgress:
+    """How far a layer atlas is: `done` of `total` filters; `finished` once it has ended."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    done: int
+    total: int
+    finished: bool = False
+    cancelled: bool = False
+    from_cache: bool = False
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    name: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    """Activations of one layer for the current image.
+
+    `maps` is (H, W, C) float32 for channel layers and (units,) for Dense layers, raw values.
+    """
+
+    request_id: int
+    layer: tuple[str, ...]
+    maps: np.ndarray
+
+
+@dataclass(frozen=True)
+class ImageOpened:
+    """An image converted to the model's input, with the model's top predictions."""
+
+    request_id: int
+    source: str  # file name or sample name, for the title
+    display: np.ndarray  # (H, W, C) float32 in [0, 1]: what the model sees
+    original_size: tuple[int, int]  # width, height before conversion
+    predictions: tuple[Prediction, ...]
+    notes: tuple[str, ...] = ()  # conversions the user should know of (resized, made grey, ...)
+
+
+@dataclass(frozen=True)
+class ModelLoaded:
+    request_id: int
+    summary: ModelSummary
+
+
+@dataclass(frozen=True)
+class ComparisonLoaded:
+    """Model B of the comparison is loaded; `summary` describes it like ModelLoaded's."""
+
+    request_id: int
+    summary: ModelSummary
+
+
+@dataclass(frozen=True)
+class CompareFrame:
+    """A snapshot of one side's visualization during a Compare: `side` is "A" or "B", `image`
+    (H, W, C) float32 in [0, 1], `objectives` every step's objective since the last frame."""
+
+    request_id: int
+    side: str
+    step: int
+    steps: int
+    image: np.ndarray
+    objectives: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class CompareSide:
+    """What one model makes of the compared layer, unit and image.
+
+    `feature_map` is the unit's (H, W) raw map for channel layers (None for Dense units or
+    without an image); `value` its mean (a Dense unit's value). `image` is the visualization
+    ((H, W, C) in [0, 1]) once grown; `note` says why something is missing.
+    """
+
+    side: str
+    name: str
+    description: str = ""
+    feature_map: np.ndarray | None = None
+    value: float | None = None
+    predictions: tuple[Prediction, ...] = ()
+    image: np.ndarray | None = None
+    activation: float | None = None
+    steps_done: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A Compare's result: sent once with maps and predictions (`finished=False`) before the
+    visualizations run, and again at the end with their images. `verdict` is one line saying
+    what differs most; `correlation` is that of the two feature maps when their shapes match."""
+
+    request_id: int
+    layer: tuple[str, ...]
+    unit: int
+    a: CompareSide
+    b: CompareSide
+    verdict: str
+    correlation: float | None = None
+    finished: bool = False
+    cancelled: bool = False
+    note: str = ""  # about both sides (no image open, ...)
+
+
+@dataclass(frozen=True)
+class EngineFailure:
+    """A request failed. `message` is for the user; `details` is the traceback for a bug report."""
+
+    request_id: int
+    what: str  # "model", "image", "layer", "visualization" or "engine"
+    message: str
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class Status:
+    """A line for the status bar: what the engine is busy with."""
+
+    text: str
+    busy: bool = False
