@@ -1,8 +1,9 @@
-"""The engine's state and what each request does to it. Runs in the engine thread, no Qt.
+"""The engine's state and the job each request starts. Runs in the engine thread, no Qt.
 
-A session holds the loaded model, the current image and the compiled programs built for them.
-`handle` performs one request and reports through `emit`; errors propagate to the caller (the
-engine thread), which turns them into failure messages.
+A session holds the loaded model, the current image and what was built for them (truncated
+models, the visualizer with its compiled programs, stopped runs, the last scan). `job` looks
+the request's type up in one table and returns a job (engine/jobs/job.py): a generator the
+engine thread drives. Errors propagate to the engine thread, which turns them into failures.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -23,12 +25,10 @@ from engine.images.samples import SAMPLES, load_sample
 from engine.jobs.atlas import run_atlas
 from engine.jobs.compare import ModelSide, load_comparison, run_compare
 from engine.jobs.explain import run_explain, run_walk
-from engine.jobs.scan import (
-    ScanContext,  # the scanner pulls in PIL threads: only when used
-    run_scan,
-    run_top_images,
-)
+from engine.jobs.job import Done, Emit, Job, ShouldStop
+from engine.jobs.scan import ScanContext, run_scan, run_top_images
 from engine.jobs.training import run_training
+from engine.jobs.visualize import RunTarget, StoppedRuns, run_visualization
 from engine.models.loading import load_model
 from engine.models.model_input import set_up_input
 from engine.models.predictions import top_predictions
@@ -36,23 +36,26 @@ from engine.models.surgery import truncate
 from engine.models.zoo import fetch_weights_for
 from engine.optvis import atlas_cache
 from engine.optvis.references import reference_images
-from engine.optvis.visualizer import RunResult, Visualizer
+from engine.optvis.visualizer import Visualizer
 from engine.protocol import (
     Ascend,
     Atlas,
     Compare,
+    ContinueRun,
+    EndReason,
     Explain,
     FeatureMaps,
-    Frame,
     ImageOpened,
+    JobEnded,
     LayerInfo,
+    LayerPath,
     LoadComparison,
     LoadModel,
     ModelLoaded,
     ModelSummary,
     OpenImage,
+    Prediction,
     Request,
-    RunFinished,
     ScanImages,
     ShowFeatureMaps,
     ShowKernels,
@@ -82,7 +85,9 @@ class CurrentImage:
 class EngineSession:
     """Everything the engine knows between requests."""
 
-    def __init__(self, emit: Callable[[object], None]) -> None:
+    def __init__(self, emit: Emit) -> None:
+        # For results reported from inside a library's callback (download bytes, training
+        # epochs, an explanation's progress), where nothing can be yielded.
         self._emit = emit
         self.model: keras.Model | None = None
         self.summary: ModelSummary | None = None
@@ -91,66 +96,59 @@ class EngineSession:
         self._extractors: dict[tuple[str, ...], keras.Model] = {}
         self._is_default = False
         self._weights_fingerprint: str | None = None
-        self._scans = _new_scan_context()
-        self.comparison = None  # model B of Compare (engine.jobs.compare.ModelSide); kept with A
+        self._scans = ScanContext()
+        self._stopped = StoppedRuns()
+        self.comparison: ModelSide | None = None  # model B of Compare; kept when A changes
+        # The one place that says which job each request starts.
+        self._jobs: dict[type, Callable[[Any, ShouldStop], Job]] = {
+            LoadModel: self._load_model,
+            OpenImage: self._open_image,
+            ShowFeatureMaps: self._show_feature_maps,
+            Ascend: self._ascend,
+            ContinueRun: self._continue,
+            TweakRun: self._tweak,
+            Atlas: self._atlas,
+            Explain: self._explain,
+            WalkNetwork: self._walk,
+            ShowKernels: self._kernels,
+            TraceCircuit: self._circuit,
+            ScanImages: self._scan,
+            ShowTopImages: self._top_images,
+            TrainDefault: lambda request, stop: run_training(request, self._emit, stop),
+            LoadComparison: self._load_comparison,
+            Compare: self._compare,
+        }
 
     # ------------------------------------------------------------------ dispatch
 
-    def handle(self, request: Request, should_stop: Callable[[], bool]) -> None:
-        """Perform one request. Raises on failure; results go through `emit`."""
-        if isinstance(request, LoadModel):
-            self._load_model(request, should_stop)
-        elif isinstance(request, OpenImage):
-            self._open_image(request)
-        elif isinstance(request, ShowFeatureMaps):
-            self._show_feature_maps(request)
-        elif isinstance(request, Ascend):
-            self._ascend(request, should_stop)
-        elif isinstance(request, TweakRun):
-            self._tweak(request)
-        elif isinstance(request, Atlas):
-            self._atlas(request, should_stop)
-        elif isinstance(request, Explain):
-            self._explain(request, should_stop)
-        elif isinstance(request, WalkNetwork):
-            self._walk(request)
-        elif isinstance(request, ShowKernels):
-            self._layer_info(request.layer)
-            model = self._require_model_object()
-            found = kernels(model, request.layer, request.unit, request.request_id)
-            channels = int(found.kernel.shape[-1])
-            channel = min(max(request.input_channel, 0), channels - 1)
-            grid = layer_grid(model, request.layer, channel)
-            self._emit(replace(found, grid=grid, grid_channel=channel, input_channels=channels))
-        elif isinstance(request, TraceCircuit):
-            self._layer_info(request.layer)
-            self._emit(trace(self._require_model_object(), request.layer, request.unit,
-                             request.request_id))  # fmt: skip
-        elif isinstance(request, ScanImages):
-            self._scan(request, should_stop)
-        elif isinstance(request, ShowTopImages):
-            self._top_images(request)
-        elif isinstance(request, TrainDefault):
-            run_training(request, self._emit, should_stop)
-        elif isinstance(request, LoadComparison):
-            # Model B's ImageNet weights download as A's do: with progress, cancellable.
-            if fetch_weights_for(request, self._emit, should_stop):
-                self.comparison = load_comparison(request, self._emit)
-        elif isinstance(request, Compare):
-            side_a = ModelSide(self._require_model_object(), self._require_model(),
-                               self._require_visualizer(), self._extractors)  # fmt: skip
-            picture = self.image.picture if self.image else None
-            run_compare(request, side_a, self.comparison, picture, self._emit, should_stop)
-        else:
-            raise TypeError(f"the engine does not handle {type(request).__name__}")
+    def job(self, request: Request, should_stop: ShouldStop) -> Job:
+        """The job for `request`, not started yet; TypeError for a request it does not run."""
+        start = self._jobs.get(type(request))
+        if start is None:
+            raise TypeError(f"the engine does not run {type(request).__name__}")
+        return start(request, should_stop)
 
-    # ------------------------------------------------------------------ requests
+    def handle(self, request: Request, should_stop: ShouldStop) -> JobEnded:
+        """Run `request`'s job to its end here, emitting each result and then the JobEnded
+        (which it also returns). Raises on failure, as the job does."""
+        job = self.job(request, should_stop)
+        while True:
+            try:
+                self._emit(next(job))
+            except StopIteration as stopped:
+                done: Done = stopped.value
+                break
+        ended = JobEnded(request.request_id, done.reason, done.value)
+        self._emit(ended)
+        return ended
 
-    def _load_model(self, request: LoadModel, should_stop: Callable[[], bool]) -> None:
+    # ------------------------------------------------------------------ model and image
+
+    def _load_model(self, request: LoadModel, should_stop: ShouldStop) -> Job:
         # A zoo model's ImageNet weights come first, with progress; cancelled: nothing changes.
         if not fetch_weights_for(request, self._emit, should_stop):
-            return
-        self._emit(Status(f"Loading {request.path or 'the built-in model'}…", busy=True))
+            return Done(None, EndReason.CANCELLED)
+        yield Status(f"Loading {request.path or 'the built-in model'}…", busy=True)
         model, meta, label = load_model(
             request.path, random_weights=request.random_weights, trusted=request.trusted
         )
@@ -158,14 +156,18 @@ class EngineSession:
         self._is_default = request.path is None
         self.visualizer = None
         self._weights_fingerprint = None
-        self._scans = _new_scan_context()  # a scan belongs to the model it ran on
+        self._scans = ScanContext()  # a scan belongs to the model it ran on
+        self._stopped.clear()
         self._extractors.clear()
-        self._emit(ModelLoaded(request.request_id, self.summary))
+        yield ModelLoaded(request.request_id, self.summary)
         if self.image is not None:
             # Keep the user's image: convert it again for the new model's input.
-            self._convert_and_predict(self.image.picture, self.image.source, None, request)
+            yield from self._convert_and_predict(
+                self.image.picture, self.image.source, None, request.request_id
+            )
+        return Done()
 
-    def _open_image(self, request: OpenImage) -> None:
+    def _open_image(self, request: OpenImage, _should_stop: ShouldStop) -> Job:
         if request.sample is not None:
             if request.sample not in SAMPLES:
                 raise ImageError(f"there is no sample called {request.sample!r}")
@@ -176,145 +178,170 @@ class EngineSession:
             picture, source = read_image(request.path), request.path
         else:
             raise ImageError("no image given")
-        self._convert_and_predict(picture, source, request.layer, request)
+        yield from self._convert_and_predict(picture, source, request.layer, request.request_id)
+        return Done()
 
     def _convert_and_predict(
-        self,
-        picture: Image.Image,
-        source: str,
-        layer: tuple[str, ...] | None,
-        request: LoadModel | OpenImage,
-    ) -> None:
-        summary = self._require_model()
+        self, picture: Image.Image, source: str, layer: tuple[str, ...] | None, request_id: int
+    ) -> Job:
+        summary, model = self._require_model(), self._require_model_object()
         converted = convert_image(picture, summary.input_shape, summary.input_range)
         self.image = CurrentImage(converted, picture, source)
-        outputs = self.model(converted.pixels[None], training=False)
-        predictions = ()
+        outputs = model(converted.pixels[None], training=False)
+        predictions: tuple[Prediction, ...] = ()
         if len(outputs.shape) == 2:
             predictions = top_predictions(outputs.numpy()[0], summary.class_names)
-        self._emit(
-            ImageOpened(
-                request.request_id,
-                source,
-                np.array(converted.display, copy=True),
-                converted.original_size,
-                predictions,
-                converted.notes,
-            )
-        )
+        yield ImageOpened(
+            request_id, source, np.array(converted.display, copy=True),
+            converted.original_size, predictions, converted.notes,
+        )  # fmt: skip
         if layer is not None:
-            self._show_feature_maps(ShowFeatureMaps(layer, request.request_id))
+            yield from self._show_feature_maps(ShowFeatureMaps(layer, request_id), lambda: False)
+        return Done()
 
-    def _show_feature_maps(self, request: ShowFeatureMaps) -> None:
+    def _show_feature_maps(self, request: ShowFeatureMaps, _should_stop: ShouldStop) -> Job:
         if self.image is None:
-            return  # nothing to show yet; not an error, the window simply has no image
+            return Done()  # nothing to show yet; not an error, the window simply has no image
         self._layer_info(request.layer)
         extractor = self._extractors.get(request.layer)
         if extractor is None:
             extractor = truncate(self._require_model_object(), request.layer)
             self._extractors[request.layer] = extractor
         maps = extractor(self.image.converted.pixels[None], training=False).numpy()[0]
-        self._emit(FeatureMaps(request.request_id, request.layer, np.array(maps, copy=True)))
+        yield FeatureMaps(request.request_id, request.layer, np.array(maps, copy=True))
+        return Done()
 
-    def _ascend(self, request: Ascend, should_stop: Callable[[], bool]) -> None:
+    # ------------------------------------------------------------------ visualizations
+
+    def _ascend(self, request: Ascend, should_stop: ShouldStop) -> Job:
         info = self._layer_info(request.layer)
         terms = request.terms()
         for term in terms:
             self._check_unit(self._layer_info(term.layer), term.unit)
         recipe = request.settings
         visualizer = self._require_visualizer()
-        self._emit(Status(f"Visualizing {info.name} #{request.unit}…", busy=True))
+        yield Status(f"Visualizing {info.name} #{request.unit}…", busy=True)
         user_image = self.image.converted.display if self.image else None
-        result = None
-        for item in visualizer.run(terms, recipe, should_stop, user_image):
-            if isinstance(item, RunResult):
-                result = item
-                break
-            self._emit(
-                Frame(
-                    request.request_id,
-                    request.layer,
-                    request.unit,
-                    item.step,
-                    recipe.steps,
-                    _tiled(item.images),
-                    item.objectives,
-                    item.milestone,
-                )
+        is_class = info.is_output and request.neuron is None
+        target = RunTarget(LayerPath(request.layer), request.unit, is_class)
+        run = visualizer.run(terms, recipe, should_stop, user_image)
+        return (
+            yield from run_visualization(
+                request.request_id, target, recipe.steps, run, visualizer, self._predict,
+                self._stopped, lambda activation: visualizer.quality(terms, recipe, activation),
             )
-        predictions = ()
-        if info.is_output and request.neuron is None:
-            low, high = self.summary.input_range
-            outputs = self.model(low + (high - low) * result.images[:1], training=False)
-            predictions = top_predictions(outputs.numpy()[0], self.summary.class_names)
-        outcome = result.outcome
-        self._emit(
-            RunFinished(
-                request.request_id,
-                request.layer,
-                request.unit,
-                outcome.steps_done,
-                outcome.reason == "cancelled",
-                _tiled(result.images),
-                result.activation,
-                predictions,
-                reason=outcome.reason,
-                activation=result.activation,
-                # A cancelled run may be the window closing: no time for the reference set.
-                quality=None
-                if outcome.reason == "cancelled"
-                else visualizer.quality(terms, recipe, result.activation),
-                restarted=result.restarted,
+        )  # fmt: skip
+
+    def _continue(self, request: ContinueRun, should_stop: ShouldStop) -> Job:
+        target, stopped = self._stopped.take(request.run_id)
+        visualizer = self._require_visualizer()
+        yield Status(f"Continuing {target.layer.name} #{target.unit}…", busy=True)
+        run = visualizer.resume(stopped, should_stop)
+        terms, recipe = stopped.terms, stopped.recipe
+        return (
+            yield from run_visualization(
+                request.request_id, target, recipe.steps, run, visualizer, self._predict,
+                self._stopped, lambda activation: visualizer.quality(terms, recipe, activation),
+            )
+        )  # fmt: skip
+
+    def _tweak(self, request: TweakRun, _should_stop: ShouldStop) -> Job:
+        if self.visualizer is not None:
+            self.visualizer.tweak(request.settings)
+        yield from ()
+        return Done()
+
+    def _atlas(self, request: Atlas, should_stop: ShouldStop) -> Job:
+        info = self._layer_info(request.layer)
+        for unit in request.units or ():
+            self._check_unit(info, unit)
+        return (
+            yield from run_atlas(
+                request, info, self._require_visualizer(), self._fingerprint(), should_stop
             )
         )
 
-    def _explain(self, request: Explain, should_stop: Callable[[], bool]) -> None:
+    def _predict(self, images: np.ndarray) -> tuple[Prediction, ...]:
+        """What the model says of images in [0, 1] (the first one), for class visualizations."""
+        summary, model = self._require_model(), self._require_model_object()
+        low, high = summary.input_range
+        outputs = model(low + (high - low) * images[:1], training=False)
+        return top_predictions(outputs.numpy()[0], summary.class_names)
+
+    # ------------------------------------------------------------------ explanations and views
+
+    def _explain(self, request: Explain, should_stop: ShouldStop) -> Job:
         if self.image is None:
             raise ImageError("open an image first: an explanation is about an image")
         if request.unit_layer is not None:
             self._check_unit(self._layer_info(request.unit_layer), request.unit or 0)
         if request.layer is not None:
             self._layer_info(request.layer)
-        self._emit(Status(f"Explaining with {request.method}…", busy=True))
-        run_explain(
-            request, self._require_model_object(), self._require_model(),
-            self.image.converted.pixels, self.image.converted.display, self._emit, should_stop,
+        yield Status(f"Explaining with {request.method}…", busy=True)
+        return (
+            yield from run_explain(
+                request, self._require_model_object(), self._require_model(),
+                self.image.converted.pixels, self.image.converted.display, self._emit,
+                should_stop,
+            )
         )  # fmt: skip
 
-    def _walk(self, request: WalkNetwork) -> None:
+    def _walk(self, request: WalkNetwork, _should_stop: ShouldStop) -> Job:
         if self.image is None:
-            return  # nothing to walk through yet; the window has no image either
-        run_walk(
-            request, self._require_model_object(), self._require_model(),
-            self.image.converted.pixels, self._extractors, self._emit,
+            return Done()  # nothing to walk through yet; the window has no image either
+        return (
+            yield from run_walk(
+                request, self._require_model_object(), self._require_model(),
+                self.image.converted.pixels, self._extractors,
+            )
         )  # fmt: skip
 
-    def _scan(self, request: ScanImages, should_stop: Callable[[], bool]) -> None:
-        self._emit(Status("Scanning images…", busy=True))
-        run_scan(
-            request, self._require_model_object(), self._require_model(), self._scans,
-            self._emit, should_stop,
-        )  # fmt: skip
-
-    def _top_images(self, request: ShowTopImages) -> None:
+    def _kernels(self, request: ShowKernels, _should_stop: ShouldStop) -> Job:
         self._layer_info(request.layer)
-        run_top_images(
-            request, self._require_model_object(), self._require_model(), self._scans,
-            self._emit,
+        model = self._require_model_object()
+        found = kernels(model, request.layer, request.unit, request.request_id)
+        channels = int(found.kernel.shape[-1])
+        channel = min(max(request.input_channel, 0), channels - 1)
+        grid = layer_grid(model, request.layer, channel)
+        yield replace(found, grid=grid, grid_channel=channel, input_channels=channels)
+        return Done()
+
+    def _circuit(self, request: TraceCircuit, _should_stop: ShouldStop) -> Job:
+        self._layer_info(request.layer)
+        yield trace(self._require_model_object(), request.layer, request.unit, request.request_id)
+        return Done()
+
+    def _scan(self, request: ScanImages, should_stop: ShouldStop) -> Job:
+        yield Status("Scanning images…", busy=True)
+        return (
+            yield from run_scan(
+                request, self._require_model_object(), self._require_model(), self._scans,
+                self._emit, should_stop,
+            )
         )  # fmt: skip
 
-    def _tweak(self, request: TweakRun) -> None:
-        if self.visualizer is not None:
-            self.visualizer.tweak(request.settings)
+    def _top_images(self, request: ShowTopImages, _should_stop: ShouldStop) -> Job:
+        self._layer_info(request.layer)
+        return (
+            yield from run_top_images(
+                request, self._require_model_object(), self._require_model(), self._scans
+            )
+        )
 
-    def _atlas(self, request: Atlas, should_stop: Callable[[], bool]) -> None:
-        info = self._layer_info(request.layer)
-        for unit in request.units or ():
-            self._check_unit(info, unit)
-        run_atlas(
-            request, info, self._require_visualizer(), self._fingerprint(), self._emit,
-            should_stop,
-        )  # fmt: skip
+    # ------------------------------------------------------------------ model B
+
+    def _load_comparison(self, request: LoadComparison, should_stop: ShouldStop) -> Job:
+        # Model B's ImageNet weights download as A's do: with progress, cancellable.
+        if not fetch_weights_for(request, self._emit, should_stop):
+            return Done(None, EndReason.CANCELLED)
+        self.comparison = yield from load_comparison(request)
+        return Done()
+
+    def _compare(self, request: Compare, should_stop: ShouldStop) -> Job:
+        side_a = ModelSide(self._require_model_object(), self._require_model(),
+                           self._require_visualizer(), self._extractors)  # fmt: skip
+        picture = self.image.picture if self.image else None
+        return (yield from run_compare(request, side_a, self.comparison, picture, should_stop))
 
     # ------------------------------------------------------------------ helpers
 
@@ -364,24 +391,13 @@ class EngineSession:
     def _layer_info(self, path: tuple[str, ...]) -> LayerInfo:
         info = self._require_model().find(tuple(path))
         if info is None:
-            raise LayerError(f"the model has no layer {'/'.join(path)!r}")
+            raise LayerError(f"the model has no layer {str(LayerPath(path))!r}")
         if not info.visualizable:
             raise LayerError(
                 f"layer {info.name!r} ({info.type_name}) has output shape {info.output_shape}: "
                 "it has no channels or units to show. Pick a convolution, pooling or Dense layer."
             )
         return info
-
-
-def _new_scan_context():
-    return ScanContext()
-
-
-def _tiled(images: np.ndarray) -> np.ndarray:
-    """A batch of images side by side, so the window shows every image of a diverse batch."""
-    if len(images) == 1:
-        return np.array(images[0], copy=True)
-    return np.concatenate(list(images), axis=1)
 
 
 def warm_up() -> None:

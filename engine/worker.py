@@ -1,146 +1,87 @@
 """The engine thread: the one place where TensorFlow runs, and the only engine module using Qt.
 
 Requests arrive through `submit` from the GUI thread and wait in a mailbox with one slot per
-kind of request: a newer request of the same kind replaces the waiting one (the newest wins),
-and a newer visualization cancels the running one, which checks for that before every step.
-While a visualization runs, waiting image and feature-map requests are served between its
-steps, so dropping an image never waits for a long run to end.
+lane; each request's `policy()` (engine/protocol/requests.py) says its lane, whether it is
+quick, and which lanes it stops. That is all this module reads:
+
+- The newest request of a lane wins: it replaces the one waiting there.
+- A request drops the waiting requests of every lane it stops, and cancels the running job if
+  that job's lane is among them; a long job notices before its next step, a quick job between
+  two of its results. Every request taken ends with exactly one JobEnded, also when it was
+  dropped before it ran (reason CANCELLED).
+- One job runs at a time. While a long job runs, quick requests are served between its steps,
+  one result (a slice) at a time and for at most SLICE_BUDGET_S per step, so the running job
+  never stands still for longer than one slice: a network walk streams one layer per slice.
+
+So, for every pair (row: the request that arrives; column: a job running or waiting in that
+lane; "stop": a running job is cancelled and a waiting one dropped, "wait": it runs after the
+running job, "serve": served in slices between the running job's steps):
+
+| arrives ↓ / lane →            | model A    | model B    | run       | explain   | quick lanes |
+| ----------------------------- | ---------- | ---------- | --------- | --------- | ----------- |
+| LoadModel                     | stop       | keep       | stop      | stop      | drop        |
+| LoadComparison                | keep       | stop       | keep      | keep      | keep        |
+| a run (1)                     | wait       | wait       | stop (2)  | stop      | keep        |
+| Explain, on purpose (3)       | wait       | wait       | stop (2)  | stop      | keep        |
+| Explain, Live or automatic    | wait       | wait       | serve (4) | stop      | keep        |
+| a quick request (5)           | serve      | serve      | serve     | serve     | own lane: stop |
+| StopRun                       | keep       | keep       | stop      | stop      | keep        |
+| CancelLoad(load_id)           | stop (6)   | stop (6)   | keep      | keep      | keep        |
+
+(1) Ascend, ContinueRun, Atlas, ScanImages, TrainDefault, Compare: one lane, the newest wins.
+(2) A stopped visualization keeps its state: ContinueRun resumes it.
+(3) `Explain(interrupts=True)`: the Explain tab's button.
+(4) A fast method; a slow one waits for the run to end.
+(5) OpenImage, ShowFeatureMaps, WalkNetwork, TweakRun, ShowKernels, TraceCircuit,
+    ShowTopImages, Atlas(cache_only): each in its own lane.
+(6) Only the load it names (any load when `load_id` is None).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import traceback
+import time
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QThread, Signal
 
 from engine.protocol import (
-    Ascend,
-    Atlas,
     AtlasProgress,
     AtlasTile,
-    CancelLoad,
     Circuit,
-    Compare,
     CompareFrame,
     Comparison,
     ComparisonLoaded,
     DownloadProgress,
+    EndReason,
     EngineFailure,
-    Explain,
-    Explanation,
+    FailureKind,
     FeatureMaps,
     Frame,
     ImageOpened,
+    JobEnded,
     Kernels,
-    LoadComparison,
-    LoadModel,
+    Lane,
     ModelLoaded,
-    OpenImage,
     Progress,
     Request,
-    RunFinished,
-    ScanImages,
     ScanProgress,
     ScanSummary,
-    ShowFeatureMaps,
-    ShowKernels,
-    ShowTopImages,
     Status,
-    StopRun,
     TopImages,
-    TraceCircuit,
-    TrainDefault,
     TrainProgress,
-    TweakRun,
-    WalkNetwork,
 )
 
-# Visualizations and atlases share a lane: a new one of either replaces the other.
-_LANES = {
-    LoadModel: "model",
-    OpenImage: "image",
-    ShowFeatureMaps: "maps",
-    TweakRun: "tweak",
-    Ascend: "ascend",
-    Atlas: "ascend",
-    # One long job at a time, the newest wins: an explanation and a visualization share a lane.
-    Explain: "ascend",
-    ScanImages: "ascend",
-    TrainDefault: "ascend",
-    WalkNetwork: "walk",
-    ShowKernels: "kernels",
-    TraceCircuit: "circuit",
-    ShowTopImages: "top",
-    # Model B of a comparison: its own lane, never served between steps (it may run long, and
-    # swapping B under a running Compare would mix two models in one result).
-    LoadComparison: "comparison",
-    Compare: "ascend",
-}
-_WHAT = {
-    LoadModel: "model",
-    OpenImage: "image",
-    ShowFeatureMaps: "layer",
-    TweakRun: "visualization",
-    Ascend: "visualization",
-    Atlas: "atlas",
-    Explain: "explanation",
-    WalkNetwork: "layer",
-    ScanImages: "scan",
-    ShowKernels: "kernels",
-    TraceCircuit: "circuit",
-    ShowTopImages: "scan",
-    TrainDefault: "training",
-    LoadComparison: "comparison",
-    Compare: "comparison",
-}
-# Requests quick enough to serve between two steps of a running visualization.
-_QUICK_LANES = ("tweak", "cache", "image", "maps", "walk", "kernels", "circuit", "top")
+if TYPE_CHECKING:
+    from engine.jobs.job import Done, Job
+    from engine.session import EngineSession
 
-
-# Requests that run long and check for cancellation as they go.
-_LONG_JOBS = (Ascend, Atlas, Explain, ScanImages, TrainDefault, Compare)
-
-
-# Lanes whose requests download first, and stop when asked (CancelLoad).
-_LOAD_LANES = ("model", "comparison")
-
-
-def _cancelled_by(cancel: CancelLoad, request: Request | None) -> bool:
-    """Whether `cancel` is aimed at `request` (waiting or running): a load, by id or any."""
-    if request is None or _lane(request) not in _LOAD_LANES:
-        return False
-    return cancel.load_id in (None, request.request_id)
-
-
-def _replaces(new: Request, running: Request) -> bool:
-    """Whether `new` makes the running request pointless: the newest of a lane wins (a new
-    visualization stops the running one, a new model B the old B's download), and a new model
-    A makes all running work stale except model B's load."""
-    if isinstance(new, LoadModel):
-        return _lane(running) != "comparison"
-    return _lane(new) == _lane(running)
-
-
-def _lane(request: Request) -> str:
-    if isinstance(request, Atlas) and request.cache_only:
-        return "cache"  # a look-up in the atlas cache computes nothing: it never waits for a run
-    return _LANES[type(request)]
-
-
-def user_message(error: BaseException) -> str:
-    """A sentence for the window: our own errors speak for themselves, others get their type."""
-    from engine.images.convert import ImageError
-
-    text = str(error).strip()
-    # Our messages start with the file or layer name, exactly as the user knows it.
-    if isinstance(error, (ImageError, ValueError)) and text:
-        return text
-    if type(error).__name__ in ("ModelLoadError", "LayerError") and text:
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+# Quick work served between two steps of a long job takes at most about this long (one slice
+# at least, however long it takes).
+SLICE_BUDGET_S = 0.02
 
 
 class EngineThread(QThread):
@@ -151,62 +92,56 @@ class EngineThread(QThread):
     image_opened = Signal(object)  # ImageOpened: the converted image and its predictions
     feature_maps = Signal(object)  # FeatureMaps: a layer's activations for the current image
     frame = Signal(object)  # Frame: a snapshot of a running visualization
-    run_finished = Signal(object)  # RunFinished: a visualization completed or was stopped
     atlas_tile = Signal(object)  # AtlasTile: one filter image of a layer atlas (live or final)
     atlas_progress = Signal(object)  # AtlasProgress: filters done of a layer atlas
-    explanation = Signal(object)  # Explanation: an attribution map for the current image
     progress = Signal(object)  # Progress: how far a long explanation is
     kernels = Signal(object)  # Kernels: one filter's weights and its layer's statistics
     circuit = Signal(object)  # Circuit: a filter's input channels, strongest first
     scan_progress = Signal(object)  # ScanProgress: images scanned of a folder
     scan_summary = Signal(object)  # ScanSummary: firing statistics of the last scan
     top_images = Signal(object)  # TopImages: the images that excite one filter most
-    training = Signal(object)  # TrainProgress: an epoch of training the MNIST CNN, or its end
+    training = Signal(object)  # TrainProgress: an epoch of training the MNIST CNN
     comparison_loaded = Signal(object)  # ComparisonLoaded: model B of the comparison is loaded
-    comparison = Signal(object)  # Comparison: models A and B on one unit and image
+    comparison = Signal(object)  # Comparison: A and B's maps and predictions, before growing
     compare_frame = Signal(object)  # CompareFrame: a snapshot of one side's visualization
     download = Signal(object)  # DownloadProgress: bytes of a model's weights being downloaded
-    failed = Signal(object)  # EngineFailure: a request failed; the thread lives on
+    ended = Signal(object)  # JobEnded: a request's last word: why, its final value, a failure
 
     def __init__(self, parent: object | None = None) -> None:
-        super().__init__(parent)
-        self._mailbox: OrderedDict[str, Request] = OrderedDict()
+        super().__init__(parent)  # type: ignore[arg-type]  # a QObject parent or None
         self._wake = threading.Condition()
+        # Guarded by _wake:
+        self._mailbox: OrderedDict[Lane, Request] = OrderedDict()
+        self._dropped: list[Request] = []  # taken off the mailbox unrun: each gets a JobEnded
         self._running: Request | None = None
+        self._stale_slices: set[Lane] = set()
         self._cancel = threading.Event()
         self._quit = False
-        self._session = None
+        # The engine thread's own:
+        self._slices: OrderedDict[Lane, tuple[Request, Job]] = OrderedDict()
+        self._session: EngineSession | None = None
+        self._describe_failure: Callable[[int, BaseException], EngineFailure] = _bare_failure
         self.setObjectName("convscope-engine")
 
     # ------------------------------------------------------------------ called from the GUI
 
     def submit(self, request: Request) -> None:
         """Queue a request; thread-safe, returns at once."""
+        policy = request.policy()
         with self._wake:
+            for lane in [lane for lane in self._mailbox if lane in policy.stops]:
+                if request.aims_at(self._mailbox[lane]):
+                    self._dropped.append(self._mailbox.pop(lane))
             running = self._running
-            if isinstance(request, StopRun):
-                self._mailbox.pop("ascend", None)
-                if isinstance(running, _LONG_JOBS):
-                    self._cancel.set()
-                return
-            if isinstance(request, CancelLoad):
-                # Model loads (A's or B's) check should_stop while they download weights; being
-                # in their own lanes, a new visualization or StopRun never cancels them.
-                for lane in _LOAD_LANES:
-                    if _cancelled_by(request, self._mailbox.get(lane)):
-                        del self._mailbox[lane]
-                if _cancelled_by(request, running):
-                    self._cancel.set()
-                return
-            lane = _lane(request)
-            if isinstance(request, LoadModel):
-                # Everything waiting refers to the old model, except model B.
-                for stale in [name for name in self._mailbox if name != "comparison"]:
-                    del self._mailbox[stale]
-            if running is not None and _replaces(request, running):
+            if (
+                running is not None
+                and running.policy().lane in policy.stops
+                and request.aims_at(running)
+            ):
                 self._cancel.set()
-            self._mailbox.pop(lane, None)
-            self._mailbox[lane] = request
+            if policy.queued:
+                self._stale_slices |= policy.stops
+                self._mailbox[policy.lane] = request
             self._wake.notify()
 
     def stop(self) -> None:
@@ -222,7 +157,7 @@ class EngineThread(QThread):
 
     def is_busy(self) -> bool:
         with self._wake:
-            return self._running is not None or bool(self._mailbox)
+            return self._running is not None or bool(self._mailbox) or bool(self._slices)
 
     # ------------------------------------------------------------------ the thread
 
@@ -231,59 +166,148 @@ class EngineThread(QThread):
         try:
             # Keep TensorFlow's C++ start-up chatter out of the user's terminal.
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            # Deliberately lazy: TensorFlow loads here, in this thread, after the window shows.
+            from engine.failures import failure
             from engine.session import EngineSession, warm_up
 
             warm_up()
             self._session = EngineSession(self._emit)
+            self._describe_failure = failure
         except Exception as error:
-            self.failed.emit(
-                EngineFailure(
-                    0, "engine", f"TensorFlow could not start: {error}", traceback.format_exc()
-                )
-            )
+            message = f"TensorFlow could not start: {error}"
+            broken = EngineFailure(0, FailureKind.STARTUP, message, repr(error))
+            self.ended.emit(JobEnded(0, EndReason.FAILED, failure=broken))
             return
         self.status.emit(Status("Ready"))
         while True:
             with self._wake:
-                while not self._mailbox and not self._quit:
+                while not (self._mailbox or self._slices or self._dropped or self._quit):
                     self._wake.wait()
                 if self._quit:
                     return
-                _, request = self._mailbox.popitem(last=False)
-                self._running = request
-                self._cancel.clear()
-            self._process(request)
+                dropped, self._dropped = self._dropped, []
+                request = None
+                if not self._slices and self._mailbox:
+                    _, request = self._mailbox.popitem(last=False)
+                    self._running = request
+                    self._cancel.clear()
+            self._announce_dropped(dropped)
+            if request is not None:
+                self._run_whole(request)
+            else:
+                self._take_quick_requests()  # drops slices a newer request made stale
+                self._finish_slices()
             with self._wake:
                 self._running = None
+                idle = not (self._mailbox or self._slices)
+            if idle:
+                self.status.emit(Status("Ready"))
 
-    def _process(self, request: Request, *, between_steps: bool = False) -> None:
-        try:
-            self._session.handle(request, self._should_stop)
-            if not between_steps:  # a run is still going on otherwise
-                self.status.emit(Status("Ready"))
-        except Exception as error:
-            if not between_steps:
-                self.status.emit(Status("Ready"))
-            self.failed.emit(
-                EngineFailure(
-                    request.request_id,
-                    _WHAT[type(request)],
-                    user_message(error),
-                    traceback.format_exc(),
-                )
-            )
+    def _run_whole(self, request: Request) -> None:
+        """Drive `request`'s job to its end; a quick one stops between results if cancelled."""
+        quick = request.policy().quick
+        started = self._start(request, self._should_stop)
+        if started is None:
+            return
+        job = started
+        while True:
+            if quick and self._cancel.is_set():
+                job.close()
+                self._end(request, EndReason.CANCELLED)
+                return
+            if not self._advance(request, job):
+                return
+
+    def _finish_slices(self) -> None:
+        """Quick jobs begun between the steps of a long one that has ended: finish them."""
+        while self._slices:
+            self._serve_slice(budget_s=0.0)
 
     def _should_stop(self) -> bool:
-        """Checked before every step of a visualization; serves quick requests meanwhile."""
-        while True:
-            with self._wake:
-                if self._cancel.is_set() or self._quit:
-                    return True
-                lane = next((name for name in _QUICK_LANES if name in self._mailbox), None)
-                if lane is None:
-                    return False
-                request = self._mailbox.pop(lane)
-            self._process(request, between_steps=True)
+        """Checked by a long job before each step; serves quick work in slices meanwhile."""
+        if self._cancel.is_set() or self._quit:
+            return True
+        self._take_quick_requests()
+        started = time.monotonic()
+        while self._slices and time.monotonic() - started < SLICE_BUDGET_S:
+            self._serve_slice(budget_s=SLICE_BUDGET_S)
+        return self._cancel.is_set() or self._quit
+
+    def _take_quick_requests(self) -> None:
+        with self._wake:
+            dropped, self._dropped = self._dropped, []
+            stale, self._stale_slices = self._stale_slices, set()
+            quick = [lane for lane, waiting in self._mailbox.items() if waiting.policy().quick]
+            taken = [self._mailbox.pop(lane) for lane in quick]
+        self._announce_dropped(dropped)
+        for lane in [lane for lane in self._slices if lane in stale]:
+            request, job = self._slices.pop(lane)
+            job.close()
+            self._end(request, EndReason.CANCELLED)
+        for request in taken:
+            started = self._start(request, self._quitting)
+            if started is not None:
+                self._slices[request.policy().lane] = (request, started)
+
+    def _serve_slice(self, budget_s: float) -> None:
+        """One result of the oldest quick job begun between steps (its last: its JobEnded)."""
+        lane = next(iter(self._slices))
+        request, job = self._slices[lane]
+        between_steps = budget_s > 0
+        if not self._advance(request, job, hide_status=between_steps):
+            del self._slices[lane]
+
+    # ------------------------------------------------------------------ one job
+
+    def _start(self, request: Request, should_stop: Callable[[], bool]) -> Job | None:
+        if self._session is None:
+            raise RuntimeError("the engine takes requests only once TensorFlow has started")
+        try:
+            return self._session.job(request, should_stop)
+        except Exception as error:
+            self._end(
+                request, EndReason.FAILED, failure=self._describe_failure(request.request_id, error)
+            )
+            return None
+
+    def _advance(self, request: Request, job: Job, hide_status: bool = False) -> bool:
+        """Emit the job's next result; at its end, its JobEnded. Whether it goes on."""
+        try:
+            item = next(job)
+        except StopIteration as stopped:
+            done: Done | None = stopped.value
+            reason = done.reason if done is not None else EndReason.FINISHED
+            self._end(request, reason, value=done.value if done is not None else None)
+            return False
+        except Exception as error:
+            self._end(
+                request, EndReason.FAILED, failure=self._describe_failure(request.request_id, error)
+            )
+            return False
+        if not (hide_status and isinstance(item, Status)):  # the run's own status stays up
+            self._emit(item)
+        return True
+
+    def _end(
+        self,
+        request: Request,
+        reason: EndReason,
+        value: object = None,
+        failure: EngineFailure | None = None,
+    ) -> None:
+        self.ended.emit(JobEnded(request.request_id, reason, value, failure))
+
+    def _fail(self, request: Request, error: Exception) -> None:
+        self._end(
+            request, EndReason.FAILED, failure=self._describe_failure(request.request_id, error)
+        )
+
+    def _announce_dropped(self, dropped: list[Request]) -> None:
+        for request in dropped:
+            self._end(request, EndReason.CANCELLED)
+
+    def _quitting(self) -> bool:
+        return self._quit
 
     def _emit(self, result: object) -> None:
         signal = {
@@ -292,10 +316,8 @@ class EngineThread(QThread):
             ImageOpened: self.image_opened,
             FeatureMaps: self.feature_maps,
             Frame: self.frame,
-            RunFinished: self.run_finished,
             AtlasTile: self.atlas_tile,
             AtlasProgress: self.atlas_progress,
-            Explanation: self.explanation,
             Progress: self.progress,
             Kernels: self.kernels,
             Circuit: self.circuit,
@@ -307,5 +329,11 @@ class EngineThread(QThread):
             ComparisonLoaded: self.comparison_loaded,
             Comparison: self.comparison,
             CompareFrame: self.compare_frame,
+            JobEnded: self.ended,
         }[type(result)]
         signal.emit(result)
+
+
+def _bare_failure(request_id: int, error: BaseException) -> EngineFailure:
+    """Until TensorFlow has loaded (engine/failures.py needs it), a failure is a bug."""
+    return EngineFailure(request_id, FailureKind.BUG, f"{type(error).__name__}: {error}")

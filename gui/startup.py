@@ -12,7 +12,7 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-from engine.protocol import ImageOpened, ModelSummary, RunFinished
+from engine.protocol import ImageOpened, LayerPath, LoadModel, ModelSummary, RunFinished
 from gui.main_window import MainWindow
 
 
@@ -54,53 +54,55 @@ class Startup(QObject):
 
     def begin(self) -> None:
         window = self._window
-        window.model_shown.connect(self._on_window_model_shown)
-        window.image_shown.connect(self._on_window_image_shown)
-        window.visualization_finished.connect(self._on_window_visualization_finished)
-        window.error_shown.connect(self._on_window_error_shown)
+        window.models.shown.connect(self._on_models_shown)
+        window.state.image_changed.connect(self._on_state_image_changed)
+        window.runs.finished.connect(self._on_runs_finished)
+        window.feedback.error_shown.connect(self._on_feedback_error_shown)
         if self._screenshot:
             window.resize(1400, 860)  # the same picture whatever size was remembered
             QTimer.singleShot(int(self._timeout_s * 1000), self._on_timeout)
-        window.open_model(self._model, random_weights=self._random_weights)
+        window.models.open_model(self._model, random_weights=self._random_weights)
 
-    def _on_window_model_shown(self, summary: ModelSummary) -> None:
+    def _on_models_shown(self, summary: ModelSummary, _request: LoadModel | None) -> None:
         if self._image_requested:
             return
         self._image_requested = True
         if self._image:
-            self._window.open_image(self._image)
+            self._window.images.open_image(self._image)
         else:
-            self._window.open_image(sample=default_sample(summary))
+            self._window.images.open_image(sample=default_sample(summary))
 
-    def _on_window_image_shown(self, _opened: ImageOpened | None) -> None:
+    def _on_state_image_changed(self, _opened: ImageOpened | None) -> None:
         if not self._wants_run or self._started_run:
             return
         self._started_run = True
         window = self._window
+        controls = window.ui.controls
         if self._layer:
-            window.select_layer(self._layer)
+            window.layers.select_layer(self._layer)
         if self._preset:
-            window.controls.choose_preset(self._preset)
+            controls.choose_preset(self._preset)
         if self._steps:
-            window.controls.set_settings(replace(window.controls.settings(), steps=self._steps))
-        if window.layer is None or not window.layer.visualizable:
+            controls.set_settings(replace(controls.settings(), steps=self._steps))
+        layer = window.state.layer
+        if layer is None or not layer.visualizable:
             return  # the window already says why
         unit = self._unit or 0
-        print(f"convscope: visualizing {'/'.join(window.layer.path)} #{unit}", flush=True)
-        window.visualize(unit)
+        print(f"convscope: visualizing {LayerPath(layer.path)} #{unit}", flush=True)
+        window.runs.visualize(unit)
 
-    def _on_window_visualization_finished(self, _done: RunFinished) -> None:
+    def _on_runs_finished(self, _done: RunFinished) -> None:
         if not self._screenshot:
             return
         QTimer.singleShot(100, self._take_screenshot)  # let the last paint land
 
-    def _on_window_error_shown(self, text: str) -> None:
+    def _on_feedback_error_shown(self, text: str) -> None:
         print(f"convscope: {text}", file=sys.stderr)
-        if self._screenshot and not self._window.summary:
+        if self._screenshot and not self._window.state.summary:
             self.exit_code = 1  # no model: the picture would show nothing useful
             self._take_screenshot()
         elif self._wants_run and not self._started_run and self._image_requested:
-            self._on_window_image_shown(None)  # a bad image still gets a visualization
+            self._on_state_image_changed(None)  # a bad image still gets a visualization
 
     def _take_screenshot(self) -> None:
         picture = self._window.grab()

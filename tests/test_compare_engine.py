@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from session_messages import ended_of, results_of
 
 from engine.jobs.compare import map_correlation, verdict
 from engine.models.meta import ModelLoadError
@@ -14,12 +15,12 @@ from engine.protocol import (
     CompareSide,
     Comparison,
     ComparisonLoaded,
+    EndReason,
     LoadComparison,
     LoadModel,
     ModelLoaded,
     OpenImage,
     Prediction,
-    Status,
     StopRun,
 )
 from engine.protocol.recipe import Recipe
@@ -70,7 +71,7 @@ class Engine:
     def do(self, request, should_stop=lambda: False) -> list[object]:
         self.emitted.clear()
         self.session.handle(request, should_stop)
-        return [m for m in self.emitted if not isinstance(m, Status)]
+        return results_of(self.emitted)
 
 
 def _engine(files, b: str | None = "b", image: bool = True) -> Engine:
@@ -101,7 +102,7 @@ def test_two_checkpoints_get_maps_predictions_and_live_visualizations(files) -> 
     engine = _engine(files)
     request = Compare(CONV_B, 3, QUICK)
     frames, (first, last) = _split(engine.do(request))
-    assert not first.finished and last.finished and not last.cancelled
+    assert ended_of(engine.emitted).reason is EndReason.FINISHED and first.a.image is None
     assert {f.side for f in frames} == {"A", "B"}
     assert all(f.request_id == request.request_id for f in frames)
     # Side A runs first, then B: the frames arrive in that order.
@@ -166,7 +167,7 @@ def test_stopping_after_the_first_frame_cancels_both_sides(files) -> None:
         return any(isinstance(m, CompareFrame) for m in engine.emitted)
 
     frames, (_, last) = _split(engine.do(Compare(CONV_B, 3, QUICK), should_stop))
-    assert last.finished and last.cancelled
+    assert ended_of(engine.emitted).reason is EndReason.CANCELLED
     assert {f.side for f in frames} == {"A"}  # B never started
     assert last.a.steps_done < QUICK.steps and last.b.image is None
 

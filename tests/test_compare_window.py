@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 from fake_engine import colour_image, fake_summary, grey_image
+from gui.window_compare import SETTINGS_KEY, TAB_COMPARE, TRUST_BUTTON_B
 from PySide6.QtWidgets import QFileDialog
 
 from engine.protocol import (
@@ -22,9 +23,8 @@ from engine.protocol import (
     Prediction,
     StopRun,
 )
-from gui.compare_side import model_title
-from gui.imaging import apply_colormap, normalize_per_channel, to_rgb8
-from gui.window_compare import SETTINGS_KEY, TAB_COMPARE, TRUST_BUTTON_B
+from gui.common.imaging import apply_colormap, normalize_per_channel, to_rgb8
+from gui.compare.column import model_title
 
 CONV2 = ("conv2",)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from gui.imaging import to_rgb8, upscale_nearest
+from gui.common.imaging import to_rgb8, upscale_nearest
 
 CAM_MODULE = Path(__file__).resolve().parents[1] / "engine" / "attribution" / "cam.py"
 

@@ -9,9 +9,9 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from engine.protocol import Ascend, EngineFailure, Explain, Status, StopRun
-from gui.explain_controls import INNER_UNIT
-from gui.heatmaps import OUTLINE_AGAINST, OUTLINE_FOR, HeatmapStyle, render
-from gui.imaging import to_rgb8, upscale_nearest
+from gui.common.heatmaps import OUTLINE_AGAINST, OUTLINE_FOR, HeatmapStyle, render
+from gui.common.imaging import to_rgb8, upscale_nearest
+from gui.explain.controls import INNER_UNIT
 from gui.main_window import MainWindow
 
 

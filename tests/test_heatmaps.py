@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gui.channel_stats import channel_stats, sort_order, stats_text
-from gui.feature_grids import cell_at, channel_thumbnails, layer_grid, tile_grid, unit_bars
-from gui.heatmaps import (
+from gui.common.heatmaps import (
     OUTLINE_AGAINST,
     OUTLINE_FOR,
     HeatmapStyle,
@@ -16,7 +14,9 @@ from gui.heatmaps import (
     normalize_heatmap,
     render,
 )
-from gui.imaging import to_rgb8
+from gui.common.imaging import to_rgb8
+from gui.layers.channel_stats import channel_stats, sort_order, stats_text
+from gui.network.feature_grids import cell_at, channel_thumbnails, layer_grid, tile_grid, unit_bars
 
 
 def test_signed_maps_keep_zero_white_in_the_middle_of_red_white_blue() -> None:

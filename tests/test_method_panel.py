@@ -12,14 +12,14 @@ from PySide6.QtCore import QPointF, QSettings, Qt
 
 from engine.protocol import Ascend, LayerInfo, LayerKind, RunFinished
 from engine.protocol.recipe import LIVE_KNOBS, PRESETS, Recipe
-from gui.canvas import Canvas
-from gui.controls import AscentControls
-from gui.exports import thin_evenly, write_gif
-from gui.filmstrip import Filmstrip
-from gui.filter_picker import FilterPicker
-from gui.imaging import to_rgb8
-from gui.recipe_fields import FIELDS, SECTIONS
-from gui.run_record import RunRecord, finished_caption
+from gui.common.canvas import Canvas
+from gui.common.imaging import to_rgb8
+from gui.layers.filter_picker import FilterPicker
+from gui.visualize.controls import AscentControls
+from gui.visualize.exports import thin_evenly, write_gif
+from gui.visualize.filmstrip import Filmstrip
+from gui.visualize.recipe_fields import FIELDS, SECTIONS
+from gui.visualize.run_record import RunRecord, finished_caption
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -105,7 +105,7 @@ def test_user_presets_are_saved_listed_and_deleted(controls, tmp_path) -> None:
 
 
 def test_the_save_and_delete_buttons_ask_first(qtbot, controls, monkeypatch) -> None:
-    import gui.controls as module
+    import gui.visualize.controls as module
 
     monkeypatch.setattr(module.QInputDialog, "getText", lambda *_a, **_k: ("Mine", True))
     asked: list[str] = []

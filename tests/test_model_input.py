@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 from keras.applications import imagenet_utils
+from session_messages import results_of
 
 from engine.models.loading import load_model
 from engine.models.meta import ModelLoadError
@@ -24,7 +25,6 @@ from engine.protocol import (
     Recipe,
     RunFinished,
     ShowFeatureMaps,
-    Status,
 )
 from engine.protocol.input_spec import InputPreprocessing, parse_numbers
 from engine.session import EngineSession
@@ -37,7 +37,7 @@ def _run(session: EngineSession, request) -> list[object]:
     emitted: list[object] = []
     session._emit = emitted.append
     session.handle(request, lambda: False)
-    return [message for message in emitted if not isinstance(message, Status)]
+    return results_of(emitted)
 
 
 def _loaded(session: EngineSession, request: LoadModel) -> ModelLoaded:

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from engine.protocol import LoadModel
 from engine.protocol.input_spec import InputPreprocessing
+from gui.dialogs.model_input_dialog import CUSTOM
 from gui.main_window import MainWindow
-from gui.model_input_dialog import CUSTOM
 
 TORCH = InputPreprocessing.mean_std((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from gui.window_network import TAB_NETWORK
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
@@ -16,10 +17,9 @@ from engine.protocol import (
     OpenImage,
     WalkNetwork,
 )
-from gui.imaging import apply_colormap, normalize_per_channel
-from gui.layer_row import CHANNEL_CAP, LayerRow
-from gui.sketch_pad import PAD_SIDE, SketchPad
-from gui.window_network import TAB_NETWORK
+from gui.common.imaging import apply_colormap, normalize_per_channel
+from gui.images.sketch_pad import PAD_SIDE, SketchPad
+from gui.network.layer_row import CHANNEL_CAP, LayerRow
 
 CONV2 = ("conv2",)
 

@@ -20,9 +20,18 @@ def _visualizer(model, shape=(16, 16, 3), value_range=(0.0, 1.0)) -> Visualizer:
     return Visualizer(model, shape, value_range, lambda: None)
 
 
+def _drain(generator):
+    """Every item of `generator` and its return value."""
+    items = []
+    while True:
+        try:
+            items.append(next(generator))
+        except StopIteration as ended:
+            return items, ended.value
+
+
 def _run(vis: Visualizer, terms, recipe=BASE, should_stop=lambda: False, image=None):
-    items = list(vis.run(terms, recipe, should_stop, image))
-    snapshots, result = items[:-1], items[-1]
+    snapshots, result = _drain(vis.run(terms, recipe, should_stop, image))
     assert isinstance(result, RunResult)
     objectives = [value for snap in snapshots for value in snap.objectives]
     return snapshots, result, objectives
@@ -247,7 +256,25 @@ def test_visualize_counts_steps_across_octaves(linear_head_model):
     recipe = replace(BASE, octaves=2, steps=20)
     programs = vis.programs([ObjectiveTerm(("c2",), 0)], recipe)
     assert [p.param.shape[1] for p in programs] == [12, 16]
-    outcome = Outcome()
     start = np.full((1, 16, 16, 3), 0.5, np.float32)
-    steps = [s.step for s in visualize(programs, recipe, start, lambda: False, outcome)]
-    assert outcome.steps_done == 20 and steps[-1] == 20
+    snapshots, outcome = _drain(visualize(programs, recipe, start, lambda: False))
+    assert isinstance(outcome, Outcome)
+    assert outcome.steps_done == 20 and snapshots[-1].step == 20
+
+
+def test_a_stopped_run_resumes_to_the_very_image_an_unbroken_run_makes(linear_head_model):
+    vis = _visualizer(linear_head_model)
+    recipe = replace(BASE, steps=24, octaves=2, optimizer="adam", learning_rate=0.05)
+    terms = [ObjectiveTerm(("c2",), 1)]
+    _, whole, _ = _run(vis, terms, recipe)
+    asked = []
+    stop_after_16 = lambda: len(asked) > 15 or asked.append(1)  # noqa: E731
+    _, stopped, _ = _run(vis, terms, recipe, should_stop=stop_after_16)
+    assert stopped.outcome.reason == "cancelled" and stopped.resumable is not None
+    assert stopped.resumable.steps_done == 16  # past the first octave's 12 steps
+    snapshots, resumed = _drain(vis.resume(stopped.resumable, lambda: False))
+    # Steps 17 to 24, every one of them on the curve; none done twice.
+    assert sum(len(snap.objectives) for snap in snapshots) == 8
+    assert resumed.outcome.steps_done == 24
+    assert resumed.resumable is None  # done: nothing left to continue
+    np.testing.assert_allclose(resumed.images, whole.images, atol=1e-5)

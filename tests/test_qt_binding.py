@@ -10,8 +10,8 @@ from __future__ import annotations
 import gc
 import sys
 
-from gui.controls import AscentControls
-from gui.message_bar import MessageBar
+from gui.common.message_bar import MessageBar
+from gui.visualize.controls import AscentControls
 
 
 def _drift(action, repeats: int = 300) -> tuple[int, int]:

@@ -14,6 +14,7 @@ import pytest
 from fake_engine import FakeEngine
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from session_messages import results_of
 
 from engine.cli.common import load_model_arg
 from engine.models.introspect import describe_model
@@ -33,10 +34,9 @@ from engine.protocol import (
     OpenImage,
     Recipe,
     RunFinished,
-    Status,
 )
 from engine.session import EngineSession
-from gui.dropped_files import classify_drop
+from gui.files.dropped_files import classify_drop
 from gui.main_window import MainWindow
 
 QUICK = Recipe(steps=6, frame_every=2)
@@ -129,7 +129,7 @@ class Session:
     def do(self, request) -> list[object]:
         self.emitted.clear()
         self.session.handle(request, lambda: False)
-        return [message for message in self.emitted if not isinstance(message, Status)]
+        return results_of(self.emitted)
 
 
 # ------------------------------------------------------------------ Keras 2 SavedModels

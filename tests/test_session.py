@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from session_messages import ended_of, results_of
 
 from engine.images.convert import ImageError
 from engine.models.meta import ModelLoadError
 from engine.protocol import (
     Ascend,
+    EndReason,
     FeatureMaps,
     Frame,
     ImageOpened,
@@ -23,7 +25,6 @@ from engine.protocol import (
     Recipe,
     RunFinished,
     ShowFeatureMaps,
-    Status,
 )
 from engine.session import EngineSession, LayerError
 
@@ -46,7 +47,7 @@ class Engine:
         """Handle `request`; the messages it emitted, status lines left out."""
         self.emitted.clear()
         self.session.handle(request, should_stop)
-        return [message for message in self.emitted if not isinstance(message, Status)]
+        return results_of(self.emitted)
 
 
 def _engine_with(path) -> Engine:
@@ -160,7 +161,8 @@ def test_a_run_on_a_nested_layer_streams_frames_then_finishes(nested):
     assert sum(len(frame.objectives) for frame in frames) == 6
     assert isinstance(finished, RunFinished)
     assert finished.request_id == request.request_id
-    assert (finished.cancelled, finished.steps_done) == (False, QUICK.steps)
+    assert ended_of(nested.emitted).reason is EndReason.FINISHED
+    assert finished.steps_done == QUICK.steps and not finished.resumable
     assert finished.image.shape == (16, 16, 1)
     assert 0.0 <= finished.image.min() <= finished.image.max() <= 1.0
     assert np.isfinite(finished.objective)
@@ -180,8 +182,8 @@ def test_stopping_a_run_finishes_it_as_cancelled_with_the_steps_done(nested):
     # ascend() asks before every step: three "go on"s are three steps, the fourth ask stops it.
     assert [frame.step for frame in frames] == [1, 2, 3]
     assert isinstance(finished, RunFinished)
-    assert finished.cancelled is True
-    assert finished.steps_done == 3
+    assert ended_of(nested.emitted).reason is EndReason.CANCELLED
+    assert finished.steps_done == 3 and finished.resumable
     assert len(checks) == 4
 
 
@@ -212,7 +214,8 @@ def test_a_bad_model_file_keeps_the_good_model(fresh_nested, tmp_path, make_bad_
     assert bad.name in str(caught.value)
     assert session.summary is summary and session.model is model
     *_, finished = fresh_nested.do(Ascend(("stem",), 1, QUICK))
-    assert isinstance(finished, RunFinished) and not finished.cancelled
+    assert isinstance(finished, RunFinished)
+    assert ended_of(fresh_nested.emitted).reason is EndReason.FINISHED
 
 
 def test_a_corrupt_image_keeps_the_previous_image(fresh_nested, tmp_path):
@@ -243,7 +246,8 @@ def test_class_visualization_makes_an_image_the_model_calls_that_digit(default_m
     steps = [frame.step for frame in frames]
     # Every filmstrip step and the last; frames in between only as often as the window can show.
     assert {1, 2, 4, 8, 16, 32, 64, 128} <= set(steps) and steps == sorted(steps)
-    assert isinstance(finished, RunFinished) and not finished.cancelled
+    assert isinstance(finished, RunFinished)
+    assert ended_of(default_model.emitted).reason is EndReason.FINISHED
     best = finished.predictions[0]
     assert (best.index, best.name) == (digit, str(digit))
     assert best.probability > 0.99

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from session_messages import ended_of, results_of
 
 from engine.images.convert import ImageError
 from engine.protocol import (
     EXPLAIN_METHODS,
+    EndReason,
     Explain,
     Explanation,
     FeatureMaps,
@@ -33,7 +35,7 @@ def session():
 def _run(session, request, should_stop=lambda: False) -> list:
     session.out.clear()
     session.handle(request, should_stop)
-    return list(session.out)
+    return results_of(session.out)
 
 
 @pytest.mark.parametrize("method", [m for m in EXPLAIN_METHODS if m != "cam"])
@@ -70,7 +72,7 @@ def test_long_methods_report_progress_and_can_be_cancelled(session):
 
     cancelled = _run(session, Explain("occlusion", options=(("stride", 1.0),)), stop_soon)
     assert not any(isinstance(r, Explanation) for r in cancelled)
-    assert cancelled[-1] == Progress(cancelled[-1].request_id, 1.0, "cancelled")
+    assert ended_of(session.out).reason is EndReason.CANCELLED
 
 
 def test_the_walk_sends_every_layer_with_something_to_show(session):
@@ -116,7 +118,8 @@ def test_a_scan_of_the_built_in_images_ranks_real_digits(session):
 
     results = _run(session, ScanImages())
     final = [r for r in results if isinstance(r, ScanProgress)][-1]
-    assert final.finished and not final.cancelled and final.done == final.total > 1700
+    assert ended_of(session.out).reason is EndReason.FINISHED
+    assert final.done == final.total > 1700
     summary = next(r for r in results if isinstance(r, ScanSummary))
     assert summary.fire_fraction[("conv3",)].shape == (64,)
     top = _run(session, ShowTopImages(("conv3",), 5, "max", "gradcam"))[-1]

@@ -8,28 +8,33 @@ import keras
 import numpy as np
 
 from engine.models.training import DEFAULT_MNIST_DIR
-from engine.protocol import Status, TrainDefault, TrainProgress
+from engine.protocol import EndReason, JobEnded, Status, TrainDefault, TrainingDone, TrainProgress
 from engine.session import EngineSession
 
 
-def _train(request: TrainDefault, should_stop=lambda: False) -> list[TrainProgress]:
+def _train(
+    request: TrainDefault, should_stop=lambda: False
+) -> tuple[list[TrainProgress], JobEnded]:
     results: list[object] = []
-    EngineSession(results.append).handle(request, should_stop)
+    ended = EngineSession(results.append).handle(request, should_stop)
     assert any(isinstance(r, Status) and r.busy for r in results)
-    return [r for r in results if isinstance(r, TrainProgress)]
+    return [r for r in results if isinstance(r, TrainProgress)], ended
 
 
 def test_one_epoch_reports_progress_and_saves_a_loadable_model(tmp_path) -> None:
     output = tmp_path / "trained.keras"
     request = TrainDefault(epochs=1, output=str(output), mnist_dir=str(DEFAULT_MNIST_DIR))
-    progress = _train(request)
-    assert [(p.epoch, p.finished) for p in progress] == [(1, False), (1, True)]
-    epoch, final = progress
+    progress, ended = _train(request)
+    assert [p.epoch for p in progress] == [1]
+    (epoch,) = progress
+    assert ended.reason is EndReason.FINISHED
+    final = ended.value
+    assert isinstance(final, TrainingDone) and final.epochs == 1
     assert epoch.request_id == request.request_id and epoch.epochs == 1
     for value in (epoch.loss, epoch.accuracy, epoch.val_loss, epoch.val_accuracy):
         assert math.isfinite(value)
     assert epoch.val_accuracy > 0.5  # one epoch on 8,000 digits already reads most of them
-    assert not final.cancelled and final.path == str(output)
+    assert final.path == str(output)
     assert 0.5 < final.held_out_accuracy <= 1.0
     assert output.with_suffix(".json").is_file()
     assert not list(tmp_path.glob("*.partial.*"))
@@ -46,13 +51,10 @@ def test_should_stop_after_the_first_epoch_cancels_without_a_file(tmp_path) -> N
     def should_stop() -> bool:
         return any(isinstance(r, TrainProgress) for r in results)
 
-    session.handle(request, should_stop)
+    ended = session.handle(request, should_stop)
     progress = [r for r in results if isinstance(r, TrainProgress)]
-    assert [(p.epoch, p.finished, p.cancelled) for p in progress] == [
-        (1, False, False),
-        (1, True, True),
-    ]
-    assert progress[-1].path == ""
+    assert [p.epoch for p in progress] == [1]
+    assert ended.reason is EndReason.CANCELLED and ended.value is None
     assert list(tmp_path.iterdir()) == []
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from session_messages import results_of
 
 from engine.protocol import (
     Ascend,
@@ -19,7 +20,6 @@ from engine.protocol import (
     OpenImage,
     Recipe,
     RunFinished,
-    Status,
 )
 from engine.session import EngineSession
 
@@ -71,7 +71,7 @@ class Session:
     def run(self, request) -> list[object]:
         self.out.clear()
         self.session.handle(request, lambda: False)
-        return [m for m in self.out if not isinstance(m, Status)]
+        return results_of(self.out)
 
 
 @pytest.fixture(scope="module")

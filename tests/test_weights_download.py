@@ -25,6 +25,7 @@ from engine.models.zoo import ZOO, fetch_weights_for
 from engine.protocol import (
     CancelLoad,
     DownloadProgress,
+    EndReason,
     LoadModel,
     OpenImage,
     Status,
@@ -215,7 +216,6 @@ def test_fetch_for_a_load_emits_progress_then_finished(server, keras_home, monke
     assert fetch_weights_for(request, emitted.append, lambda: False)
     progress = [e for e in emitted if isinstance(e, DownloadProgress)]
     assert {p.request_id for p in progress} == {request.request_id}
-    assert progress[-1].finished and not progress[-1].cancelled
     assert progress[-1].done_bytes == progress[-1].total_bytes == len(PAYLOAD)
     assert progress[0].what == "ImageNet weights for VGG16"
     emitted.clear()  # cached now, and random weights or files never download
@@ -228,8 +228,6 @@ def test_fetch_cancelled_says_so_and_returns_false(server, keras_home, monkeypat
     _serve_vgg16(monkeypatch, f"{server}/good")
     emitted = []
     assert not fetch_weights_for(LoadModel("zoo:VGG16"), emitted.append, lambda: True)
-    last = [e for e in emitted if isinstance(e, DownloadProgress)][-1]
-    assert last.finished and last.cancelled
     status = [e for e in emitted if isinstance(e, Status)][-1]
     assert "cancelled" in status.text and not status.busy
     assert _files(keras_home) == []
@@ -257,9 +255,10 @@ def test_the_engine_thread_cancels_a_download_and_keeps_the_old_model(
     qtbot, server, keras_home, monkeypatch, thread
 ):
     _serve_vgg16(monkeypatch, f"{server}/slow")
-    progress, loaded = [], []
+    progress, loaded, ended = [], [], []
     thread.download.connect(progress.append)
     thread.model_loaded.connect(loaded.append)
+    thread.ended.connect(ended.append)
     load = LoadModel("zoo:VGG16")
     thread.submit(load)
     qtbot.waitUntil(lambda: any(p.done_bytes > 0 for p in progress), timeout=10_000)
@@ -269,10 +268,11 @@ def test_the_engine_thread_cancels_a_download_and_keeps_the_old_model(
         thread.submit(_grey(0.5))
     thread.submit(StopRun())
     qtbot.wait(300)
-    assert not progress[-1].finished
+    assert not [e for e in ended if e.request_id == load.request_id]  # still downloading
     thread.submit(CancelLoad(load.request_id))
-    qtbot.waitUntil(lambda: progress[-1].finished, timeout=5_000)
-    assert progress[-1].cancelled and progress[-1].request_id == load.request_id
+    qtbot.waitUntil(lambda: any(e.request_id == load.request_id for e in ended), timeout=5_000)
+    (end,) = [e for e in ended if e.request_id == load.request_id]
+    assert end.reason is EndReason.CANCELLED and progress[-1].request_id == load.request_id
     assert loaded == [] and _files(keras_home) == []
     # The old model still answers: four classes, like the tiny model.
     with qtbot.waitSignal(thread.image_opened, timeout=10_000) as opened:
@@ -298,7 +298,6 @@ def test_the_engine_thread_downloads_then_builds_the_zoo_model(
     with qtbot.waitSignal(thread.model_loaded, timeout=60_000) as loaded:
         thread.submit(load)
     assert loaded.args[0].request_id == load.request_id
-    assert progress[-1].finished and not progress[-1].cancelled
     assert progress[-1].done_bytes == len(PAYLOAD) and _files(keras_home) == [NAME]
 
 
@@ -322,13 +321,31 @@ def test_the_engine_thread_cancels_model_bs_download_too(
     from engine.protocol import LoadComparison
 
     _serve_vgg16(monkeypatch, f"{server}/slow")
-    progress, failures = [], []
+    progress, ended = [], []
     thread.download.connect(progress.append)
-    thread.failed.connect(failures.append)
+    thread.ended.connect(ended.append)
     load_b = LoadComparison("zoo:VGG16")
     thread.submit(load_b)
     qtbot.waitUntil(lambda: any(p.done_bytes > 0 for p in progress), timeout=10_000)
     assert progress[-1].request_id == load_b.request_id
     thread.submit(CancelLoad(load_b.request_id))
-    qtbot.waitUntil(lambda: progress[-1].finished, timeout=5_000)
-    assert progress[-1].cancelled and failures == [] and _files(keras_home) == []
+    qtbot.waitUntil(lambda: any(e.request_id == load_b.request_id for e in ended), timeout=5_000)
+    (end,) = [e for e in ended if e.request_id == load_b.request_id]
+    assert end.reason is EndReason.CANCELLED and end.failure is None
+    assert _files(keras_home) == []
+
+
+def test_a_failed_download_ends_the_load_as_a_download_failure(
+    qtbot, server, keras_home, monkeypatch, thread
+):
+    from engine.protocol import FailureKind
+
+    _serve_vgg16(monkeypatch, f"{server}/missing")
+    load = LoadModel("zoo:VGG16")
+    with qtbot.waitSignal(thread.ended, timeout=10_000) as blocker:
+        thread.submit(load)
+    end = blocker.args[0]
+    assert end.request_id == load.request_id and end.reason is EndReason.FAILED
+    # The window offers random weights on this kind, whatever the message says.
+    assert end.failure.kind is FailureKind.DOWNLOAD
+    assert "VGG16" in end.failure.message

@@ -10,14 +10,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from engine.protocol import LayerInfo, LayerKind, ModelSummary, Prediction, Recipe
-from gui.canvas import Canvas
-from gui.controls import AscentControls
-from gui.filter_picker import FilterPicker
-from gui.imaging import normalize_per_channel, to_rgb8, upscale_nearest
-from gui.layer_tree import LayerTree
-from gui.message_bar import MessageBar
-from gui.objective_plot import ObjectivePlot
-from gui.predictions import PredictionsPanel
+from gui.common.canvas import Canvas
+from gui.common.imaging import normalize_per_channel, to_rgb8, upscale_nearest
+from gui.common.message_bar import MessageBar
+from gui.common.predictions import PredictionsPanel
+from gui.layers.filter_picker import FilterPicker
+from gui.layers.layer_tree import LayerTree
+from gui.visualize.controls import AscentControls
+from gui.visualize.objective_plot import ObjectivePlot
 
 # The offscreen platform cannot pass a window's size limits on to a real window system, and
 # says so whenever a layout changes them: that is the test platform talking, not our code.

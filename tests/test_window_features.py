@@ -20,7 +20,7 @@ from engine.protocol import (
     TweakRun,
 )
 from engine.protocol.recipe import PRESETS, Recipe
-from gui.imaging import to_rgb8
+from gui.common.imaging import to_rgb8
 from gui.main_window import MainWindow
 
 CONV2 = ("conv2",)

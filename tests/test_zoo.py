@@ -75,9 +75,12 @@ def test_every_architecture_works_with_the_tools(name):
     assert np.isfinite(result.heatmap).all()
 
     visualizer = Visualizer(model, summary.input_shape, RANGE, lambda: None)
-    out = list(visualizer.run([ObjectiveTerm(conv, 0)], Recipe(steps=3, frame_every=1),
-                              lambda: False))  # fmt: skip
-    assert isinstance(out[-1], RunResult)
+    run = visualizer.run([ObjectiveTerm(conv, 0)], Recipe(steps=3, frame_every=1), lambda: False)
+    snapshots = [next(run) for _ in range(3)]
+    assert [snapshot.step for snapshot in snapshots] == [1, 2, 3]
+    with pytest.raises(StopIteration) as ended:
+        next(run)
+    assert isinstance(ended.value.value, RunResult)
 
 
 @pytest.mark.parametrize(

@@ -247,7 +247,8 @@ def trace(model: keras.Model, layer_path: tuple[str, ...], unit: int, request_id
     frames = _frames_for(model, layer_path)
     tensor = _input_tensor(frames, layer)
     kernel = bank[..., unit]
-    links, notes = [], []
+    links: list[CircuitLink] = []
+    notes: list[str] = []
     for slot, channel in enumerate(_input_channels(layer, unit, kernel.shape[-1])):
         weights = kernel[:, :, slot]
         origin = follow(frames, tensor, channel)

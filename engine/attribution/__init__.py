@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from engine.protocol import EXPLAIN_LONG_METHODS, EXPLAIN_TITLES
+from engine.protocol import EXPLAIN_CATALOGUE
 
 # name -> (module in this package, function): the menu's order.
 METHODS: dict[str, tuple[str, str]] = {
@@ -39,8 +39,8 @@ METHODS: dict[str, tuple[str, str]] = {
 }
 
 # Titles and the slow methods are shared with the window (engine/protocol/).
-TITLES = EXPLAIN_TITLES
-LONG_METHODS = EXPLAIN_LONG_METHODS
+TITLES = {name: method.title for name, method in EXPLAIN_CATALOGUE.items()}
+LONG_METHODS = frozenset(name for name, method in EXPLAIN_CATALOGUE.items() if method.slow)
 
 
 class Cancelled(Exception):
@@ -61,6 +61,14 @@ class Target:
             raise ValueError("an inner unit needs both unit_layer and unit")
         if self.unit_layer is None and self.class_index is None:
             raise ValueError("a target needs a class_index or an inner unit")
+
+    @property
+    def index(self) -> int:
+        """What the score picks: the channel of an inner unit, else the class."""
+        index = self.unit if self.unit_layer is not None else self.class_index
+        if index is None:  # __post_init__ refuses such a target already
+            raise ValueError(f"target {self!r} has no class_index or unit to score")
+        return index
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,9 @@ def layer_gradients_fn(model: keras.Model, layer: tuple[str, ...], target: Targe
     return cached(model, ("layer_gradients", layer, target_kind(target)), build)
 
 
-def _result(cam: np.ndarray, image: np.ndarray, layer: tuple, **details) -> AttributionResult:
+def _result(
+    cam: np.ndarray, image: np.ndarray, layer: tuple[str, ...], **details
+) -> AttributionResult:
     heatmap = resize_map(cam, image.shape[0], image.shape[1])
     return AttributionResult(
         heatmap=heatmap, signed=False, layer=layer, details={"cam": cam, **details}
@@ -208,13 +210,13 @@ def scorecam(
     batch = max(1, int(options.get("batch", 32)))
     pixels, floor = tf.constant(image), tf.constant(low, tf.float32)
     blank = float(masked(pixels, np.zeros((1, *maps.shape[1:]), np.float32), floor, index)[0])
-    scores = []
+    batches: list[tf.Tensor] = []
     for start in range(0, len(maps), batch):
         if should_stop():
             raise Cancelled()
-        scores.append(masked(pixels, tf.constant(maps[start : start + batch]), floor, index))
+        batches.append(masked(pixels, tf.constant(maps[start : start + batch]), floor, index))
         progress(min(start + batch, len(maps)) / len(maps))
-    scores = np.concatenate([s.numpy() for s in scores])
+    scores = np.concatenate([s.numpy() for s in batches])
     if options.get("softmax", 0.0):
         weights = np.exp(scores - scores.max())
         weights /= weights.sum()
@@ -264,14 +266,12 @@ def cam(
     the other CAMs; the signed sum is in details["signed"].
     """
     path, dense = cam_structure(model)
-    unit = target.class_index
-    if target.unit_layer is not None:
-        if find_layer(model, tuple(target.unit_layer)) is not dense:
-            raise ValueError(
-                f"CAM explains units of the final Dense {dense.name!r} only, not of "
-                f"{'/'.join(target.unit_layer)!r}; use Grad-CAM for inner units"
-            )
-        unit = target.unit
+    if target.unit_layer is not None and find_layer(model, tuple(target.unit_layer)) is not dense:
+        raise ValueError(
+            f"CAM explains units of the final Dense {dense.name!r} only, not of "
+            f"{'/'.join(target.unit_layer)!r}; use Grad-CAM for inner units"
+        )
+    unit = target.index  # the class, or the unit of that final Dense
     classes = int(dense.kernel.shape[-1])
     if not 0 <= int(unit) < classes:
         raise ValueError(f"class {unit} is out of range: {dense.name!r} has {classes} units")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 import keras
 import numpy as np
@@ -36,8 +37,10 @@ CONV_TYPES: tuple[type, ...] = (
 # model -> {key: built object}; weak so a closed model takes its compiled functions with it.
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+_Built = TypeVar("_Built")
 
-def cached(model: keras.Model, key: Hashable, build: Callable[[], object]) -> object:
+
+def cached(model: keras.Model, key: Hashable, build: Callable[[], _Built]) -> _Built:
     """`build()` once per (model, key): compiled functions and cut models are reused."""
     per_model = _CACHE.setdefault(model, {})
     if key not in per_model:
@@ -45,7 +48,9 @@ def cached(model: keras.Model, key: Hashable, build: Callable[[], object]) -> ob
     return per_model[key]
 
 
-def compile_fn(function: Callable, signature: list[tf.TensorSpec]) -> Callable:
+def compile_fn(
+    function: Callable, signature: list[tf.TensorSpec]
+) -> tf.types.experimental.PolymorphicFunction:
     """`tf.function(function)` with a fixed signature, so it traces once for any batch size.
 
     TF counts retraces per Python code object, so the same closure compiled for several models
@@ -62,8 +67,7 @@ def target_kind(target: Target) -> tuple:
 
 
 def target_index(target: Target) -> tf.Tensor:
-    index = target.unit if target.unit_layer is not None else target.class_index
-    return tf.constant(int(index), tf.int32)
+    return tf.constant(int(target.index), tf.int32)
 
 
 def final_path(model: keras.Model) -> tuple[str, ...]:
@@ -103,10 +107,11 @@ def reduce_to_score(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
 def _check_index(model: keras.Model, target: Target) -> None:
     if target.unit_layer is not None:
         size = find_layer(model, tuple(target.unit_layer)).output.shape[-1]
-        index, what = target.unit, f"layer {'/'.join(target.unit_layer)!r}"
+        what = f"layer {'/'.join(target.unit_layer)!r}"
     else:
         size = model.outputs[0].shape[-1]
-        index, what = target.class_index, f"model {model.name!r} output"
+        what = f"model {model.name!r} output"
+    index = target.index
     if size is not None and not 0 <= int(index) < int(size):
         raise ValueError(f"index {index} is out of range: {what} has {size} units")
 
@@ -183,6 +188,13 @@ def _end_tensor(model: keras.Model, end: tuple[str, ...] | None, before: bool):
     return outer_input_tensor(model, layer) if before else layer_output(model, layer)
 
 
+def _nested_end(end: tuple[str, ...] | None) -> tuple[str, ...]:
+    """`end` where `_end_tensor` found no tensor for it: a path into a sub-model."""
+    if end is None or len(end) < 2:
+        raise ValueError(f"layer path {end!r} does not lead into a sub-model")
+    return end
+
+
 def _tapped(
     model: keras.Model, tap: tuple[str, ...], end: tuple[str, ...] | None, before: bool = False
 ) -> keras.Model:
@@ -206,11 +218,12 @@ def _tapped(
         return keras.Model(x, [tap_new, end_new])
     if len(tap) == 1:
         # The tap is here, the end inside a later sub-model: cut at that sub-model's input.
-        end_head = model.get_layer(end[0])
+        nested = _nested_end(end)
+        end_head = model.get_layer(nested[0])
         tap_symbolic = layer_output(model, head)
         end_feed = outer_input_tensor(model, end_head)
         tap_new, feed_new = keras.Model(model_input, [tap_symbolic, end_feed])(x)
-        inner_end = truncate(end_head, end[1:], before=before)
+        inner_end = truncate(end_head, nested[1:], before=before)
         return keras.Model(x, [tap_new, inner_end(feed_new)])
 
     # The tap is inside `head`: re-enter it up to the tap, then run the rest of this model from
@@ -218,10 +231,11 @@ def _tapped(
     tap_new, head_new = _tapped(head, tap[1:], None)(into_head)
     head_symbolic = layer_output(model, head)
     if end_symbolic is None:
-        end_head = model.get_layer(end[0])
+        nested = _nested_end(end)
+        end_head = model.get_layer(nested[0])
         stop = outer_input_tensor(model, end_head)
         middle = head_new if stop is head_symbolic else _rest(model, head, stop)(head_new)
-        end_new = truncate(end_head, end[1:], before=before)(middle)
+        end_new = truncate(end_head, nested[1:], before=before)(middle)
     elif end_symbolic is head_symbolic:
         end_new = head_new
     else:

@@ -95,9 +95,14 @@ def _max_pool_args(layer: keras.layers.MaxPooling2D) -> dict:
     }
 
 
-def _forward(layers: list, images: tf.Tensor) -> tuple[tf.Tensor, list]:
+# What the way back needs of one layer: its input shape and, for a max-pool, the switches; None
+# for an identity layer.
+_Record = tuple[tf.Tensor, tf.Tensor | None] | None
+
+
+def _forward(layers: list, images: tf.Tensor) -> tuple[tf.Tensor, list[_Record]]:
     """The chain's output, and per layer the switches (max-pools) or the input shape (convs)."""
-    records = []
+    records: list[_Record] = []
     x = images
     for layer in layers:
         if isinstance(layer, keras.layers.MaxPooling2D):
@@ -126,7 +131,7 @@ def _unpool(signal: tf.Tensor, shape: tf.Tensor, switches: tf.Tensor) -> tf.Tens
     return tf.reshape(flat, shape)
 
 
-def _backward(layers: list, records: list, signal: tf.Tensor) -> tf.Tensor:
+def _backward(layers: list, records: list[_Record], signal: tf.Tensor) -> tf.Tensor:
     for layer, record in zip(reversed(layers), reversed(records), strict=True):
         if record is None:
             continue
@@ -183,9 +188,10 @@ def _channel_weights(
     channels = top.shape[-1]
     weights = np.zeros(channels, np.float32)
     if target.unit_layer is not None:
-        if not 0 <= int(target.unit) < channels:
-            raise ValueError(f"unit {target.unit} is out of range: {path[-1]!r} has {channels}")
-        weights[int(target.unit)] = 1.0
+        unit = int(target.index)
+        if not 0 <= unit < channels:
+            raise ValueError(f"unit {unit} is out of range: {path[-1]!r} has {channels}")
+        weights[unit] = 1.0
         return weights
 
     def build() -> Callable:
@@ -193,7 +199,7 @@ def _channel_weights(
         return tf.function(functools.partial(_score_gradients, run))
 
     gradients = cached(model, ("deconvnet-class-weights", path), build)
-    grads = gradients(images, tf.constant(int(target.class_index), tf.int32)).numpy()[0]
+    grads = gradients(images, tf.constant(int(target.index), tf.int32)).numpy()[0]
     weights = np.maximum(grads.mean(axis=(0, 1)), 0.0).astype(np.float32)
     if not weights.any():
         # No channel speaks for the class: show what the most active channel sees instead.

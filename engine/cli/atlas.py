@@ -142,7 +142,8 @@ def _compute(model, summary, info, units, recipe, is_default) -> list[FilterResu
         model, shape, value_range, lambda: reference_images(is_default, shape, value_range, None)
     )
     live_every = 16 * max(1, recipe.steps // 128)
-    results, ticks = [], 0
+    results: list[FilterResult] = []
+    ticks = 0
     began = time.perf_counter()
     for chunk in visualizer.atlas(info.path, units, recipe, lambda: False, live_every):
         if not chunk.final:
@@ -150,6 +151,8 @@ def _compute(model, summary, info, units, recipe, is_default) -> list[FilterResu
             print(f"filters {len(results)}/{len(units)} · step {ticks * live_every}/{recipe.steps}")
             continue
         ticks = 0
+        if chunk.activations is None or chunk.dead is None:
+            raise ValueError(f"the final atlas chunk of units {chunk.units} lacks activations")
         for k, unit in enumerate(chunk.units):
             activation = float(chunk.activations[k])
             term = ObjectiveTerm(info.path, unit)

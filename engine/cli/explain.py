@@ -85,7 +85,8 @@ def run(args) -> int:
     image_path = Path(args.image)
     if not image_path.is_file():
         raise CliError(f"--image {args.image!r}: no such file")
-    unit_layer, unit = None, None
+    unit_layer: tuple[str, ...] | None = None
+    unit = 0  # the channel of unit_layer, when there is one
     if args.unit:
         name, _, channel = args.unit.rpartition(":")
         if not name or not channel.isdigit():

@@ -71,6 +71,7 @@ def report(state, model_label: str) -> dict:
         peak = state.stats[layer].max
         channels = []
         for unit in range(len(mean)):
+            entry: dict[str, object]  # numbers, then the lists of top images below
             entry = {"unit": unit, "mean": float(mean[unit]),
                      "max": float(peak[unit]) if np.isfinite(peak[unit]) else None,
                      "fire_fraction": float(fire[unit])}  # fmt: skip

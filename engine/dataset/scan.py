@@ -93,7 +93,8 @@ class ScanState:
             for rank, (scores, indices) in stats.top.items():
                 arrays.update({f"{i}_{rank}_scores": scores, f"{i}_{rank}_indices": indices})
         temporary = path.with_name(path.name + ".tmp.npz")
-        np.savez(temporary, **arrays)
+        # allow_pickle by name (its default): mypy would match the arrays' names against it.
+        np.savez(temporary, allow_pickle=True, **arrays)
         os.replace(temporary, path)
 
     @classmethod
@@ -193,7 +194,8 @@ def extractor(model, paths: Sequence[tuple[str, ...]]):
         find_layer(model, path)  # a clear error for a wrong name before any graph work
     model_input = model_input_tensor(model)
     heads = list(dict.fromkeys(path[0] for path in paths))
-    ends, nested = [], {}
+    ends: list[keras.KerasTensor] = []
+    nested = {}
     for head_name in heads:
         head = model.get_layer(head_name)
         inner = [path[1:] for path in paths if path[0] == head_name and len(path) > 1]
@@ -260,7 +262,8 @@ class Scanner:
         height, width, channels = input_shape
         self.model = model
         self.input_shape = (height or FREE_SIDE, width or FREE_SIDE, channels)
-        self.input_range = tuple(input_range)
+        low, high = input_range
+        self.input_range = (low, high)
         self.top_k, self.batch_size, self.save_every = top_k, batch_size, save_every
         self.cache_folder = scans_dir() if cache is True else (Path(cache) if cache else None)
         self.fingerprint = weights_fingerprint([w.numpy() for w in model.weights])
@@ -345,7 +348,7 @@ class Scanner:
         """
         source = as_source(source)
         state = self.cached(source) or self.new_state(source)
-        todo = [i for i in np.flatnonzero(~state.done)]
+        todo = [int(i) for i in np.flatnonzero(~state.done)]
         total = len(state.names)
         batches = [todo[i : i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
         with ThreadPoolExecutor(_DECODE_WORKERS) as pool:

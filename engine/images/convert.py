@@ -118,7 +118,10 @@ def _white_level(image: Image.Image) -> tuple[float, str] | None:
         return 65535.0, "16-bit pixels scaled to 0–1"
     if mode not in ("I", "F"):
         return None
-    top = float(image.getextrema()[1])
+    top = image.getextrema()[1]
+    if not isinstance(top, int | float):  # one band: (low, high), not a pair per band
+        raise ValueError(f"a {mode} image should have one band, its extrema are {top!r}")
+    top = float(top)
     if mode == "F" and top <= 1.0:
         return 1.0, "floating-point pixels used as 0–1"
     white = 65535.0 if top > 255 else 255.0
@@ -147,9 +150,9 @@ def _to_float(
     else:
         if image.has_transparency_data:
             # Transparent areas become white, as a viewer shows them, not black.
-            rgba = image.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, rgba)
+            with_alpha = image.convert("RGBA")
+            background = Image.new("RGBA", with_alpha.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, with_alpha)
             notes.append("transparency flattened onto white")
         rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     is_grey = bool(np.allclose(rgb[..., 0], rgb[..., 1]) and np.allclose(rgb[..., 1], rgb[..., 2]))

@@ -3,12 +3,12 @@
 `load_comparison` loads B exactly as the session loads A (same files, zoo names and errors);
 `run_compare` answers a Compare request for both models on the session's image: the unit's
 feature map, the top predictions, and a visualization grown with the same recipe and seed by
-each model's own `Visualizer`. It reports through `emit` as the session does, no Qt here.
+each model's own `Visualizer`. Both are jobs (engine/jobs/job.py); no Qt here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 
 import keras
@@ -16,6 +16,8 @@ import numpy as np
 from PIL import Image
 
 from engine.images.convert import convert_image
+from engine.jobs.job import Done, Job, ShouldStop
+from engine.jobs.visualize import tiled
 from engine.models.loading import load_model
 from engine.models.model_input import set_up_input
 from engine.models.predictions import top_predictions
@@ -27,7 +29,9 @@ from engine.protocol import (
     CompareSide,
     Comparison,
     ComparisonLoaded,
+    EndReason,
     LayerInfo,
+    LayerPath,
     LoadComparison,
     LoadModel,
     ModelSummary,
@@ -46,9 +50,9 @@ class ModelSide:
     extractors: dict[tuple[str, ...], keras.Model] = field(default_factory=dict)
 
 
-def load_comparison(request: LoadComparison, emit: Callable[[object], None]) -> ModelSide:
+def load_comparison(request: LoadComparison) -> Generator[object, None, ModelSide]:
     """Load model B; raises ModelLoadError (the message names the file) as LoadModel does."""
-    emit(Status(f"Loading model B: {request.path or 'the built-in model'}…", busy=True))
+    yield Status(f"Loading model B: {request.path or 'the built-in model'}…", busy=True)
     model, meta, label = load_model(
         request.path, random_weights=request.random_weights, trusted=request.trusted
     )
@@ -65,7 +69,7 @@ def load_comparison(request: LoadComparison, emit: Callable[[object], None]) -> 
     # Model B is only visualized here: no reference images, so no quality ratio.
     visualizer = Visualizer(model, summary.input_shape, summary.input_range, lambda: None)
     side = ModelSide(model, summary, visualizer)
-    emit(ComparisonLoaded(request.request_id, summary))
+    yield ComparisonLoaded(request.request_id, summary)
     return side
 
 
@@ -74,10 +78,10 @@ def run_compare(
     side_a: ModelSide,
     side_b: ModelSide | None,
     picture: Image.Image | None,
-    emit: Callable[[object], None],
-    should_stop: Callable[[], bool],
-) -> None:
-    """Compare A and B on `request`'s layer and unit and on `picture` (None: no image open)."""
+    should_stop: ShouldStop,
+) -> Job:
+    """Compare A and B on `request`'s layer and unit and on `picture` (None: no image open);
+    the first Comparison has maps and predictions, the final one (the value) the images."""
     if side_b is None:
         raise ValueError("choose model B first (Model › Compare with…)")
     sides = {"A": side_a, "B": side_b}
@@ -86,17 +90,18 @@ def run_compare(
     for name, side in sides.items():
         results[name], inputs[name] = _measure(name, side, request, picture)
     note = "" if picture is not None else "No image open: visualizations only."
-    emit(_comparison(request, results, note, finished=False))
+    yield _comparison(request, results, note)
     cancelled = False
     for name, side in sides.items():
         if results[name].note or cancelled:
             continue  # this side cannot show the unit, or the user stopped the comparison
-        emit(Status(f"Comparing: visualizing {request.layer[-1]} #{request.unit} in {name}…",
-                    busy=True))  # fmt: skip
-        grown = _grow(name, side, request, inputs[name], emit, should_stop)
+        yield Status(f"Comparing: visualizing {request.layer[-1]} #{request.unit} in {name}…",
+                     busy=True)  # fmt: skip
+        grown = yield from _grow(name, side, request, inputs[name], should_stop)
         cancelled = grown.outcome.reason == "cancelled"
         results[name] = _with_image(results[name], grown)
-    emit(_comparison(request, results, note, finished=True, cancelled=cancelled))
+    reason = EndReason.CANCELLED if cancelled else EndReason.FINISHED
+    return Done(_comparison(request, results, note), reason)
 
 
 # ----------------------------------------------------------------------------- one side
@@ -135,7 +140,7 @@ def _measure(
 
 def unit_problem(name: str, summary: ModelSummary, layer: tuple[str, ...], unit: int) -> str:
     """Why model `name` cannot show `unit` of `layer` ("" when it can), in the user's words."""
-    label = "/".join(layer)
+    label = str(LayerPath(layer))
     info: LayerInfo | None = summary.find(tuple(layer))
     if info is None:
         return f"model {name} has no layer {label!r}"
@@ -152,49 +157,40 @@ def _grow(
     side: ModelSide,
     request: Compare,
     user_image: np.ndarray | None,
-    emit: Callable[[object], None],
-    should_stop: Callable[[], bool],
-) -> RunResult:
+    should_stop: ShouldStop,
+) -> Generator[object, None, RunResult]:
     """Run the shared visualizer of one side, streaming its frames; returns how it ended."""
     recipe = request.settings
     terms = [ObjectiveTerm(request.layer, request.unit)]
-    for item in side.visualizer.run(terms, recipe, should_stop, user_image):
-        if isinstance(item, RunResult):
-            return item
-        emit(CompareFrame(request.request_id, name, item.step, recipe.steps,
-                          _tiled(item.images), item.objectives))  # fmt: skip
-    raise RuntimeError("the visualization ended without a result")  # Visualizer.run never does
+    run = side.visualizer.run(terms, recipe, should_stop, user_image)
+    while True:
+        try:
+            snapshot = next(run)
+        except StopIteration as ended:
+            return ended.value
+        yield CompareFrame(request.request_id, name, snapshot.step, recipe.steps,
+                           tiled(snapshot.images), snapshot.objectives)  # fmt: skip
 
 
 def _with_image(found: CompareSide, grown: RunResult) -> CompareSide:
     return replace(
         found,
-        image=_tiled(grown.images),
+        image=tiled(grown.images),
         activation=float(grown.activation),
         steps_done=grown.outcome.steps_done,
     )
 
 
-def _tiled(images: np.ndarray) -> np.ndarray:
-    """A batch side by side (a diverse batch shows every image), as a fresh array."""
-    if len(images) == 1:
-        return np.array(images[0], copy=True)
-    return np.concatenate(list(images), axis=1)
-
-
 # ----------------------------------------------------------------------------- both sides
 
 
-def _comparison(
-    request: Compare, results: dict[str, CompareSide], note: str, *, finished: bool,
-    cancelled: bool = False,
-) -> Comparison:  # fmt: skip
+def _comparison(request: Compare, results: dict[str, CompareSide], note: str) -> Comparison:
     a, b = results["A"], results["B"]
     correlation = map_correlation(a.feature_map, b.feature_map)
     return Comparison(
         request.request_id, request.layer, request.unit, a, b,
-        verdict(a, b, correlation, f"{'/'.join(request.layer)} #{request.unit}"),
-        correlation, finished, cancelled, note,
+        verdict(a, b, correlation, f"{LayerPath(request.layer)} #{request.unit}"),
+        correlation, note,
     )  # fmt: skip
 
 

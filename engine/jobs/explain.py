@@ -1,26 +1,33 @@
 """The Explain and WalkNetwork requests: attribution maps and every layer's feature maps.
 
-Split from the session so each module keeps to one purpose; results go out through `emit`.
+Jobs (engine/jobs/job.py): an explanation yields its progress and ends with the Explanation; a
+walk yields one layer's maps at a time, so it can be served between the steps of a running
+visualization without stalling it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import keras
 import numpy as np
 
-from engine.attribution import LONG_METHODS, TITLES, Cancelled, Target, explain
+from engine.attribution import Cancelled, Target, explain
+from engine.jobs.job import Done, Emit, Job, ShouldStop
+from engine.models.stepwise import functional_graph, layer_outputs
 from engine.models.surgery import truncate
 from engine.protocol import (
+    EndReason,
     Explain,
     Explanation,
     FeatureMaps,
     LayerKind,
+    LayerPath,
     ModelSummary,
     Progress,
     WalkNetwork,
+    is_slow_method,
+    method_title,
 )
 
 
@@ -30,13 +37,17 @@ def run_explain(
     summary: ModelSummary,
     pixels: np.ndarray,
     display: np.ndarray,
-    emit: Callable[[object], None],
-    should_stop: Callable[[], bool],
-) -> bool:
-    """Explain the current image; returns False when it was cancelled (nothing is emitted)."""
+    emit: Emit,
+    should_stop: ShouldStop,
+) -> Job:
+    """Explain the current image, ending with the Explanation.
+
+    A slow method reports its progress through a callback from inside its loop: that goes
+    straight out through `emit`, since nothing can be yielded from there.
+    """
     if request.unit is not None:
         target = Target(unit_layer=request.unit_layer, unit=request.unit)
-        label = f"{'/'.join(request.unit_layer)} #{request.unit}"
+        label = f"{LayerPath(request.unit_layer or ())} #{request.unit}"
         class_index = None
     else:
         class_index = request.target_class
@@ -47,9 +58,11 @@ def run_explain(
         names = summary.class_names
         label = f"class {names[class_index]!r}" if class_index < len(names) else f"#{class_index}"
 
+    title, slow = method_title(request.method), is_slow_method(request.method)
+
     def report(fraction: float) -> None:
-        if request.method in LONG_METHODS:
-            emit(Progress(request.request_id, float(fraction), TITLES[request.method]))
+        if slow:
+            emit(Progress(request.request_id, float(fraction), title))
 
     low, high = summary.input_range  # baselines and noise scales are in the model's range
     started = time.perf_counter()
@@ -60,10 +73,9 @@ def run_explain(
             should_stop=should_stop, progress=report,
         )  # fmt: skip
     except Cancelled:
-        # The window hides its progress bar on this; a newer request may already be running.
-        emit(Progress(request.request_id, 1.0, "cancelled"))
-        return False
-    emit(
+        return Done(None, EndReason.CANCELLED)
+    yield from ()  # a job like any other, though all it has comes at the end
+    return Done(
         Explanation(
             request.request_id, request.method, class_index, label, result.layer,
             np.array(result.heatmap, dtype=np.float32, copy=True),
@@ -71,7 +83,6 @@ def run_explain(
             time.perf_counter() - started, dict(result.details),
         )
     )  # fmt: skip
-    return True
 
 
 def run_walk(
@@ -80,14 +91,22 @@ def run_walk(
     summary: ModelSummary,
     pixels: np.ndarray,
     extractors: dict[tuple[str, ...], keras.Model],
-    emit: Callable[[object], None],
-) -> None:
-    """Feature maps of every layer with channels or units, in model order."""
-    for info in summary.walk():
-        if info.kind is LayerKind.NONE:
-            continue
-        extractor = extractors.get(info.path)
+) -> Job:
+    """Feature maps of every layer with channels or units, one layer per item.
+
+    One forward pass, layer by layer (engine/models/stepwise.py), so each item costs a few
+    layers' work; a model without a functional graph gets one truncated model per layer.
+    """
+    wanted = [info.path for info in summary.walk() if info.kind is not LayerKind.NONE]
+    batch = pixels[None]
+    if functional_graph(model) is not None:
+        for path, maps in layer_outputs(model, batch, wanted):
+            yield FeatureMaps(request.request_id, path, maps[0])
+        return Done()
+    for path in wanted:
+        extractor = extractors.get(path)
         if extractor is None:
-            extractor = extractors[info.path] = truncate(model, info.path)
-        maps = extractor(pixels[None], training=False).numpy()[0]
-        emit(FeatureMaps(request.request_id, info.path, np.array(maps, copy=True)))
+            extractor = extractors[path] = truncate(model, path)
+        maps = extractor(batch, training=False).numpy()[0]
+        yield FeatureMaps(request.request_id, path, np.array(maps, copy=True))
+    return Done()

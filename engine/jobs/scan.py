@@ -1,11 +1,10 @@
 """The ScanImages and ShowTopImages requests: dataset examples for every filter.
 
-Split from the session so each module keeps to one purpose; results go out through `emit`.
+Jobs (engine/jobs/job.py); a scan is cached per model and folder, and a rescan resumes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
@@ -15,7 +14,10 @@ from engine.attribution import Target, explain
 from engine.dataset.scan import Scanner, ScanState, top_image_maps
 from engine.dataset.sources import ImageSource, builtin_images, folder_source
 from engine.images.channels import to_model_channels
+from engine.jobs.job import Done, Emit, Job, ShouldStop
 from engine.protocol import (
+    EndReason,
+    LayerPath,
     ModelSummary,
     ScanImages,
     ScanProgress,
@@ -39,10 +41,14 @@ def run_scan(
     model: keras.Model,
     summary: ModelSummary,
     context: ScanContext,
-    emit: Callable[[object], None],
-    should_stop: Callable[[], bool],
-) -> None:
-    """Scan a folder (or the built-in images), reporting progress, then a summary."""
+    emit: Emit,
+    should_stop: ShouldStop,
+) -> Job:
+    """Scan a folder (or the built-in images), ending with its last ScanProgress.
+
+    The scanner reports progress from inside its loop, so that goes out through `emit`; the
+    firing statistics (ScanSummary) follow the scan, also when it was stopped part way.
+    """
     source = builtin_images() if request.folder is None else folder_source(request.folder)
     if context.scanner is None or context.scanner.top_k != request.top_k:
         context.scanner = Scanner(
@@ -59,22 +65,18 @@ def run_scan(
 
         state, from_cache = scanner.scan(source, should_stop, progress), False
     context.source, context.state = source, state
-    emit(
-        ScanProgress(
-            request.request_id, state.count, len(state.names), len(state.skipped),
-            finished=True, cancelled=not state.complete, from_cache=from_cache,
-            message=_skipped_text(state),
-        )
+    yield ScanSummary(
+        request.request_id, str(request.folder or "built-in images"), state.count,
+        len(state.skipped),
+        {layer: state.fire_fraction(layer) for layer in state.layers},
+        {layer: state.mean(layer) for layer in state.layers},
+        {layer: np.asarray(state.stats[layer].max) for layer in state.layers},
     )  # fmt: skip
-    emit(
-        ScanSummary(
-            request.request_id, str(request.folder or "built-in images"), state.count,
-            len(state.skipped),
-            {layer: state.fire_fraction(layer) for layer in state.layers},
-            {layer: state.mean(layer) for layer in state.layers},
-            {layer: np.asarray(state.stats[layer].max) for layer in state.layers},
-        )
+    last = ScanProgress(
+        request.request_id, state.count, len(state.names), len(state.skipped),
+        from_cache=from_cache, message=_skipped_text(state),
     )  # fmt: skip
+    return Done(last, EndReason.FINISHED if state.complete else EndReason.CANCELLED)
 
 
 def run_top_images(
@@ -82,26 +84,24 @@ def run_top_images(
     model: keras.Model,
     summary: ModelSummary,
     context: ScanContext,
-    emit: Callable[[object], None],
-) -> None:
+) -> Job:
     """The top images of one filter from the last scan, with optional projections."""
-    if context.state is None or context.scanner is None:
+    if context.state is None or context.scanner is None or context.source is None:
         raise ValueError("scan a folder (or the built-in images) first")
     layer = tuple(request.layer)
     if layer not in context.state.layers:
-        raise ValueError(f"the scan did not cover layer {'/'.join(layer)!r}")
+        raise ValueError(f"the scan did not cover layer {str(LayerPath(layer))!r}")
     images, maps, scores, names = top_image_maps(
         context.scanner, context.source, context.state, layer, request.unit, request.rank_by
     )
     projections = None
     if request.projection != "none" and len(images):
         projections = _projections(model, summary, images, layer, request.unit, request.projection)
-    emit(
-        TopImages(
-            request.request_id, layer, request.unit, request.rank_by, images, maps,
-            np.asarray(scores), names, projections,
-        )
+    yield TopImages(
+        request.request_id, layer, request.unit, request.rank_by, images, maps,
+        np.asarray(scores), names, projections,
     )  # fmt: skip
+    return Done()
 
 
 def _projections(model, summary, images, layer, unit, method) -> np.ndarray:

@@ -1,14 +1,14 @@
 """Training the built-in MNIST CNN from the window: a TrainDefault request run in the engine.
 
-`run_training` calls `engine.models.training.train_default` with a callback that reports every epoch
-as a `TrainProgress` and stops `fit` as soon as `should_stop()` is true. The model is written
+`run_training` (a job, engine/jobs/job.py) calls `engine.models.training.train_default` with a
+callback that reports every epoch as a `TrainProgress` and stops `fit` as soon as
+`should_stop()` is true; it ends with a TrainingDone. The model is written
 next to its destination first and moved there only when training completed, so a cancelled run
 leaves no file and never replaces an existing one.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import keras
 
+from engine.jobs.job import Done, Emit, Job, ShouldStop
 from engine.models.training import train_default
-from engine.protocol import Status, TrainDefault, TrainProgress
+from engine.protocol import EndReason, Status, TrainDefault, TrainingDone, TrainProgress
 
 
 def models_folder() -> Path:
@@ -72,17 +73,15 @@ class _Reporter(keras.callbacks.Callback):
         self._check()
 
 
-def run_training(
-    request: TrainDefault, emit: Callable[[object], None], should_stop: Callable[[], bool]
-) -> None:
-    """Train, report every epoch, save; end with a TrainProgress(finished=True)."""
+def run_training(request: TrainDefault, emit: Emit, should_stop: ShouldStop) -> Job:
+    """Train, report every epoch (from Keras's callback, so through `emit`), save."""
     if request.epochs < 1:
         raise ValueError(f"epochs={request.epochs} must be at least 1")
     output = Path(request.output) if request.output else default_output()
     if output.suffix != ".keras":
         raise ValueError(f"output path {str(output)!r} must end in .keras")
     partial = output.with_name(output.stem + ".partial.keras")
-    emit(Status(f"Training the MNIST CNN for {request.epochs} epochs…", busy=True))
+    yield Status(f"Training the MNIST CNN for {request.epochs} epochs…", busy=True)
     reporter = _Reporter(request, emit, should_stop)
     try:
         sidecar = train_default(
@@ -91,20 +90,13 @@ def run_training(
     except BaseException:
         _remove(partial)
         raise
-    last = reporter.last
-    done = last.epoch if last else 0
-    metrics = (
-        (last.loss, last.accuracy, last.val_loss, last.val_accuracy) if last else (math.nan,) * 4
-    )
-    end = (request.request_id, done, request.epochs, *metrics)
     if reporter.cancelled:
         _remove(partial)
-        emit(TrainProgress(*end, finished=True, cancelled=True))
-        return
+        return Done(None, EndReason.CANCELLED)
     partial.replace(output)
     partial.with_suffix(".json").replace(output.with_suffix(".json"))
     accuracy = float(sidecar["held_out_accuracy"])
-    emit(TrainProgress(*end, finished=True, path=str(output), held_out_accuracy=accuracy))
+    return Done(TrainingDone(str(output), accuracy, request.epochs))
 
 
 def _remove(partial: Path) -> None:

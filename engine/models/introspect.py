@@ -5,9 +5,10 @@ from __future__ import annotations
 import keras
 from keras.layers import TFSMLayer
 
+from engine.anatomy.filter_bank import CONV_TYPES
 from engine.models.meta import ModelMeta
 from engine.models.surgery import layer_output
-from engine.protocol import LayerInfo, LayerKind, ModelSummary
+from engine.protocol import LayerInfo, LayerKind, LayerPath, ModelSummary
 
 
 def _output_shape(parent: keras.Model, layer: keras.layers.Layer) -> tuple[int | None, ...] | None:
@@ -35,7 +36,7 @@ def _describe(
     parent: tuple[str, ...],
     output_name: str | None,
 ) -> LayerInfo:
-    path = (*parent, layer.name)
+    path = LayerPath((*parent, layer.name))
     shape = _output_shape(model, layer)
     kind, size = _kind(layer, shape)
     children: tuple[LayerInfo, ...] = ()
@@ -51,6 +52,7 @@ def _describe(
         size=size,
         is_output=layer.name == output_name,
         children=children,
+        has_kernels=isinstance(layer, CONV_TYPES),
     )
 
 
@@ -71,4 +73,6 @@ def describe_model(model: keras.Model, meta: ModelMeta, source: str) -> ModelSum
         class_names=class_names,
         layers=layers,
         description=meta.description,
+        untrained=meta.untrained,
+        signature_only=meta.signature_only,
     )

@@ -14,6 +14,7 @@ from engine.models.meta import (
     MODEL_SUFFIXES,
     ModelLoadError,
     ModelMeta,
+    UntrustedFileError,
     read_sidecar,
 )
 from engine.models.savedmodel import check_folder, load_saved_model
@@ -124,7 +125,7 @@ def load_model(
         model = keras.models.load_model(model_path, compile=False, safe_mode=not trusted)
     except Exception as error:
         if not trusted and _is_unsafe_code_error(error):
-            raise ModelLoadError(
+            raise UntrustedFileError(
                 f"{label} contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
             ) from error  # Keras raises many types for bad files; all mean "unusable".
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -18,6 +18,14 @@ class ModelLoadError(Exception):
     """A model file could not be used; the message is meant for the user."""
 
 
+class UntrustedFileError(ModelLoadError):
+    """The file holds Python code (a Lambda layer): it loads only if the user trusts it."""
+
+
+class WeightsUnavailableError(ModelLoadError):
+    """A zoo model's ImageNet weights could not be had (offline, damaged, refused)."""
+
+
 @dataclass(frozen=True)
 class ModelMeta:
     """What a sidecar JSON says about a model's input and classes (defaults when absent)."""
@@ -27,6 +35,8 @@ class ModelMeta:
     description: str = ""
     # What the sidecar says the pixels need; None when nothing says (the window then asks).
     preprocessing: InputPreprocessing | None = None
+    untrained: bool = False  # a zoo architecture built with random weights
+    signature_only: bool = False  # a SavedModel wrapped around its serving signature
 
 
 def read_sidecar(model_path: Path) -> ModelMeta:

@@ -46,7 +46,7 @@ def set_up_input(
     origin = input_origin(request, meta)
     if origin == ZOO:
         spec = InputPreprocessing.value_range(*meta.input_range)
-    elif origin == CHOSEN:
+    elif origin == CHOSEN and request.preprocessing is not None:
         spec = request.preprocessing
     else:
         spec = meta.preprocessing or InputPreprocessing.value_range(*meta.input_range)

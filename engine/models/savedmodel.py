@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from engine.models.meta import ModelLoadError, ModelMeta, read_sidecar
+from engine.models.meta import ModelLoadError, ModelMeta, UntrustedFileError, read_sidecar
 from engine.protocol import TRUST_NOTE
 
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -79,7 +79,7 @@ def load_saved_model(folder: Path, label: str, *, trusted: bool) -> tuple[keras.
             return model, meta
     model = _wrap_signature(folder, label)
     description = f"{meta.description} {HIDDEN_LAYERS_NOTE}".strip()
-    return model, replace(meta, description=description)
+    return model, replace(meta, description=description, signature_only=True)
 
 
 # ------------------------------------------------------------------ Keras 2 SavedModels
@@ -90,7 +90,7 @@ def _from_keras2(folder: Path, label: str, *, trusted: bool) -> keras.Model | No
     faithfully (custom layers, a mismatch), in which case the signature wrapper is used."""
     if not trusted and _has_lambda(folder / KERAS2_METADATA):
         # tf_keras runs a Lambda's saved bytecode even in its safe mode, so look first.
-        raise ModelLoadError(
+        raise UntrustedFileError(
             f"{label} contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
         )
     try:

@@ -6,8 +6,6 @@ on a truncated model. That is what makes a step on an early layer cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import keras
 
 
@@ -100,8 +98,8 @@ def _is_softmax(fn: object) -> bool:
     return "softmax" in str(name).lower()
 
 
-def linearized(model: keras.Model, path: tuple[str, ...]) -> Callable:
-    """A callable from input to the layer's output, with a softmax replaced by its logits.
+def linearized(model: keras.Model, path: tuple[str, ...]) -> keras.Model:
+    """A model from input to the layer's output, with a softmax replaced by its logits.
 
     Maximizing a softmax probability can be won by pushing other classes down; maximizing the
     logit asks only for more of the class itself, which gives cleaner class images.

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import keras
 
-from engine.models.meta import ModelLoadError, ModelMeta
+from engine.models.meta import ModelLoadError, ModelMeta, WeightsUnavailableError
 from engine.models.preprocessing import front_layers
 from engine.models.weights_download import (
     REPORT_EVERY_S,
@@ -179,7 +179,7 @@ def load_zoo(name: str, random_weights: bool = False) -> tuple[keras.Model, Mode
                 model = build_zoo_model(entry.name, weights="imagenet")
         except Exception as error:  # e.g. a Keras that wants another file than WEIGHTS says
             reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-            raise ModelLoadError(
+            raise WeightsUnavailableError(
                 f"{entry.name} could not be built with its ImageNet weights: {reason}. "
                 "Open it with random weights instead (--random-weights, or "
                 f"Model › Zoo › {entry.name} (random weights))"
@@ -190,7 +190,12 @@ def load_zoo(name: str, random_weights: bool = False) -> tuple[keras.Model, Mode
     if names is None:
         names = tuple(f"class {k}" for k in range(1000))
         parts.append("ImageNet class names unavailable (offline?): classes are numbered")
-    meta = ModelMeta(class_names=names, input_range=(0.0, 255.0), description="; ".join(parts))
+    meta = ModelMeta(
+        class_names=names,
+        input_range=(0.0, 255.0),
+        description="; ".join(parts),
+        untrained=random_weights,
+    )
     return model, meta, label
 
 
@@ -213,13 +218,14 @@ def fetch_weights_for(
         return True
     what = f"ImageNet weights for {entry.name}"
     emit(Status(f"Downloading {what}…", busy=True))
-    last = [0.0, 0, 0]  # time of the last report, done, total
+    reported_at, done_bytes, total_bytes = 0.0, 0, 0  # when the last report went; the counts
 
     def report(done: int, total: int) -> None:
-        last[1:] = [done, total]
+        nonlocal reported_at, done_bytes, total_bytes
+        done_bytes, total_bytes = done, total
         now = time.monotonic()
-        if now - last[0] >= REPORT_EVERY_S:
-            last[0] = now
+        if now - reported_at >= REPORT_EVERY_S:
+            reported_at = now
             emit(DownloadProgress(request.request_id, what, done, total))
 
     try:
@@ -231,10 +237,10 @@ def fetch_weights_for(
             else ("the current model stays open")
         )
         emit(Status(f"Download of the {what} cancelled; {kept}"))
-        emit(DownloadProgress(request.request_id, what, last[1], last[2], True, cancelled=True))
         return False
-    except ModelLoadError:
-        emit(DownloadProgress(request.request_id, what, last[1], last[2], True))
-        raise  # the window closes the dialog and offers random weights
-    emit(DownloadProgress(request.request_id, what, last[1], last[2], True))
+    except ModelLoadError as error:
+        # The window offers the same architecture with random weights on this kind of failure.
+        raise WeightsUnavailableError(str(error)) from None
+    # The last counts, unthrottled.
+    emit(DownloadProgress(request.request_id, what, done_bytes, total_bytes))
     return True

@@ -84,6 +84,8 @@ class Objective:
         return total
 
     def _score(self, activation: tf.Tensor, t: int) -> tf.Tensor:
+        if self.units is None:
+            raise ValueError("the objective has no terms yet: call configure() before scoring")
         units = self.units[t]
         if len(activation.shape) == 2:  # Dense: one number per unit
             return tf.gather(activation, units, axis=1, batch_dims=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,12 +42,22 @@ class Snapshot:
     milestone: bool  # a step of the filmstrip: 1, 2, 4, 8, ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
-    """How a run ended; filled in by `visualize` as it goes."""
+    """How a run ended: `visualize`'s return value."""
 
     steps_done: int = 0
     reason: str = "steps"  # one of recipe.STOP_REASONS
+
+
+@dataclass(frozen=True)
+class ProgramState:
+    """Everything a program changes while it steps, copied out so a run can resume later."""
+
+    params: tuple[np.ndarray, ...]
+    moments: tuple[tuple[np.ndarray, np.ndarray], ...]
+    t: float
+    rng_state: np.ndarray
 
 
 def model_size(input_shape: tuple[int | None, int | None, int]) -> tuple[int, int, int]:
@@ -121,6 +131,25 @@ class Program:
         for first, second in self._moments:
             first.assign(tf.zeros_like(first))
             second.assign(tf.zeros_like(second))
+
+    def save_state(self) -> ProgramState:
+        """A copy of the parameters, optimizer moments and random state, as they are now."""
+        return ProgramState(
+            tuple(np.array(v.numpy(), copy=True) for v in self.param.variables),
+            tuple((first.numpy().copy(), second.numpy().copy()) for first, second in self._moments),
+            float(self._t.numpy()),
+            np.array(self._rng.state.numpy(), copy=True),
+        )
+
+    def restore_state(self, state: ProgramState) -> None:
+        """Put back what `save_state` copied: the next step continues exactly from there."""
+        for variable, value in zip(self.param.variables, state.params, strict=True):
+            variable.assign(value)
+        for (first, second), (m1, m2) in zip(self._moments, state.moments, strict=True):
+            first.assign(m1)
+            second.assign(m2)
+        self._t.assign(state.t)
+        self._rng.reset(state.rng_state)
 
     def set_images(self, pixels: np.ndarray) -> None:
         _, height, width, _ = self.param.shape
@@ -257,30 +286,38 @@ def visualize(
     recipe: Recipe,
     start: np.ndarray,
     should_stop: Callable[[], bool],
-    outcome: Outcome,
     min_interval: float = 0.0,
-) -> Iterator[Snapshot]:
-    """Run `recipe` through one program per octave, yielding snapshots.
+    first_step: int = 0,
+) -> Generator[Snapshot, None, Outcome]:
+    """Run `recipe` through one program per octave, yielding snapshots; returns the Outcome.
 
     A snapshot comes every `recipe.frame_every` steps, but no sooner than `min_interval`
     seconds after the previous one (its objectives then cover every step since), and always at
     the filmstrip's milestones and at the end. `should_stop` is checked before every step.
-    `outcome` says afterwards how many steps ran and why the run ended: all steps done,
-    converged, cancelled, or a dead filter (objective zero).
+    The Outcome says how many steps ran and why the run ended: all steps done, converged,
+    cancelled, or a dead filter (objective zero).
+
+    With `first_step` > 0 the run resumes a stopped one: the program of the octave it stopped in
+    already holds its state (Program.restore_state), and the step count goes on from there.
     """
     last_sent = -math.inf
     history: list[float] = []
     pending: list[float] = []
-    step = 0
+    scores = np.zeros(0, np.float32)
+    step, done_before, reason = first_step, 0, "steps"
     images = start
-    for program, count in zip(programs, octave_steps(recipe), strict=True):
-        if step == 0:
-            program.start(images, recipe.seed)
-        else:
-            program.set_images(images)
-        for _ in range(count):
+    for octave, (program, count) in enumerate(zip(programs, octave_steps(recipe), strict=True)):
+        if done_before + count <= first_step:  # an octave a resumed run has finished already
+            done_before += count
+            continue
+        if step > first_step or first_step == done_before:
+            # A fresh octave starts from the images so far, with its own optimizer state and
+            # random stream: the program may have run before, and a run must not depend on that.
+            program.start(images, recipe.seed + octave)
+        # else: the octave a resumed run stopped in; its program holds the state it stopped in
+        for _ in range(done_before + count - step):
             if should_stop():
-                outcome.reason = "cancelled"
+                reason = "cancelled"
                 break
             scores = program.step()
             step += 1
@@ -289,23 +326,24 @@ def visualize(
             pending.append(value)
             if recipe.blur_every and step % recipe.blur_every == 0:
                 program.blur(recipe.blur_sigma)
-            reason = _early_stop(history, recipe)
+            early = _early_stop(history, recipe)
             milestone = is_milestone(step)
-            last = step == recipe.steps or reason is not None
+            last = step == recipe.steps or early is not None
             due = step % recipe.frame_every == 0 and time.monotonic() - last_sent >= min_interval
             if milestone or last or due:
                 yield Snapshot(step, program.images(), tuple(pending), scores, milestone)
                 pending = []
                 last_sent = time.monotonic()
-            if reason is not None:
-                outcome.reason = reason
+            if early is not None:
+                reason = early
                 break
-        outcome.steps_done = step
+        done_before += count
         images = program.images()
-        if outcome.reason != "steps":
+        if reason != "steps":
             break
     if pending:
         yield Snapshot(step, images, tuple(pending), scores, False)
+    return Outcome(step, reason)
 
 
 def _early_stop(history: list[float], recipe: Recipe) -> str | None:

@@ -7,7 +7,7 @@ session turns them into messages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import keras
@@ -20,10 +20,12 @@ from engine.optvis.program import (
     STREAM_INTERVAL,
     Outcome,
     Program,
+    ProgramState,
     Snapshot,
     initial_images,
     model_size,
     octave_sizes,
+    octave_steps,
     visualize,
 )
 from engine.protocol import ObjectiveTerm
@@ -37,14 +39,27 @@ RESCUE_STEPS = 12
 
 
 @dataclass(frozen=True)
+class Resumable:
+    """Where a stopped visualization stood, so that it can go on exactly from there."""
+
+    terms: tuple[ObjectiveTerm, ...]
+    recipe: Recipe
+    steps_done: int
+    restarted: bool
+    images: np.ndarray  # (B, H, W, C) in [0, 1], as it stopped
+    state: ProgramState  # of the octave it stopped in
+
+
+@dataclass(frozen=True)
 class RunResult:
-    """The end of one visualization."""
+    """The end of one visualization: the return value of `Visualizer.run`."""
 
     images: np.ndarray  # (B, H, W, C) in [0, 1]
     activation: float  # objective of the first image, evaluated without transforms
     activations: np.ndarray  # (B,)
     outcome: Outcome
     restarted: bool
+    resumable: Resumable | None = None  # set when it stopped before its steps were done
 
 
 @dataclass(frozen=True)
@@ -119,19 +134,14 @@ class Visualizer:
         recipe: Recipe,
         should_stop: Callable[[], bool],
         user_image: np.ndarray | None = None,
-    ) -> Iterator[Snapshot | RunResult]:
-        """Yield snapshots, then one RunResult. A dead filter gets one rescue attempt."""
+    ) -> Generator[Snapshot, None, RunResult]:
+        """Yield snapshots; return the RunResult. A dead filter gets one rescue attempt."""
         programs = self.programs(terms, recipe)
         height, width, channels = model_size(self.input_shape)
         start = initial_images(recipe, (recipe.batch, height, width, channels), user_image)
         restarted = False
         while True:
-            outcome = Outcome()
-            self.current = programs
-            try:
-                yield from visualize(programs, recipe, start, should_stop, outcome, STREAM_INTERVAL)
-            finally:
-                self.current = []
+            outcome = yield from self._drive(programs, recipe, start, should_stop)
             if outcome.reason != "dead" or restarted:
                 break
             rescue = self.find_live_start(terms, recipe)
@@ -139,9 +149,54 @@ class Visualizer:
                 break
             start, restarted = rescue, True
             programs = self.programs(terms, recipe)  # the rescue reconfigured the objective
-        images = programs[-1].images()
-        activations = self.evaluate(programs[-1], images)
-        yield RunResult(images, float(activations[0]), activations, outcome, restarted)
+        return self._result(tuple(terms), recipe, programs, outcome, restarted)
+
+    def resume(
+        self, stopped: Resumable, should_stop: Callable[[], bool]
+    ) -> Generator[Snapshot, None, RunResult]:
+        """Go on with a stopped run from the very state it stopped in, for its steps left."""
+        programs = self.programs(stopped.terms, stopped.recipe)
+        programs[_octave_at(stopped.recipe, stopped.steps_done)].restore_state(stopped.state)
+        outcome = yield from self._drive(
+            programs, stopped.recipe, stopped.images, should_stop, stopped.steps_done
+        )
+        return self._result(stopped.terms, stopped.recipe, programs, outcome, stopped.restarted)
+
+    def _drive(
+        self,
+        programs: list[Program],
+        recipe: Recipe,
+        start: np.ndarray,
+        should_stop: Callable[[], bool],
+        first_step: int = 0,
+    ) -> Generator[Snapshot, None, Outcome]:
+        self.current = programs
+        try:
+            return (
+                yield from visualize(
+                    programs, recipe, start, should_stop, STREAM_INTERVAL, first_step
+                )
+            )
+        finally:
+            self.current = []
+
+    def _result(
+        self,
+        terms: tuple[ObjectiveTerm, ...],
+        recipe: Recipe,
+        programs: list[Program],
+        outcome: Outcome,
+        restarted: bool,
+    ) -> RunResult:
+        active = programs[_octave_at(recipe, outcome.steps_done)]
+        images = active.images()
+        activations = self.evaluate(active, images)
+        resumable = None
+        if outcome.reason == "cancelled" and 0 < outcome.steps_done < recipe.steps:
+            resumable = Resumable(
+                terms, recipe, outcome.steps_done, restarted, images, active.save_state()
+            )
+        return RunResult(images, float(activations[0]), activations, outcome, restarted, resumable)
 
     def evaluate(self, program: Program, images: np.ndarray) -> np.ndarray:
         """The objective of each image as the model sees it, without random transforms."""
@@ -199,9 +254,14 @@ class Visualizer:
             programs = self.programs([ObjectiveTerm(layer, chunk[0])], recipe)
             programs[0].objective.configure([ObjectiveTerm(layer, chunk[0])], padded)
             start = initial_images(recipe, (batch, height, width, channels))
-            outcome = Outcome()
             peak = np.zeros(batch, np.float32)
-            for snapshot in visualize(programs, recipe, start, should_stop, outcome):
+            run = visualize(programs, recipe, start, should_stop)
+            while True:
+                try:
+                    snapshot = next(run)
+                except StopIteration as ended:
+                    outcome: Outcome = ended.value
+                    break
                 peak = np.maximum(peak, np.abs(snapshot.scores))
                 if snapshot.step % live_every == 0:
                     yield AtlasChunk(chunk, snapshot.images[: len(chunk)], None, None, False)
@@ -245,7 +305,7 @@ class Visualizer:
         programs = self.programs([ObjectiveTerm(layer, revived[0])], recipe)
         programs[0].objective.configure([ObjectiveTerm(layer, revived[0])], padded)
         start = np.stack([starts[unit] for unit in padded])
-        for _ in visualize(programs, recipe, start, should_stop, Outcome()):
+        for _ in visualize(programs, recipe, start, should_stop):
             pass
         found = programs[-1].images()
         scores = self.evaluate(programs[-1], found)
@@ -291,3 +351,14 @@ class Visualizer:
 
 def _mixture(shape, rng, amplitude: float, smooth: bool) -> np.ndarray:
     return scale_mixture(shape, rng, smooth=smooth, amplitude=amplitude)
+
+
+def _octave_at(recipe: Recipe, steps_done: int) -> int:
+    """The index of the octave a run that has done `steps_done` steps is in (or ended in)."""
+    counts = octave_steps(recipe)
+    end = 0
+    for index, count in enumerate(counts):
+        end += count
+        if steps_done < end:
+            return index
+    return len(counts) - 1

@@ -1,6 +1,11 @@
-"""The names of the zoo's models, without Keras, so the window can list them in its menu."""
+"""Names both halves list: the zoo's models, the explanation methods and the samples.
+
+Here, without Keras, so the window builds its menus before TensorFlow has loaded.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 ZOO_NAMES = (
     "VGG16", "VGG19", "ResNet50", "MobileNetV2", "InceptionV3", "Xception", "DenseNet121",
@@ -8,33 +13,94 @@ ZOO_NAMES = (
 )  # fmt: skip
 
 
-# The attribution methods the engine knows (engine/attribution), in the order menus list them.
-EXPLAIN_METHODS = (
-    "gradcam", "gradcam++", "scorecam", "cam", "saliency", "smoothgrad", "gradient_x_input",
-    "integrated_gradients", "guided_backprop", "guided_gradcam", "deconvnet", "occlusion", "lime",
-)  # fmt: skip
+@dataclass(frozen=True)
+class MethodOption:
+    """A setting of an explanation method, shown as a spin box of the Explain panel."""
 
-# What the window calls each method, and which are slow enough for progress and Cancel. Here,
-# beside the names, because both halves need them and the window may not import engine code
-# that loads Keras.
-EXPLAIN_TITLES = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "scorecam": "Score-CAM",
-    "cam": "CAM",
-    "saliency": "Saliency (gradient)",
-    "smoothgrad": "SmoothGrad",
-    "gradient_x_input": "Gradient × input",
-    "integrated_gradients": "Integrated gradients",
-    "guided_backprop": "Guided backpropagation",
-    "guided_gradcam": "Guided Grad-CAM",
-    "deconvnet": "Deconvnet",
-    "occlusion": "Occlusion sensitivity",
-    "lime": "LIME superpixels",
-}
-EXPLAIN_LONG_METHODS = frozenset(
-    {"scorecam", "integrated_gradients", "smoothgrad", "occlusion", "lime"}
+    key: str  # its name in Explain.options, as the method reads it
+    label: str
+    minimum: int
+    maximum: int
+    default: int  # the method's own default; 0 for occlusion's patch: a seventh of the image
+    tip: str
+
+
+@dataclass(frozen=True)
+class ExplainMethod:
+    """One attribution method (engine/attribution implements it under `name`)."""
+
+    name: str
+    title: str
+    slow: bool = False  # slow enough for progress and Cancel; the engine reports its progress
+    cam: bool = False  # weighs a convolution layer's maps: the CAM layer choice applies
+    options: tuple[MethodOption, ...] = ()
+
+
+_SAMPLES_TIP = (
+    "How many perturbed copies of the image are scored (LIME) or averaged (SmoothGrad). "
+    "More is smoother and slower."
 )
+
+# Every method, in the order menus list them.
+EXPLAIN_CATALOGUE: dict[str, ExplainMethod] = {
+    method.name: method
+    for method in (
+        ExplainMethod("gradcam", "Grad-CAM", cam=True),
+        ExplainMethod("gradcam++", "Grad-CAM++", cam=True),
+        ExplainMethod("scorecam", "Score-CAM", slow=True, cam=True),
+        ExplainMethod("cam", "CAM", cam=True),
+        ExplainMethod("saliency", "Saliency (gradient)"),
+        ExplainMethod(
+            "smoothgrad", "SmoothGrad", slow=True,
+            options=(MethodOption("n", "Samples", 2, 5000, 25, _SAMPLES_TIP),),
+        ),
+        ExplainMethod("gradient_x_input", "Gradient × input"),
+        ExplainMethod(
+            "integrated_gradients", "Integrated gradients", slow=True,
+            options=(
+                MethodOption(
+                    "steps", "Steps", 2, 1000, 64,
+                    "Integrated gradients: points on the path from the baseline (black) to "
+                    "the image.",
+                ),
+            ),
+        ),
+        ExplainMethod("guided_backprop", "Guided backpropagation"),
+        ExplainMethod("guided_gradcam", "Guided Grad-CAM", cam=True),
+        ExplainMethod("deconvnet", "Deconvnet"),
+        ExplainMethod(
+            "occlusion", "Occlusion sensitivity", slow=True,
+            options=(
+                MethodOption(
+                    "patch", "Patch", 1, 512, 0,
+                    "Occlusion: side in pixels of the grey square slid over the image.",
+                ),
+            ),
+        ),
+        ExplainMethod(
+            "lime", "LIME superpixels", slow=True,
+            options=(MethodOption("samples", "Samples", 2, 5000, 300, _SAMPLES_TIP),),
+        ),
+    )
+}  # fmt: skip
+EXPLAIN_METHODS = tuple(EXPLAIN_CATALOGUE)
+
+
+def method_title(name: str) -> str:
+    """'Grad-CAM' for 'gradcam'; an unknown name as it is."""
+    method = EXPLAIN_CATALOGUE.get(name)
+    return method.title if method else name
+
+
+def is_slow_method(name: str) -> bool:
+    """Whether `name` reports progress and can be cancelled (unknown names are not)."""
+    method = EXPLAIN_CATALOGUE.get(name)
+    return bool(method and method.slow)
+
+
+def option_default(option: MethodOption, image_side: int) -> int:
+    """The value a spin box starts at: the method's default, or a seventh of the image side."""
+    return option.default or max(3, round(image_side / 7))
 
 
 # scikit-image's photographs offered as samples (engine/images/samples.py loads them).

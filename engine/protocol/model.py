@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -9,6 +10,30 @@ from engine.protocol.input_spec import InputPreprocessing
 
 # The side, in pixels, at which a model that takes images of any size is visualized.
 FREE_INPUT_SIZE = 128
+
+
+class LayerPath(tuple[str, ...]):
+    """A layer's name through the nested sub-models that hold it, outermost first:
+    ("mobilenetv2_1.00_224", "block_13_expand"). Equal to the plain tuple of its names, and
+    written as "mobilenetv2_1.00_224/block_13_expand"."""
+
+    __slots__ = ()
+
+    def __new__(cls, names: Iterable[str] = ()) -> LayerPath:
+        return super().__new__(cls, tuple(names))
+
+    @classmethod
+    def parse(cls, text: str) -> LayerPath:
+        """'outer/inner' (as written by str()) as a path."""
+        return cls(part for part in text.split("/") if part)
+
+    @property
+    def name(self) -> str:
+        """The layer's own name, the innermost."""
+        return self[-1] if self else ""
+
+    def __str__(self) -> str:
+        return "/".join(self)
 
 
 class LayerKind(str, Enum):
@@ -23,7 +48,7 @@ class LayerKind(str, Enum):
 class LayerInfo:
     """One row of the layer tree. `path` names the layer through any nested sub-models."""
 
-    path: tuple[str, ...]
+    path: LayerPath
     name: str
     type_name: str
     output_shape: tuple[int | None, ...] | None
@@ -32,6 +57,7 @@ class LayerInfo:
     size: int  # channels or units; 0 when kind is NONE
     is_output: bool = False  # the model's final layer: units are classes
     children: tuple[LayerInfo, ...] = ()
+    has_kernels: bool = False  # a 2-D convolution (plain, depthwise, separable, transposed)
 
     @property
     def visualizable(self) -> bool:
@@ -54,6 +80,9 @@ class ModelSummary:
     preprocessing: InputPreprocessing = field(default_factory=InputPreprocessing)
     input_origin: str = "sidecar"
     free_size: bool = False  # the model takes any size; input_shape holds the size in use
+    untrained: bool = False  # a zoo architecture with random weights
+    # A SavedModel opened as its serving signature: predictions work, inner layers are hidden.
+    signature_only: bool = False
 
     def find(self, path: tuple[str, ...]) -> LayerInfo | None:
         """The layer at `path`, searching nested sub-models."""

@@ -1,12 +1,21 @@
-"""What the window asks of the engine: one frozen value object per kind of request."""
+"""What the window asks of the engine: one frozen value object per kind of request.
+
+Each kind declares its own scheduling in `policy()`: its lane, whether it is quick enough to be
+served between the steps of a running long job, and which lanes it stops (their waiting request
+is dropped, their running job cancelled). The engine thread reads that and nothing else; the
+rule for every pair of requests follows from it (the table is in engine/worker.py).
+"""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import ClassVar
 
 import numpy as np
 
+from engine.protocol.catalogue import is_slow_method
 from engine.protocol.input_spec import InputPreprocessing
 from engine.protocol.recipe import Recipe
 
@@ -16,6 +25,57 @@ _request_ids = itertools.count(1)
 def next_request_id() -> int:
     """A process-wide increasing id: a higher id is always the newer request."""
     return next(_request_ids)
+
+
+class Lane(str, Enum):
+    """A slot of the engine's mailbox: one waiting request per lane, the newest wins."""
+
+    MODEL = "model"  # model A
+    COMPARISON = "comparison"  # model B of a comparison
+    RUN = "run"  # the one long job at a time: a visualization, atlas, scan, training, compare
+    EXPLAIN = "explain"  # an explanation of the current image
+    IMAGE = "image"
+    MAPS = "maps"  # one layer's feature maps
+    WALK = "walk"  # every layer's feature maps, one layer per slice
+    TWEAK = "tweak"  # live knobs of the running visualization
+    CACHE = "cache"  # a look-up in the atlas cache
+    KERNELS = "kernels"
+    CIRCUIT = "circuit"
+    TOP = "top"  # a filter's top images from the last scan
+    CONTROL = "control"  # StopRun, CancelLoad: act at once, never queued
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How the engine schedules one request."""
+
+    lane: Lane
+    quick: bool = False  # served between the steps of a running long job, one slice at a time
+    also_stops: frozenset[Lane] = frozenset()  # lanes stopped besides its own
+    queued: bool = True  # False: a control message, which only stops (StopRun, CancelLoad)
+
+    @property
+    def stops(self) -> frozenset[Lane]:
+        """Lanes whose waiting request this drops and whose running job it cancels."""
+        return self.also_stops if not self.queued else self.also_stops | {self.lane}
+
+
+class Scheduled:
+    """What every request has: an id, and its policy (a class constant unless overridden)."""
+
+    POLICY: ClassVar[Policy]
+    request_id: int
+
+    def policy(self) -> Policy:
+        return self.POLICY
+
+    def aims_at(self, other: Scheduled) -> bool:
+        """Whether stopping `other` (in a lane this stops) is meant; CancelLoad picks one load."""
+        return True
+
+
+# Everything that refers to the current model A: a new model A makes all of it stale.
+_MODEL_A_LANES = frozenset(Lane) - {Lane.COMPARISON, Lane.CONTROL}
 
 
 @dataclass(frozen=True)
@@ -29,10 +89,12 @@ class ObjectiveTerm:
 
 
 @dataclass(frozen=True)
-class LoadModel:
+class LoadModel(Scheduled):
     """Load a model file; `path=None` loads the built-in default model. "zoo:NAME" builds a
     keras.applications classifier, untrained when `random_weights`. A file holding Python code
     (a Lambda layer) loads only when `trusted`."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.MODEL, also_stops=_MODEL_A_LANES)
 
     path: str | None = None
     random_weights: bool = False
@@ -45,8 +107,10 @@ class LoadModel:
 
 
 @dataclass(frozen=True)
-class OpenImage:
+class OpenImage(Scheduled):
     """Decode an image file (or a named sample), convert it to the model's input and predict."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.IMAGE, quick=True)
 
     path: str | None = None
     sample: str | None = None
@@ -57,20 +121,25 @@ class OpenImage:
 
 
 @dataclass(frozen=True)
-class ShowFeatureMaps:
+class ShowFeatureMaps(Scheduled):
     """Compute the current image's activations at one layer."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.MAPS, quick=True)
 
     layer: tuple[str, ...]
     request_id: int = field(default_factory=next_request_id)
 
 
 @dataclass(frozen=True)
-class Ascend:
+class Ascend(Scheduled):
     """Grow an input that maximizes one channel (or unit, or neuron) of one layer.
 
     `extra_terms` are added to the objective with their weights (a weighted sum of filters,
     possibly of other layers). With `settings.negate` the run minimizes instead.
     """
+
+    # A new run stops a running explanation too: the user asked for it last.
+    POLICY: ClassVar[Policy] = Policy(Lane.RUN, also_stops=frozenset({Lane.EXPLAIN}))
 
     layer: tuple[str, ...]
     unit: int
@@ -84,16 +153,31 @@ class Ascend:
 
 
 @dataclass(frozen=True)
-class TweakRun:
+class ContinueRun(Scheduled):
+    """Resume a stopped visualization (`run_id`: its Ascend or ContinueRun) from the very state
+    it stopped in, for the steps it had left; the engine keeps the last few stopped runs."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.RUN, also_stops=frozenset({Lane.EXPLAIN}))
+
+    run_id: int
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class TweakRun(Scheduled):
     """New values for the live knobs (recipe.LIVE_KNOBS) of the running visualization."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.TWEAK, quick=True)
 
     settings: Recipe
     request_id: int = field(default_factory=next_request_id)
 
 
 @dataclass(frozen=True)
-class Atlas:
+class Atlas(Scheduled):
     """Visualize many filters of one layer at once, in batches; `units=None` means all."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.RUN, also_stops=frozenset({Lane.EXPLAIN}))
 
     layer: tuple[str, ...]
     units: tuple[int, ...] | None = None
@@ -101,16 +185,24 @@ class Atlas:
     cache_only: bool = False  # only show what is cached for these settings; compute nothing
     request_id: int = field(default_factory=next_request_id)
 
+    def policy(self) -> Policy:
+        # A look-up in the cache computes nothing: it never waits for a run, nor stops one.
+        return Policy(Lane.CACHE, quick=True) if self.cache_only else self.POLICY
+
 
 @dataclass(frozen=True)
-class StopRun:
+class StopRun(Scheduled):
     """Cancel the running visualization, keeping what it has made so far."""
+
+    POLICY: ClassVar[Policy] = Policy(
+        Lane.CONTROL, also_stops=frozenset({Lane.RUN, Lane.EXPLAIN}), queued=False
+    )
 
     request_id: int = field(default_factory=next_request_id)
 
 
 @dataclass(frozen=True)
-class CancelLoad:
+class CancelLoad(Scheduled):
     """Cancel the download of a model's weights (`load_id`: that LoadModel or LoadComparison;
     None: any).
 
@@ -118,18 +210,32 @@ class CancelLoad:
     model that is downloading, and a cancelled load keeps the current model.
     """
 
+    POLICY: ClassVar[Policy] = Policy(
+        Lane.CONTROL, also_stops=frozenset({Lane.MODEL, Lane.COMPARISON}), queued=False
+    )
+
     load_id: int | None = None
     request_id: int = field(default_factory=next_request_id)
 
+    def aims_at(self, other: Scheduled) -> bool:
+        return self.load_id in (None, other.request_id)
+
 
 @dataclass(frozen=True)
-class Explain:
+class Explain(Scheduled):
     """Which pixels of the current image made the model decide (or made a unit fire).
 
     `target_class=None` means the predicted class; with `unit` set (a channel of `unit_layer`),
     the method explains that inner unit instead of a class. `layer` picks the conv layer of the
     CAM methods (None: the last one). `options` are method settings as (name, value) pairs.
+
+    An explanation the user asked for on purpose (`interrupts`, the Explain tab's button) stops
+    a running visualization, which Run › Continue resumes. One made by itself (Live, a new
+    image) never does: a fast method is served between the run's steps, a slow one waits for
+    the run to end.
     """
+
+    POLICY: ClassVar[Policy] = Policy(Lane.EXPLAIN)
 
     method: str
     target_class: int | None = None
@@ -137,20 +243,30 @@ class Explain:
     unit: int | None = None
     layer: tuple[str, ...] | None = None
     options: tuple[tuple[str, float], ...] = ()
+    interrupts: bool = False
     request_id: int = field(default_factory=next_request_id)
+
+    def policy(self) -> Policy:
+        if self.interrupts:
+            return Policy(Lane.EXPLAIN, also_stops=frozenset({Lane.RUN}))
+        return Policy(Lane.EXPLAIN, quick=not is_slow_method(self.method))
 
 
 @dataclass(frozen=True)
-class WalkNetwork:
+class WalkNetwork(Scheduled):
     """Feature maps of every layer with channels or units, for the current image."""
 
+    POLICY: ClassVar[Policy] = Policy(Lane.WALK, quick=True)
+
     request_id: int = field(default_factory=next_request_id)
 
 
 @dataclass(frozen=True)
-class ShowKernels:
+class ShowKernels(Scheduled):
     """The weights of one filter (`unit`) of a conv layer, and the layer's weight statistics;
     `input_channel` picks the channel of the layer-level grid of every filter's kernel."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.KERNELS, quick=True)
 
     layer: tuple[str, ...]
     unit: int
@@ -159,8 +275,10 @@ class ShowKernels:
 
 
 @dataclass(frozen=True)
-class TraceCircuit:
+class TraceCircuit(Scheduled):
     """Which input channels one filter draws on, followed back to the previous conv layer."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.CIRCUIT, quick=True)
 
     layer: tuple[str, ...]
     unit: int
@@ -168,9 +286,11 @@ class TraceCircuit:
 
 
 @dataclass(frozen=True)
-class ScanImages:
+class ScanImages(Scheduled):
     """Run a folder of images (None: the built-in real images) through the model and keep, per
     layer and channel, the top images and activation statistics. Cached; a rescan resumes."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.RUN, also_stops=frozenset({Lane.EXPLAIN}))
 
     folder: str | None = None
     top_k: int = 9
@@ -178,8 +298,10 @@ class ScanImages:
 
 
 @dataclass(frozen=True)
-class ShowTopImages:
+class ShowTopImages(Scheduled):
     """The top images of one filter from the last scan, ranked by "l2" or "max"."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.TOP, quick=True)
 
     layer: tuple[str, ...]
     unit: int
@@ -189,9 +311,11 @@ class ShowTopImages:
 
 
 @dataclass(frozen=True)
-class TrainDefault:
+class TrainDefault(Scheduled):
     """Train the built-in MNIST CNN from scratch; save it to `output` (.keras), or with None to
     a new file in the user's data folder. Stopped like any long job, by StopRun."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.RUN, also_stops=frozenset({Lane.EXPLAIN}))
 
     epochs: int = 15
     output: str | None = None
@@ -200,9 +324,11 @@ class TrainDefault:
 
 
 @dataclass(frozen=True)
-class LoadComparison:
+class LoadComparison(Scheduled):
     """Load a second model, "B", to compare with the session's model; same paths as LoadModel
     (a file, "zoo:NAME", None for the built-in one). Loading a new model A keeps B."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.COMPARISON)
 
     path: str | None = None
     random_weights: bool = False
@@ -213,9 +339,11 @@ class LoadComparison:
 
 
 @dataclass(frozen=True)
-class Compare:
+class Compare(Scheduled):
     """Models A and B side by side on one layer and unit: feature maps and predictions for the
     current image, then a visualization of each grown with the same recipe and seed."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.RUN, also_stops=frozenset({Lane.EXPLAIN}))
 
     layer: tuple[str, ...]
     unit: int
@@ -228,6 +356,7 @@ Request = (
     | OpenImage
     | ShowFeatureMaps
     | Ascend
+    | ContinueRun
     | TweakRun
     | Atlas
     | StopRun

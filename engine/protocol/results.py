@@ -6,14 +6,64 @@ Every array in a result is a fresh array owned by the receiver.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
 from engine.protocol.model import ModelSummary
 
-# The end of a model-load failure for a file that holds Python code; the window then offers to
-# load it anyway (LoadModel(trusted=True)).
+# The end of a model-load failure for a file that holds Python code, in the message a person
+# reads; the window recognizes the case by FailureKind.UNTRUSTED, never by this text.
 TRUST_NOTE = "convscope loads it only if you trust the file: it could run any code."
+
+
+class EndReason(str, Enum):
+    """Why a job ended."""
+
+    FINISHED = "finished"  # did everything it was asked (a run: all its steps)
+    CONVERGED = "converged"  # a visualization whose objective stopped rising
+    DEAD = "dead"  # a visualization whose filter never fired
+    CANCELLED = "cancelled"  # stopped, replaced by a newer request, or never started
+    FAILED = "failed"  # `failure` says why
+
+
+class FailureKind(str, Enum):
+    """What went wrong, for the window to act on; the message is for people only."""
+
+    INPUT = "input"  # the user's file, image, layer or unit cannot be used; the message says why
+    UNTRUSTED = "untrusted"  # the file holds code: the window offers "Open anyway"
+    DOWNLOAD = "download"  # weights could not be fetched: the window offers random weights
+    MEMORY = "memory"  # the job needs more memory than the machine has
+    BUG = "bug"  # anything else: `details` holds the traceback for a report
+    STARTUP = "startup"  # TensorFlow could not start; nothing will run
+
+
+@dataclass(frozen=True)
+class EngineFailure:
+    """A request failed. `message` is for the user; `details` is the traceback for a bug report."""
+
+    request_id: int
+    kind: FailureKind
+    message: str
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    """The last word on every request the engine took (quick or long, run or dropped unrun).
+
+    `value` is the job's final result, the generator's return value (a visualization's
+    RunFinished, an atlas's AtlasDone, a scan's ScanDone, ...), None when there is none.
+    """
+
+    request_id: int
+    reason: EndReason
+    value: object = None
+    failure: EngineFailure | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.reason is EndReason.CANCELLED
 
 
 @dataclass(frozen=True)
@@ -37,20 +87,22 @@ class Frame:
 
 @dataclass(frozen=True)
 class RunFinished:
-    """A visualization ended: completed, or stopped early (`cancelled`)."""
+    """What a visualization made, the value of its JobEnded (which says why it ended).
+
+    `resumable`: the engine kept the state it stopped in, so ContinueRun can take it on.
+    """
 
     request_id: int
     layer: tuple[str, ...]
     unit: int
     steps_done: int
-    cancelled: bool
     image: np.ndarray  # the last image, (H, W, C) float32 in [0, 1]
     objective: float
     predictions: tuple[Prediction, ...] = ()  # what the model says of the image, for class vis
-    reason: str = "steps"  # why it ended: "steps", "converged", "cancelled" or "dead"
     activation: float = float("nan")  # the filter's activation reached (no penalties)
     quality: float | None = None  # activation / the filter's best over real images
     restarted: bool = False  # the filter was dead at first; a search found a start that fires
+    resumable: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,16 +140,14 @@ class DownloadProgress:
     """Bytes of a file a LoadModel or LoadComparison (`request_id`) downloads first, e.g.
     ImageNet weights.
 
-    `total_bytes` is 0 when the server does not say; `finished` comes once at the end, done,
-    failed (an EngineFailure follows) or `cancelled` (the current model stays).
+    `total_bytes` is 0 when the server does not say. The load's JobEnded ends the download too
+    (cancelled: the current model stays; failed with FailureKind.DOWNLOAD: no weights).
     """
 
     request_id: int
     what: str  # "ImageNet weights for ResNet50"
     done_bytes: int
     total_bytes: int
-    finished: bool = False
-    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,14 +201,13 @@ class Circuit:
 
 @dataclass(frozen=True)
 class ScanProgress:
-    """A running (or finished) scan: images done of total, skipped files and why."""
+    """A running scan: images done of total, skipped files and why. The last one, with
+    `from_cache` when nothing had to be scanned, is the value of the scan's JobEnded."""
 
     request_id: int
     done: int
     total: int
     skipped: int = 0
-    finished: bool = False
-    cancelled: bool = False
     from_cache: bool = False
     message: str = ""
 
@@ -182,11 +231,7 @@ class ScanSummary:
 
 @dataclass(frozen=True)
 class TrainProgress:
-    """One finished epoch of a TrainDefault, or (`finished`) its end.
-
-    Validation metrics are on the held-out images; the final one carries the saved `path` and
-    its `held_out_accuracy` (no file and `cancelled` when the user stopped it).
-    """
+    """One finished epoch of a TrainDefault; metrics with `val_` are on the held-out images."""
 
     request_id: int
     epoch: int  # epochs done, 1-based
@@ -195,10 +240,15 @@ class TrainProgress:
     accuracy: float
     val_loss: float
     val_accuracy: float
-    finished: bool = False
-    cancelled: bool = False
-    path: str = ""
-    held_out_accuracy: float = float("nan")
+
+
+@dataclass(frozen=True)
+class TrainingDone:
+    """A completed TrainDefault, the value of its JobEnded: the saved model and its accuracy."""
+
+    path: str
+    held_out_accuracy: float
+    epochs: int
 
 
 @dataclass(frozen=True)
@@ -233,14 +283,13 @@ class AtlasTile:
 
 @dataclass(frozen=True)
 class AtlasProgress:
-    """How far a layer atlas is: `done` of `total` filters; `finished` once it has ended."""
+    """How far a layer atlas is: `done` of `total` filters. The last one, with `from_cache`
+    when the atlas came from the cache, is the value of the atlas's JobEnded."""
 
     request_id: int
     layer: tuple[str, ...]
     done: int
     total: int
-    finished: bool = False
-    cancelled: bool = False
     from_cache: bool = False
 
 
@@ -325,9 +374,10 @@ class CompareSide:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A Compare's result: sent once with maps and predictions (`finished=False`) before the
-    visualizations run, and again at the end with their images. `verdict` is one line saying
-    what differs most; `correlation` is that of the two feature maps when their shapes match."""
+    """A Compare's result: sent once with maps and predictions before the visualizations
+    run, and at the end, with their images, as the value of the Compare's JobEnded. `verdict` is
+    one line saying what differs most; `correlation` is that of the two feature maps when their
+    shapes match."""
 
     request_id: int
     layer: tuple[str, ...]
@@ -336,19 +386,7 @@ class Comparison:
     b: CompareSide
     verdict: str
     correlation: float | None = None
-    finished: bool = False
-    cancelled: bool = False
     note: str = ""  # about both sides (no image open, ...)
-
-
-@dataclass(frozen=True)
-class EngineFailure:
-    """A request failed. `message` is for the user; `details` is the traceback for a bug report."""
-
-    request_id: int
-    what: str  # "model", "image", "layer", "visualization" or "engine"
-    message: str
-    details: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,170 @@
+"""The large picture: the image being grown, the input image, or one feature map."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from gui.common.imaging import normalize_per_channel, qimage_from_rgb8, to_rgb8, upscale_nearest
+
+EXPORT_MIN_SIDE = 256
+
+
+def configure_pyqtgraph() -> None:
+    """Make pyqtgraph read arrays as (row, column) like numpy and every image library does.
+
+    Global and idempotent; called from Canvas rather than at import to keep imports side-effect
+    free.
+    """
+    pg.setConfigOptions(imageAxisOrder="row-major")
+
+
+class Canvas(QWidget):
+    """A zoomable, pannable view of one image with a title above it."""
+
+    # (row, column) of the feature-map pixel the user clicked; only while a map is shown.
+    pixel_clicked = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        configure_pyqtgraph()
+        self._rgb8: np.ndarray | None = None
+        self._shape: tuple[int, int] | None = None
+        self._showing_map = False
+
+        self.title_label = QLabel()
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.title_label.font()
+        font.setBold(True)
+        self.title_label.setFont(font)
+
+        self.message_label = QLabel()
+        self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message_label.setWordWrap(True)
+        self.message_label.setEnabled(False)  # the disabled palette greys the hint text
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.ci.setContentsMargins(0, 0, 0, 0)
+        self.view: pg.ViewBox = self.graphics.addViewBox()
+        self.view.setAspectLocked(True)
+        self.view.invertY(True)  # image row 0 is the top row, as the user expects
+        self.view.disableAutoRange()  # zoom is the user's until the picture changes shape
+        self.image_item = pg.ImageItem()
+        self.view.addItem(self.image_item)
+
+        # The message page replaces the view when empty: an empty black box looks broken.
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.message_label)
+        self.pages.addWidget(self.graphics)
+
+        self.graphics.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.pages, stretch=1)
+
+    # ------------------------------------------------------------------------------- public API
+
+    def show_image(self, image: np.ndarray, title: str = "", colormap: str | None = None) -> None:
+        """Show an (H, W, C) image in [0, 1]; single-channel ones in grey or through `colormap`.
+
+        The view re-fits only when the shape changes, so zoom and pan survive the frames of a run.
+        """
+        self._show(to_rgb8(image, colormap), title)
+        self._set_map_mode(False)
+
+    def show_rgb8(self, rgb8: np.ndarray, title: str = "") -> None:
+        """Show finished (H, W, 3) uint8 pixels as they are (an overlay, a rendered chart)."""
+        rgb8 = np.asarray(rgb8)
+        if rgb8.dtype != np.uint8 or rgb8.ndim != 3 or rgb8.shape[2] != 3:
+            raise ValueError(f"expected (H, W, 3) uint8 pixels, got {rgb8.dtype} {rgb8.shape}")
+        self._show(np.ascontiguousarray(rgb8), title)
+        self._set_map_mode(False)
+
+    def show_map(self, values: np.ndarray, title: str = "") -> None:
+        """Show one raw (H, W) feature map, scaled to its own min and max, in viridis.
+
+        While it is shown, a click on one of its pixels emits `pixel_clicked`.
+        """
+        values = np.asarray(values)
+        if values.ndim != 2:
+            raise ValueError(f"a feature map must be (H, W), got shape {values.shape}")
+        scaled = normalize_per_channel(values[:, :, np.newaxis])
+        self._show(to_rgb8(scaled, "viridis"), title)
+        self._set_map_mode(True)
+
+    def is_showing_map(self) -> bool:
+        """Whether the picture is a feature map, whose pixels can be clicked."""
+        return self._showing_map
+
+    def clear(self, message: str = "") -> None:
+        """Remove the picture and show `message` in its place."""
+        self.image_item.clear()
+        self._rgb8 = None
+        self._shape = None
+        self._set_map_mode(False)
+        self.title_label.setText("")
+        self.message_label.setText(message)
+        self.pages.setCurrentWidget(self.message_label)
+
+    def current_rgb8(self) -> np.ndarray | None:
+        """The (H, W, 3) uint8 picture on screen, colormap applied; None when empty."""
+        return None if self._rgb8 is None else self._rgb8.copy()
+
+    def title(self) -> str:
+        """The title shown above the picture."""
+        return self.title_label.text()
+
+    def export_png(self, path: str) -> None:
+        """Save the picture as a PNG, enlarged with square pixels so the short side >= 256 px."""
+        if self._rgb8 is None:
+            raise ValueError("nothing to export")
+        image = qimage_from_rgb8(upscale_nearest(self._rgb8, EXPORT_MIN_SIDE))
+        if not image.save(str(path), "PNG"):
+            raise OSError(f"could not write PNG to {path}")
+
+    def fit(self) -> None:
+        """Reset zoom and pan so the whole picture fills the view."""
+        if self._shape is None:
+            return
+        height, width = self._shape
+        self.view.setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _show(self, rgb8: np.ndarray, title: str) -> None:
+        # Pixels are made here rather than by pyqtgraph's levels and lookup table, so that
+        # current_rgb8() and export_png() are exactly what is on screen.
+        self.image_item.setImage(rgb8, autoLevels=False, levels=(0, 255))
+        self._rgb8 = rgb8
+        self.title_label.setText(title)
+        self.pages.setCurrentWidget(self.graphics)
+        shape = (rgb8.shape[0], rgb8.shape[1])
+        if shape != self._shape:
+            self._shape = shape
+            self.fit()
+
+    def _set_map_mode(self, on: bool) -> None:
+        # A cross-hair says the pixels can be clicked.
+        self._showing_map = on
+        if on:
+            self.graphics.setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.graphics.unsetCursor()
+
+    # ------------------------------------------------------------------------------- slots
+
+    def _on_scene_mouse_clicked(self, event) -> None:
+        if not self._showing_map or self._shape is None:
+            return
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        point = self.view.mapSceneToView(event.scenePos())
+        row, column = int(np.floor(point.y())), int(np.floor(point.x()))
+        height, width = self._shape
+        if 0 <= row < height and 0 <= column < width:
+            self.pixel_clicked.emit(row, column)

@@ -1,0 +1,163 @@
+"""Model › Train the MNIST CNN: epochs, Start, Cancel, and live loss and accuracy curves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.protocol import TrainingDone, TrainProgress
+
+_TRAIN_PEN = pg.mkPen("#4fc3f7", width=2)
+_VAL_PEN = pg.mkPen("#ffb74d", width=2, style=pg.QtCore.Qt.DashLine)
+
+
+def _curves(plot: pg.PlotWidget, name: str) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
+    plot.setLabel("bottom", "epoch")
+    plot.setLabel("left", name)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.addLegend(offset=(-10, 10))
+    train = plot.plot(pen=_TRAIN_PEN, symbol="o", symbolSize=5, name="training")
+    val = plot.plot(pen=_VAL_PEN, symbol="o", symbolSize=5, name="validation (held out)")
+    return train, val
+
+
+class TrainingDialog(QDialog):
+    """Non-modal: the window stays usable while the engine trains."""
+
+    start_requested = Signal(int)  # epochs: train the MNIST CNN from scratch
+    cancel_requested = Signal()  # stop the running training; nothing is saved
+    open_requested = Signal(str)  # path of the trained model, to open in the window
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.epochs = QSpinBox(minimum=1, maximum=200, value=15, suffix=" epochs")
+        self.start_button = QPushButton("&Start")
+        self.cancel_button = QPushButton("&Cancel")
+        self.open_button = QPushButton("&Open the trained model")
+        self.status = QLabel("Trains the built-in CNN from scratch on MNIST digits.")
+        self.loss_plot = pg.PlotWidget()
+        self.accuracy_plot = pg.PlotWidget()
+        self.loss_curve, self.val_loss_curve = _curves(self.loss_plot, "loss")
+        self.accuracy_curve, self.val_accuracy_curve = _curves(self.accuracy_plot, "accuracy")
+        self._epochs: list[TrainProgress] = []
+        self._path = ""
+
+        self.status.setWordWrap(True)
+        self.cancel_button.setEnabled(False)
+        self.open_button.setEnabled(False)
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.open_button.clicked.connect(self._on_open_clicked)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(QLabel("Train for"))
+        buttons.addWidget(self.epochs)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.open_button)
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.accuracy_plot)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addLayout(plots, 1)
+        layout.addWidget(self.status)
+        self.setWindowTitle("Train the MNIST CNN")
+        self.setModal(False)
+        self.resize(820, 420)
+
+    # ------------------------------------------------------------------ public setters
+
+    def set_started(self, epochs: int) -> None:
+        """A training run was submitted: clear the curves and offer Cancel."""
+        self._epochs, self._path = [], ""
+        for curve in self._all_curves():
+            curve.setData([], [])
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.setXRange(1, max(epochs, 2), padding=0.05)
+        self._set_running(True)
+        self.status.setText(f"Loading MNIST and training for {epochs} epochs…")
+
+    def add_progress(self, progress: TrainProgress) -> None:
+        """Draw one epoch."""
+        self._epochs.append(progress)
+        x = np.array([p.epoch for p in self._epochs], dtype=np.float64)
+        for curve, key in zip(self._all_curves(), _KEYS, strict=True):
+            y = np.array([getattr(p, key) for p in self._epochs], dtype=np.float64)
+            finite = np.isfinite(y)
+            curve.setData(x[finite], y[finite])
+        self.status.setText(
+            f"Epoch {progress.epoch}/{progress.epochs}: loss {progress.loss:.4f}, "
+            f"accuracy {progress.accuracy:.2%}; held out: loss {progress.val_loss:.4f}, "
+            f"accuracy {progress.val_accuracy:.2%}"
+        )
+
+    def set_failed(self, message: str) -> None:
+        self._set_running(False)
+        self.status.setText(f"Training failed: {message}")
+
+    def finish(self, done: TrainingDone) -> None:
+        """The training ended and saved the model: say how good it is, offer to open it."""
+        self._set_running(False)
+        self._path = done.path
+        self.open_button.setEnabled(bool(done.path))
+        accuracy = done.held_out_accuracy
+        score = "" if math.isnan(accuracy) else f"held-out accuracy {accuracy:.2%}; "
+        self.status.setText(f"Done: {score}saved {done.path}")
+
+    def set_cancelled(self) -> None:
+        self._set_running(False)
+        epochs = self._epochs[-1].epoch if self._epochs else 0
+        self.status.setText(f"Cancelled after {epochs} epochs; nothing was saved.")
+
+    def points(self) -> dict[str, list[float]]:
+        """The y values drawn, by curve ("loss", "val_loss", "accuracy", "val_accuracy")."""
+        drawn = {}
+        for key, curve in zip(_KEYS, self._all_curves(), strict=True):
+            y = curve.getData()[1]
+            drawn[key] = [] if y is None else [float(v) for v in y]
+        return drawn
+
+    @property
+    def trained_path(self) -> str:
+        return self._path
+
+    # ------------------------------------------------------------------ private
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.epochs.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if running:
+            self.open_button.setEnabled(False)
+
+    def _all_curves(self) -> tuple[pg.PlotDataItem, ...]:
+        return (self.loss_curve, self.val_loss_curve, self.accuracy_curve, self.val_accuracy_curve)
+
+    def _on_start_clicked(self) -> None:
+        self.start_requested.emit(self.epochs.value())
+
+    def _on_cancel_clicked(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.status.setText("Cancelling after this batch…")
+        self.cancel_requested.emit()
+
+    def _on_open_clicked(self) -> None:
+        if self._path:
+            self.open_requested.emit(self._path)
+
+
+_KEYS = ("loss", "val_loss", "accuracy", "val_accuracy")

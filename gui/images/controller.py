@@ -1,0 +1,80 @@
+"""The current image: a file, a sample or a drawing from the sketch pad, converted by the engine
+for the model, with the model's top predictions listed beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from engine.protocol import FeatureMaps, ImageOpened, JobEnded, LayerPath, OpenImage
+from gui.common.feedback import Feedback
+from gui.common.predictions import PredictionsPanel
+from gui.engine_client import EngineClient, JobSlot
+from gui.images.sketch_pad import SketchPad
+from gui.state import WindowState
+
+
+class ImageController(QObject):
+    """File › Open Image, Samples, drops, the sketch pad; what the model says of the image."""
+
+    opening = Signal(str)  # the path of an image file the user opens (for Open Recent)
+
+    def __init__(
+        self,
+        client: EngineClient,
+        state: WindowState,
+        feedback: Feedback,
+        predictions: PredictionsPanel,
+        sketch_pad: SketchPad,
+    ) -> None:
+        super().__init__()
+        self._state = state
+        self._feedback = feedback
+        self._predictions = predictions
+        self._open = JobSlot(client)
+
+        sketch_pad.sketch_changed.connect(self._on_sketch_pad_changed)
+
+    def open_image(self, path: str | None = None, sample: str | None = None) -> None:
+        """Show an image file or a named sample and what the model makes of it."""
+        self._feedback.clear()
+        if path is not None:
+            self.opening.emit(path)
+        self._start(OpenImage(path=path, sample=sample, layer=self._maps_layer()))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _maps_layer(self) -> LayerPath | None:
+        """The layer whose maps come with the image: the selected one, if it has any."""
+        layer = self._state.layer
+        return LayerPath(layer.path) if layer is not None and layer.visualizable else None
+
+    def _start(self, request: OpenImage) -> None:
+        self._open.start(
+            request,
+            image_opened=self._on_job_image_opened,
+            feature_maps=self._on_job_feature_maps,
+            ended=self._on_job_ended,
+        )
+
+    # ------------------------------------------------------------------ slots
+
+    def _on_job_image_opened(self, opened: ImageOpened) -> None:
+        self._predictions.set_predictions(
+            Path(opened.source).name, opened.predictions, opened.notes
+        )
+        self._state.set_image(opened)
+
+    def _on_job_feature_maps(self, maps: FeatureMaps) -> None:
+        self._state.set_maps(maps)
+
+    def _on_job_ended(self, ended: JobEnded) -> None:
+        if ended.failure is not None:
+            self._feedback.error(ended.failure.message)
+
+    def _on_sketch_pad_changed(self, pixels: np.ndarray) -> None:
+        if self._state.summary is None:
+            return  # no model yet to look at the drawing
+        self._start(OpenImage(pixels=pixels, source="drawing", layer=self._maps_layer()))

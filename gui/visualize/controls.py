@@ -1,0 +1,215 @@
+"""The method panel: a preset, every knob of the recipe, the step counter, Stop and Restart."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.protocol.recipe import LIVE_KNOBS, PRESETS, Recipe
+from gui.common.names import RECIPE_GROUP
+from gui.visualize.presets import (
+    PresetBar,
+    check_preset_name,
+    load_user_presets,
+    remove_user_preset,
+    store_user_preset,
+)
+from gui.visualize.recipe_fields import FIELDS, from_stored, to_stored
+from gui.visualize.recipe_form import RecipeForm
+
+
+class AscentControls(QWidget):
+    """The recipe for the next run; only the live knobs reach a run already going."""
+
+    # The user wants the running visualization to stop, keeping its image.
+    stop_requested = Signal()
+    # The user wants the current unit grown again from scratch with the current settings.
+    restart_requested = Signal()
+    # Recipe: the user changed one of recipe.LIVE_KNOBS; a running visualization may take it.
+    live_knobs_changed = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None, store: QSettings | None = None) -> None:
+        super().__init__(parent)
+        self._store = store  # where user presets live; restore() replaces it
+        self._user_presets: dict[str, Recipe] = {}
+        self.preset_bar = PresetBar()
+        self.form = RecipeForm()
+        self.progress_label = QLabel()
+        self.progress_label.setToolTip("Steps done in the current run, of the steps it asked for.")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the running visualization and keep its current image.")
+        self.restart_button = QPushButton("Restart")
+        self.restart_button.setToolTip("Grow the selected unit again with the method above.")
+        # The classic knobs by their old names, for callers that predate the full recipe.
+        self.steps_box = self.form.widgets["steps"]
+        self.learning_rate_box = self.form.widgets["learning_rate"]
+        self.jitter_box = self.form.widgets["jitter"]
+        self.seed_box = self.form.widgets["seed"]
+        self.frame_every_box = self.form.widgets["frame_every"]
+
+        self._reload_presets()
+        self.set_progress(0, Recipe().steps)
+        self.set_running(False)
+
+        self.preset_bar.preset_chosen.connect(self._on_preset_bar_preset_chosen)
+        self.preset_bar.save_requested.connect(self._on_preset_bar_save_requested)
+        self.preset_bar.delete_requested.connect(self._on_preset_bar_delete_requested)
+        self.form.edited.connect(self._on_form_edited)
+        self.stop_button.clicked.connect(self._on_stop_button_clicked)
+        self.restart_button.clicked.connect(self._on_restart_button_clicked)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.progress_label, stretch=1)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.restart_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.preset_bar)
+        layout.addWidget(self.form, stretch=1)
+        layout.addLayout(buttons)
+
+    # ------------------------------------------------------------------------------- public API
+
+    def settings(self) -> Recipe:
+        """The recipe the next run should use."""
+        return self.form.recipe()
+
+    def set_settings(self, settings: Recipe) -> None:
+        """Show `settings`; numbers outside a field's range are clamped to it."""
+        self.form.set_recipe(settings)
+        self._show_matching_preset()
+
+    def set_running(self, running: bool) -> None:
+        """Enable Stop only while a run is going."""
+        self.stop_button.setEnabled(running)
+
+    def set_progress(self, step: int, steps: int) -> None:
+        """Show 'step 120 / 256'."""
+        self.progress_label.setText(f"step {step} / {steps}")
+
+    def presets(self) -> dict[str, Recipe]:
+        """Every preset by name: the built-in ones, then the user's."""
+        return {**PRESETS, **self._user_presets}
+
+    def preset_names(self) -> list[str]:
+        """The names the preset combo lists, in its order."""
+        return self.preset_bar.names()
+
+    def current_preset(self) -> str | None:
+        """The preset the form matches exactly, or None when it is custom."""
+        return self.preset_bar.current_name()
+
+    def choose_preset(self, name: str) -> None:
+        """Fill the form with preset `name`, as choosing it in the combo does."""
+        self._apply_preset(name)
+        self._show_matching_preset()
+
+    def save_preset(self, name: str) -> str:
+        """Keep the current recipe as the user preset `name` (replacing one of that name).
+
+        Returns the stripped name; ValueError for an empty name or a built-in preset's name.
+        """
+        name = check_preset_name(name)
+        store_user_preset(self._settings_store(), name, self.settings())
+        self._reload_presets()
+        return name
+
+    def delete_preset(self, name: str) -> None:
+        """Forget the user preset `name`; built-in presets cannot be deleted."""
+        if name not in self._user_presets:
+            raise ValueError(f"there is no preset of yours called {name!r}")
+        remove_user_preset(self._settings_store(), name)
+        self._reload_presets()
+
+    def save(self, store: QSettings) -> None:
+        """Remember the recipe under the group 'ascent', one key per field."""
+        current = self.settings()
+        store.beginGroup(RECIPE_GROUP)
+        try:
+            for name, spec in FIELDS.items():
+                store.setValue(name, to_stored(spec, getattr(current, name)))
+        finally:
+            store.endGroup()
+
+    def restore(self, store: QSettings) -> None:
+        """Load what `save` wrote and the user's presets; bad or missing values keep the form's."""
+        self._store = store
+        store.beginGroup(RECIPE_GROUP)
+        try:
+            for name, spec in FIELDS.items():
+                value = from_stored(spec, store.value(name))
+                if value is not None:
+                    self.form.set_value(name, value)
+        finally:
+            store.endGroup()
+        self._reload_presets()
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _settings_store(self) -> QSettings:
+        if self._store is None:
+            self._store = QSettings()
+        return self._store
+
+    def _reload_presets(self) -> None:
+        self._user_presets = load_user_presets(self._store) if self._store is not None else {}
+        self.preset_bar.set_presets(list(PRESETS), list(self._user_presets))
+        self._show_matching_preset()
+
+    def _show_matching_preset(self) -> None:
+        current = self.settings()
+        match = next((name for name, r in self.presets().items() if r == current), None)
+        self.preset_bar.show_preset(match)
+
+    def _apply_preset(self, name: str) -> None:
+        before = self.settings()
+        recipe = self.presets()[name]
+        self.form.set_recipe(recipe)
+        if any(getattr(before, knob) != getattr(recipe, knob) for knob in LIVE_KNOBS):
+            self.live_knobs_changed.emit(self.settings())
+
+    # ------------------------------------------------------------------------------- slots
+
+    def _on_preset_bar_preset_chosen(self, name: str) -> None:
+        self._apply_preset(name)
+        self.preset_bar.show_preset(name)
+
+    def _on_preset_bar_save_requested(self) -> None:
+        suggestion = self.current_preset() or "My method"
+        name, accepted = QInputDialog.getText(self, "Save preset", "Name:", text=suggestion)
+        if not accepted:
+            return
+        try:
+            name = check_preset_name(name)
+        except ValueError as error:
+            QMessageBox.warning(self, "Save preset", str(error).capitalize() + ".")
+            return
+        if name in self._user_presets:
+            answer = QMessageBox.question(self, "Save preset", f"Replace your preset {name!r}?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.save_preset(name)
+
+    def _on_preset_bar_delete_requested(self, name: str) -> None:
+        answer = QMessageBox.question(self, "Delete preset", f"Delete your preset {name!r}?")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_preset(name)
+
+    def _on_form_edited(self, name: str) -> None:
+        self._show_matching_preset()
+        if name in LIVE_KNOBS:
+            self.live_knobs_changed.emit(self.settings())
+
+    def _on_stop_button_clicked(self) -> None:
+        self.stop_requested.emit()
+
+    def _on_restart_button_clicked(self) -> None:
+        self.restart_requested.emit()

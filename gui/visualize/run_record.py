@@ -1,0 +1,113 @@
+"""What the window remembers of the current (or last) visualization, and how it describes it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from engine.protocol import Ascend, EndReason, LayerPath, ObjectiveTerm, RunFinished
+from engine.protocol.recipe import LIVE_KNOBS, Recipe
+from gui.common.imaging import to_rgb8
+from gui.visualize.exports import GIF_MAX_FRAMES, thin_evenly
+
+# Why a run ended: the word exported settings use (as they always have), and the caption.
+_REASONS = {
+    EndReason.FINISHED: ("steps", "done at step {n}"),
+    EndReason.CONVERGED: ("converged", "converged at step {n}"),
+    EndReason.CANCELLED: ("cancelled", "stopped at step {n}"),
+    EndReason.DEAD: ("dead", "never fires"),
+}
+
+
+class RunRecord:
+    """The request of one run, its frames (thinned as they come) and how it ended.
+
+    At most twice `max_frames` frames are kept: when more arrive, every other one is dropped
+    and from then on only every other frame is taken, so the kept ones stay evenly spaced
+    however long the run is.
+    """
+
+    def __init__(self, request: Ascend, label: str, max_frames: int = GIF_MAX_FRAMES) -> None:
+        self.request = request
+        self.label = label  # how the window names the objective, e.g. "conv3 #5 + #7"
+        self.recipe: Recipe = request.settings  # live knobs changed mid-run are folded in
+        self.finished: RunFinished | None = None
+        self.reason: EndReason | None = None
+        self._max_frames = max_frames
+        self._frames: list[np.ndarray] = []
+        self._stride = 1
+        self._seen = 0
+
+    def add_frame(self, image: np.ndarray) -> None:
+        """Keep a frame's picture (as RGB bytes) if it falls on the current stride."""
+        if self._seen % self._stride == 0:
+            self._frames.append(to_rgb8(image))
+            if len(self._frames) > 2 * self._max_frames:
+                self._frames = self._frames[::2]
+                self._stride *= 2
+        self._seen += 1
+
+    def tweak(self, recipe: Recipe) -> None:
+        """Note the live knobs of `recipe`, which the running visualization now uses."""
+        self.recipe = replace(self.recipe, **{k: getattr(recipe, k) for k in LIVE_KNOBS})
+
+    def finish(self, done: RunFinished, reason: EndReason) -> None:
+        """The run ended with `done` for `reason`; its final image becomes the last frame. A
+        continued run ends again later: the newest end counts."""
+        self.finished, self.reason = done, reason
+        self._frames.append(to_rgb8(done.image))
+
+    def animation_frames(self) -> list[np.ndarray]:
+        """At most `max_frames` evenly spaced frames, ending with the final picture."""
+        return thin_evenly(self._frames, self._max_frames)
+
+    def document(self) -> dict[str, Any]:
+        """The recipe's fields at the top level (so `Recipe.from_dict` reads it back), and under
+        'run' what was visualized and how it went."""
+        request, done = self.request, self.finished
+        run: dict[str, Any] = {
+            "layer": str(LayerPath(request.layer)),
+            "unit": request.unit,
+            "neuron": list(request.neuron) if request.neuron is not None else None,
+            "extra_terms": [_term_dict(term) for term in request.extra_terms],
+            "objective": self.label,
+            "seed": self.recipe.seed,
+        }
+        if done is not None and self.reason is not None:
+            run.update(
+                steps_done=done.steps_done,
+                stop_reason=_REASONS.get(self.reason, (self.reason.value, ""))[0],
+                activation=done.activation,
+                quality=done.quality,
+                restarted=done.restarted,
+            )
+        return {**self.recipe.to_dict(), "run": run}
+
+
+def _term_dict(term: ObjectiveTerm) -> dict[str, Any]:
+    neuron = list(term.neuron) if term.neuron is not None else None
+    layer = str(LayerPath(term.layer))
+    return {"layer": layer, "unit": term.unit, "weight": term.weight, "neuron": neuron}
+
+
+def finished_caption(label: str, done: RunFinished, reason: EndReason) -> str:
+    """'conv3 #5 · converged at step 180 · activation 2.31 · 1.4× its best real image'."""
+    caption = _REASONS.get(reason, ("", "ended at step {n}"))[1]
+    parts = [label, caption.format(n=done.steps_done)]
+    if reason is not EndReason.DEAD:
+        if math.isfinite(done.activation):
+            parts.append(f"activation {done.activation:.3g}")
+        if done.quality is not None and math.isfinite(done.quality):
+            parts.append(f"{done.quality:.2g}× its best real image")
+    text = " · ".join(parts)
+    if done.restarted:
+        text += " (restarted from a start that fires)"
+    return text
+
+
+def dead_message(label: str) -> str:
+    """What the message bar says of a filter no start could make respond."""
+    return f"{label} never fires: no starting image made it respond."
