@@ -115,13 +115,16 @@ class Windowed:
 
 def headless(visualizer, recipe, unit: int) -> float:
     """Steps per second of the same visualization with nobody watching."""
-    from engine.optvis.visualizer import RunResult
     from engine.protocol import ObjectiveTerm
 
     began = time.perf_counter()
-    for item in visualizer.run([ObjectiveTerm(LAYER, unit)], recipe, lambda: False):
-        if isinstance(item, RunResult):
-            result = item
+    run = visualizer.run([ObjectiveTerm(LAYER, unit)], recipe, lambda: False)
+    while True:
+        try:
+            next(run)
+        except StopIteration as ended:
+            result = ended.value  # the RunResult
+            break
     elapsed = time.perf_counter() - began
     if result.outcome.steps_done != recipe.steps or result.outcome.reason != "steps":
         raise RuntimeError(f"the headless run ended early: {result.outcome.reason}")

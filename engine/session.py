@@ -192,9 +192,13 @@ class EngineSession:
         if len(outputs.shape) == 2:
             predictions = top_predictions(outputs.numpy()[0], summary.class_names)
         yield ImageOpened(
-            request_id, source, np.array(converted.display, copy=True),
-            converted.original_size, predictions, converted.notes,
-        )  # fmt: skip
+            request_id,
+            source,
+            np.array(converted.display, copy=True),
+            converted.original_size,
+            predictions,
+            converted.notes,
+        )
         if layer is not None:
             yield from self._show_feature_maps(ShowFeatureMaps(layer, request_id), lambda: False)
         return Done()
@@ -227,10 +231,16 @@ class EngineSession:
         run = visualizer.run(terms, recipe, should_stop, user_image)
         return (
             yield from run_visualization(
-                request.request_id, target, recipe.steps, run, visualizer, self._predict,
-                self._stopped, lambda activation: visualizer.quality(terms, recipe, activation),
+                request.request_id,
+                target,
+                recipe.steps,
+                run,
+                visualizer,
+                self._predict,
+                self._stopped,
+                lambda activation: visualizer.quality(terms, recipe, activation),
             )
-        )  # fmt: skip
+        )
 
     def _continue(self, request: ContinueRun, should_stop: ShouldStop) -> Job:
         target, stopped = self._stopped.take(request.run_id)
@@ -240,10 +250,16 @@ class EngineSession:
         terms, recipe = stopped.terms, stopped.recipe
         return (
             yield from run_visualization(
-                request.request_id, target, recipe.steps, run, visualizer, self._predict,
-                self._stopped, lambda activation: visualizer.quality(terms, recipe, activation),
+                request.request_id,
+                target,
+                recipe.steps,
+                run,
+                visualizer,
+                self._predict,
+                self._stopped,
+                lambda activation: visualizer.quality(terms, recipe, activation),
             )
-        )  # fmt: skip
+        )
 
     def _tweak(self, request: TweakRun, _should_stop: ShouldStop) -> Job:
         if self.visualizer is not None:
@@ -280,21 +296,28 @@ class EngineSession:
         yield Status(f"Explaining with {request.method}…", busy=True)
         return (
             yield from run_explain(
-                request, self._require_model_object(), self._require_model(),
-                self.image.converted.pixels, self.image.converted.display, self._emit,
+                request,
+                self._require_model_object(),
+                self._require_model(),
+                self.image.converted.pixels,
+                self.image.converted.display,
+                self._emit,
                 should_stop,
             )
-        )  # fmt: skip
+        )
 
     def _walk(self, request: WalkNetwork, _should_stop: ShouldStop) -> Job:
         if self.image is None:
             return Done()  # nothing to walk through yet; the window has no image either
         return (
             yield from run_walk(
-                request, self._require_model_object(), self._require_model(),
-                self.image.converted.pixels, self._extractors,
+                request,
+                self._require_model_object(),
+                self._require_model(),
+                self.image.converted.pixels,
+                self._extractors,
             )
-        )  # fmt: skip
+        )
 
     def _kernels(self, request: ShowKernels, _should_stop: ShouldStop) -> Job:
         self._layer_info(request.layer)
@@ -315,10 +338,14 @@ class EngineSession:
         yield Status("Scanning images…", busy=True)
         return (
             yield from run_scan(
-                request, self._require_model_object(), self._require_model(), self._scans,
-                self._emit, should_stop,
+                request,
+                self._require_model_object(),
+                self._require_model(),
+                self._scans,
+                self._emit,
+                should_stop,
             )
-        )  # fmt: skip
+        )
 
     def _top_images(self, request: ShowTopImages, _should_stop: ShouldStop) -> Job:
         self._layer_info(request.layer)
@@ -338,8 +365,12 @@ class EngineSession:
         return Done()
 
     def _compare(self, request: Compare, should_stop: ShouldStop) -> Job:
-        side_a = ModelSide(self._require_model_object(), self._require_model(),
-                           self._require_visualizer(), self._extractors)  # fmt: skip
+        side_a = ModelSide(
+            self._require_model_object(),
+            self._require_model(),
+            self._require_visualizer(),
+            self._extractors,
+        )
         picture = self.image.picture if self.image else None
         return (yield from run_compare(request, side_a, self.comparison, picture, should_stop))
 

@@ -1,4 +1,5 @@
-"""The architecture's one rule: TensorFlow stays in engine/, widgets stay in gui/."""
+"""The architecture's rules: TensorFlow stays in engine/, widgets stay in gui/, and the two
+halves share only engine/protocol/, which is numpy and the standard library."""
 
 from __future__ import annotations
 
@@ -33,6 +34,22 @@ def test_gui_never_imports_tensorflow_or_keras():
 def test_engine_never_imports_widgets():
     for module, names in _imports("engine").items():
         bad = {n for n in names if "QtWidgets" in n or "QtGui" in n or n.startswith("gui")}
+        assert not bad, f"{module} imports {bad}"
+
+
+def test_the_gui_sees_only_the_engines_protocol():
+    for module, names in _imports("gui").items():
+        bad = {n for n in names if n.startswith("engine") and not n.startswith("engine.protocol")}
+        assert not bad, f"{module} imports {bad}"
+
+
+def test_the_protocol_imports_only_numpy_the_standard_library_and_itself():
+    allowed = {"numpy", *sys.stdlib_module_names}
+    for module, names in _imports("engine/protocol").items():
+        bad = {
+            n for n in names
+            if not n.startswith("engine.protocol") and n.split(".")[0] not in allowed
+        }  # fmt: skip
         assert not bad, f"{module} imports {bad}"
 
 

@@ -135,3 +135,10 @@ def test_a_scan_of_a_missing_folder_says_so(session, tmp_path):
 
     with pytest.raises(ValueError, match="nowhere"):
         _run(session, ScanImages(str(tmp_path / "nowhere")))
+
+
+def test_the_engine_implements_exactly_the_catalogues_methods():
+    from engine.attribution import METHODS
+    from engine.protocol import EXPLAIN_CATALOGUE, EXPLAIN_METHODS
+
+    assert list(METHODS) == list(EXPLAIN_METHODS) == list(EXPLAIN_CATALOGUE)

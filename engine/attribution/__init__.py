@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from engine.protocol import EXPLAIN_CATALOGUE
-
-# name -> (module in this package, function): the menu's order.
+# name -> (module in this package, function), one per method of the protocol's catalogue.
 METHODS: dict[str, tuple[str, str]] = {
     "gradcam": ("cam", "gradcam"),
     "gradcam++": ("cam", "gradcam_plus_plus"),
@@ -37,10 +35,6 @@ METHODS: dict[str, tuple[str, str]] = {
     "occlusion": ("occlusion", "occlusion"),
     "lime": ("lime", "lime"),
 }
-
-# Titles and the slow methods are shared with the window (engine/protocol/).
-TITLES = {name: method.title for name, method in EXPLAIN_CATALOGUE.items()}
-LONG_METHODS = frozenset(name for name, method in EXPLAIN_CATALOGUE.items() if method.slow)
 
 
 class Cancelled(Exception):
@@ -102,6 +96,11 @@ def explain(
     module = importlib.import_module(f"{__name__}.{module_name}")
     function = getattr(module, function_name)
     return function(
-        model, image, target, layer=layer, options=dict(options or {}),
-        should_stop=should_stop, progress=progress,
-    )  # fmt: skip
+        model,
+        image,
+        target,
+        layer=layer,
+        options=dict(options or {}),
+        should_stop=should_stop,
+        progress=progress,
+    )

@@ -116,10 +116,15 @@ def _result(
 
 
 def gradcam(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """Grad-CAM (Selvaraju et al. 2017): ReLU(Σ_k w_k A_k), w_k = spatial mean of dS/dA_k."""
     path = cam_layer(model, target, layer)
     step = layer_gradients_fn(model, path, target)
@@ -130,10 +135,15 @@ def gradcam(
 
 
 def gradcam_plus_plus(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """Grad-CAM++ (Chattopadhay et al. 2018) with the exp-score closed form of tf-keras-vis.
 
     With Y = exp(S), the higher derivatives are powers of the first: d²Y/dA² = Y g², d³Y/dA³ =
@@ -184,10 +194,15 @@ def _masked_scores_fn(model: keras.Model, target: Target) -> Callable:
 
 
 def scorecam(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """Score-CAM (Wang et al. 2020): each channel, upsampled and min-max scaled, masks the image;
     its weight is the score the masked image gets above a black image ("increase", default), or
     with option softmax=1 the softmax over channels of the masked scores.
@@ -224,9 +239,13 @@ def scorecam(
         weights = scores - blank
     cam = np.maximum(np.tensordot(activations[..., chosen], weights, axes=([-1], [0])), 0.0)
     return _result(
-        cam.astype(np.float32), image, path, weights=weights.astype(np.float32),
-        channels=chosen, blank_score=blank,
-    )  # fmt: skip
+        cam.astype(np.float32),
+        image,
+        path,
+        weights=weights.astype(np.float32),
+        channels=chosen,
+        blank_score=blank,
+    )
 
 
 def cam_structure(model: keras.Model) -> tuple[tuple[str, ...], keras.layers.Layer]:
@@ -254,10 +273,15 @@ def cam_structure(model: keras.Model) -> tuple[tuple[str, ...], keras.layers.Lay
 
 
 def cam(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """CAM (Zhou et al. 2016): Σ_k w_k^c A_k with w^c the final Dense kernel's column for class
     c, for models whose last conv map goes through GlobalAveragePooling2D into that Dense.
 

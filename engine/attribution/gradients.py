@@ -45,9 +45,13 @@ def input_gradients_fn(model: keras.Model, target: Target) -> Callable:
 
 
 def batched_gradients(
-    model: keras.Model, target: Target, images: np.ndarray, batch: int,
-    should_stop: Callable[[], bool], progress: Callable[[float], None],
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    model: keras.Model,
+    target: Target,
+    images: np.ndarray,
+    batch: int,
+    should_stop: Callable[[], bool],
+    progress: Callable[[float], None],
+) -> tuple[np.ndarray, np.ndarray]:
     """(scores, gradients) of many images, `batch` at a time, reporting progress; Cancelled as
     soon as `should_stop()` is true between batches."""
     step = input_gradients_fn(model, target)
@@ -69,10 +73,15 @@ def _gradient(model: keras.Model, image: np.ndarray, target: Target) -> np.ndarr
 
 
 def saliency(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """Saliency (Simonyan et al. 2014): |d score / d pixel|, the largest over colour channels.
     The signed (H, W, C) gradient is in details["rgb"]."""
     grads = _gradient(model, image, target)
@@ -81,10 +90,15 @@ def saliency(
 
 
 def smoothgrad(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """SmoothGrad (Smilkov et al. 2017): the gradient averaged over `n` copies of the image with
     Gaussian noise, then |.| and the largest over channels, as saliency.
 
@@ -106,10 +120,15 @@ def smoothgrad(
 
 
 def gradient_x_input(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """Gradient × input (Shrikumar et al. 2016), summed over channels; signed. The input is
     measured from the range's low end (black), option "low" (default the image's minimum), so
     that black pixels get no attribution whatever the model's input range."""
@@ -120,10 +139,15 @@ def gradient_x_input(
 
 
 def integrated_gradients(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """Integrated gradients (Sundararajan et al. 2017): (x - x') times the path integral of the
     gradient from the baseline x' to x, by the trapezoid rule over `steps` intervals; summed over
     channels, signed.

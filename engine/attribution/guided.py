@@ -75,10 +75,15 @@ def guided_gradients(model: keras.Model, image: np.ndarray, target: Target) -> n
 
 
 def guided_backprop(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """Guided backpropagation: the largest positive part over colour channels; the signed RGB
     gradient is in details["rgb"]."""
     grads = guided_gradients(model, image, target)
@@ -87,10 +92,15 @@ def guided_backprop(
 
 
 def guided_gradcam(
-    model: keras.Model, image: np.ndarray, target: Target, *, layer: tuple[str, ...] | None = None,
-    options: Options | None = None, should_stop: Callable[[], bool] = lambda: False,
+    model: keras.Model,
+    image: np.ndarray,
+    target: Target,
+    *,
+    layer: tuple[str, ...] | None = None,
+    options: Options | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[float], None] = lambda fraction: None,
-) -> AttributionResult:  # fmt: skip
+) -> AttributionResult:
     """Guided Grad-CAM (Selvaraju et al. 2017): guided backpropagation times the upsampled
     Grad-CAM map, sharp like the first and class-specific like the second. `layer` is Grad-CAM's
     layer (default the last conv layer). details["rgb"] is the product per colour channel."""
@@ -99,6 +109,8 @@ def guided_gradcam(
     product = grads * coarse.heatmap[..., None]
     heatmap = np.maximum(product, 0.0).max(axis=-1).astype(np.float32)
     return AttributionResult(
-        heatmap=heatmap, signed=False, layer=coarse.layer,
+        heatmap=heatmap,
+        signed=False,
+        layer=coarse.layer,
         details={"rgb": product.astype(np.float32), "cam": coarse.details["cam"]},
-    )  # fmt: skip
+    )

@@ -28,9 +28,12 @@ TOP_K = 5
 def _slic(pixels: np.ndarray, n_segments: int, compactness: float) -> np.ndarray:
     if pixels.shape[-1] == 1:
         return slic(
-            pixels[..., 0], n_segments=n_segments, compactness=compactness,
-            channel_axis=None, start_label=0,
-        )  # fmt: skip
+            pixels[..., 0],
+            n_segments=n_segments,
+            compactness=compactness,
+            channel_axis=None,
+            start_label=0,
+        )
     return slic(pixels[..., :3], n_segments=n_segments, compactness=compactness, start_label=0)
 
 

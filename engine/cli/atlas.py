@@ -133,6 +133,8 @@ class FilterResult:
 
 def _compute(model, summary, info, units, recipe, is_default) -> list[FilterResult]:
     """Run the atlas, printing progress; one result per unit, in the order of `units`."""
+    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
+    # and usage errors answer at once.
     from engine.optvis.references import reference_images
     from engine.optvis.visualizer import Visualizer
     from engine.protocol import ObjectiveTerm
@@ -173,10 +175,15 @@ def _write(out: Path, stem: str, results: list[FilterResult], report: dict) -> N
         tile = to_png(result.image)
         tile.save(out / name)
         tiles.append(tile)
-        entries.append({
-            "unit": result.unit, "file": name, "activation": result.activation,
-            "quality": result.quality, "dead": result.dead,
-        })  # fmt: skip
+        entries.append(
+            {
+                "unit": result.unit,
+                "file": name,
+                "activation": result.activation,
+                "quality": result.quality,
+                "dead": result.dead,
+            }
+        )
     sheet = contact_sheet(tiles, [r.unit for r in results], [r.dead for r in results])
     sheet.save(out / "contact_sheet.png")
     text = json.dumps({**report, "filters": entries}, indent=2)
@@ -185,6 +192,8 @@ def _write(out: Path, stem: str, results: list[FilterResult], report: dict) -> N
 
 def _cache(model, layer: tuple[str, ...], recipe: Recipe, results: list[FilterResult]) -> None:
     """Store the atlas where the window looks, so it shows this layer at once."""
+    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
+    # and usage errors answer at once.
     from engine.optvis import atlas_cache
 
     weights = [w.numpy() for w in model.weights]
@@ -217,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
     recipe = _recipe(args)
     out = writable_folder(args.out)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
+    # and usage errors answer at once.
     from engine.models.introspect import describe_model
 
     model, meta, label, is_default = load_model_arg(args.model, args.random_weights)
@@ -231,10 +242,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"{label}: {info.name} {len(units)} filters, {recipe.steps} steps, seed {recipe.seed}")
     results = _compute(model, summary, info, units, recipe, is_default)
     report = {
-        "model": args.model, "model_label": label, "layer": "/".join(info.path),
-        "input_shape": list(summary.input_shape), "input_range": list(summary.input_range),
-        "recipe": recipe.to_dict(), "seed": recipe.seed,
-    }  # fmt: skip
+        "model": args.model,
+        "model_label": label,
+        "layer": "/".join(info.path),
+        "input_shape": list(summary.input_shape),
+        "input_range": list(summary.input_range),
+        "recipe": recipe.to_dict(),
+        "seed": recipe.seed,
+    }
     _write(out, "_".join(info.path), results, report)
     if not args.no_cache:
         _cache(model, info.path, recipe, results)

@@ -10,6 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.models.weights_download import ensure_weights
+from engine.protocol import LayerKind
+
 # keras.applications families trained on inputs in [-1, 1]; the others take 0-255 pixels
 # (their own preprocessing layers, or Caffe-style mean subtraction, which is close enough).
 _MINUS_ONE_TO_ONE = (
@@ -41,6 +44,8 @@ def writable_folder(path: str) -> Path:
 def load_model_arg(name: str, random_weights: bool = False):
     """(model, meta, label, is_default) for 'default', a file, a zoo name ("zoo:ResNet50" or
     "ResNet50", any case; untrained with `random_weights`) or another keras.applications name."""
+    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
+    # and usage errors answer at once.
     from engine.models.loading import load_model
     from engine.models.meta import ModelLoadError, ModelMeta
     from engine.models.preprocessing import with_preprocessing
@@ -87,8 +92,6 @@ def load_model_arg(name: str, random_weights: bool = False):
 
 def _download_with_progress(model_name: str) -> None:
     """Fetch a zoo model's ImageNet weights (if not cached), with a progress line on stderr."""
-    from engine.models.weights_download import ensure_weights
-
     terminal = sys.stderr.isatty()
     shown = {"at": 0.0, "lines": 0, "tenth": -1}
 
@@ -112,14 +115,13 @@ def _download_with_progress(model_name: str) -> None:
 
 def add_random_weights(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--random-weights", action="store_true",
+        "--random-weights",
+        action="store_true",
         help="build a zoo/keras.applications model untrained (no ImageNet download)",
-    )  # fmt: skip
+    )
 
 
 def layer_arg(summary, name: str):
-    from engine.protocol import LayerKind
-
     info = summary.resolve(tuple(name.split("/")))  # a bare name reaches into nested models
     if info is None:
         names = ", ".join(lay.name for lay in summary.walk() if lay.visualizable)

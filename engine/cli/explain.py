@@ -92,6 +92,8 @@ def run(args) -> int:
         if not name or not channel.isdigit():
             raise CliError(f"--unit {args.unit!r}: expected LAYER:CHANNEL, e.g. conv3:5")
         unit_layer, unit = tuple(name.split("/")), int(channel)
+    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
+    # and usage errors answer at once.
     from engine.attribution import Target, explain
     from engine.images.convert import ImageError, convert_image, read_image
     from engine.models.introspect import describe_model
@@ -120,9 +122,13 @@ def run(args) -> int:
     try:
         low, high = meta.input_range
         result = explain(
-            model, converted.pixels, args.method, target, layer=layer,
+            model,
+            converted.pixels,
+            args.method,
+            target,
+            layer=layer,
             options={"low": low, "high": high},
-        )  # fmt: skip
+        )
     except ValueError as error:
         raise CliError(str(error)) from None
     seconds = time.perf_counter() - started
@@ -132,12 +138,16 @@ def run(args) -> int:
     _png(colours).save(out / f"{stem}_heatmap.png")
     _png(overlay(converted.display, colours)).save(out / f"{stem}_overlay.png")
     report = {
-        "model": label, "image": str(image_path), "method": args.method,
-        "class": target.class_index, "predicted": predicted,
+        "model": label,
+        "image": str(image_path),
+        "method": args.method,
+        "class": target.class_index,
+        "predicted": predicted,
         "unit": None if unit_layer is None else {"layer": "/".join(unit_layer), "channel": unit},
         "layer": None if result.layer is None else "/".join(result.layer),
-        "signed": result.signed, "seconds": round(seconds, 4),
-    }  # fmt: skip
+        "signed": result.signed,
+        "seconds": round(seconds, 4),
+    }
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"{args.method}: wrote {stem}_heatmap.png, {stem}_overlay.png, {stem}.npy to {out}")
     return 0

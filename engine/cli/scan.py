@@ -62,6 +62,8 @@ def report(state, model_label: str) -> dict:
     """The JSON report of a state: per layer and channel, the top images and the statistics."""
     import numpy as np
 
+    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
+    # and usage errors answer at once.
     from engine.dataset.scan import top_images
 
     layers = {}
@@ -72,9 +74,12 @@ def report(state, model_label: str) -> dict:
         channels = []
         for unit in range(len(mean)):
             entry: dict[str, object]  # numbers, then the lists of top images below
-            entry = {"unit": unit, "mean": float(mean[unit]),
-                     "max": float(peak[unit]) if np.isfinite(peak[unit]) else None,
-                     "fire_fraction": float(fire[unit])}  # fmt: skip
+            entry = {
+                "unit": unit,
+                "mean": float(mean[unit]),
+                "max": float(peak[unit]) if np.isfinite(peak[unit]) else None,
+                "fire_fraction": float(fire[unit]),
+            }
             for rank in ("l2", "max"):
                 paths, scores = top_images(state, layer, unit, rank)
                 entry[f"top_{rank}"] = [
@@ -83,10 +88,16 @@ def report(state, model_label: str) -> dict:
             channels.append(entry)
         layers[name] = channels
     return {
-        "model": model_label, "fingerprint": state.fingerprint, "root": state.root,
-        "images": len(state.names), "scanned": state.count, "complete": state.complete,
-        "top_k": state.top_k, "skipped": state.skipped, "layers": layers,
-    }  # fmt: skip
+        "model": model_label,
+        "fingerprint": state.fingerprint,
+        "root": state.root,
+        "images": len(state.names),
+        "scanned": state.count,
+        "complete": state.complete,
+        "top_k": state.top_k,
+        "skipped": state.skipped,
+        "layers": layers,
+    }
 
 
 def _write(out: Path, state, model_label: str) -> None:
@@ -98,6 +109,8 @@ def _write(out: Path, state, model_label: str) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
+    # and usage errors answer at once.
     from engine.dataset.sources import folder_source
 
     shard = parse_shard(args.shard) if args.shard else None
@@ -108,6 +121,8 @@ def run_scan(args: argparse.Namespace) -> int:
         source = source.subset(source.names[shard[0] :: shard[1]])
     out = writable_folder(args.out)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
+    # and usage errors answer at once.
     from engine.dataset.scan import Scanner
     from engine.models.introspect import describe_model
 
@@ -115,9 +130,14 @@ def run_scan(args: argparse.Namespace) -> int:
     summary = describe_model(model, meta, label)
     layers = [name.strip() for name in args.layers.split(",")] if args.layers else None
     scanner = Scanner(
-        model, summary.input_shape, summary.input_range, layers, args.top_k,
-        batch_size=args.batch_size, cache=not args.no_cache,
-    )  # fmt: skip
+        model,
+        summary.input_shape,
+        summary.input_range,
+        layers,
+        args.top_k,
+        batch_size=args.batch_size,
+        cache=not args.no_cache,
+    )
     print(f"{label}: scanning {len(source.names)} images of {source.root}", flush=True)
     began, shown = time.perf_counter(), [0]
 
@@ -129,12 +149,16 @@ def run_scan(args: argparse.Namespace) -> int:
     state = scanner.scan(source, progress=progress)
     _write(out, state, label)
     elapsed = time.perf_counter() - began
-    print(f"{state.count} images scanned, {len(state.skipped)} skipped in {elapsed:.1f} s; "
-          f"wrote {out}")  # fmt: skip
+    print(
+        f"{state.count} images scanned, {len(state.skipped)} skipped in {elapsed:.1f} s; "
+        f"wrote {out}"
+    )
     return 0
 
 
 def run_merge(args: argparse.Namespace) -> int:
+    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
+    # and usage errors answer at once.
     from engine.dataset.scan import ScanState, merge_states, scan_key
     from engine.dataset.sources import folder_source
 
@@ -158,8 +182,10 @@ def run_merge(args: argparse.Namespace) -> int:
     except ValueError:
         pass
     _write(out, merged, next((label for label in labels if label), ""))
-    print(f"merged {len(states)} shards: {merged.count} images, {len(merged.skipped)} skipped; "
-          f"wrote {out}")  # fmt: skip
+    print(
+        f"merged {len(states)} shards: {merged.count} images, {len(merged.skipped)} skipped; "
+        f"wrote {out}"
+    )
     return 0
 
 

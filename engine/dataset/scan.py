@@ -81,10 +81,15 @@ class ScanState:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
-            "key": self.key, "root": self.root, "names": list(self.names),
-            "layers": ["/".join(lay) for lay in self.layers], "top_k": self.top_k,
-            "fingerprint": self.fingerprint, "count": self.count, "skipped": self.skipped,
-        }  # fmt: skip
+            "key": self.key,
+            "root": self.root,
+            "names": list(self.names),
+            "layers": ["/".join(lay) for lay in self.layers],
+            "top_k": self.top_k,
+            "fingerprint": self.fingerprint,
+            "count": self.count,
+            "skipped": self.skipped,
+        }
         arrays = {"meta": np.array(json.dumps(meta)), "done": self.done}
         for i, layer in enumerate(self.layers):
             stats = self.stats[layer]
@@ -110,9 +115,17 @@ class ScanState:
                     data[f"{i}_mean_sum"], data[f"{i}_max"], data[f"{i}_fired"], top
                 )
             return cls(
-                meta["key"], meta["root"], tuple(meta["names"]), layers, meta["top_k"],
-                meta["fingerprint"], data["done"], meta["count"], meta["skipped"], stats,
-            )  # fmt: skip
+                meta["key"],
+                meta["root"],
+                tuple(meta["names"]),
+                layers,
+                meta["top_k"],
+                meta["fingerprint"],
+                data["done"],
+                meta["count"],
+                meta["skipped"],
+                stats,
+            )
 
 
 def merge_top(scores: np.ndarray, indices: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,11 +296,13 @@ class Scanner:
         reduced = []
         for maps in outputs:
             maps = tf.cast(maps, tf.float32)
-            reduced.append({
-                "l2": tf.sqrt(tf.reduce_sum(tf.square(maps), axis=(1, 2))),
-                "max": tf.reduce_max(maps, axis=(1, 2)),
-                "mean": tf.reduce_mean(maps, axis=(1, 2)),
-            })  # fmt: skip
+            reduced.append(
+                {
+                    "l2": tf.sqrt(tf.reduce_sum(tf.square(maps), axis=(1, 2))),
+                    "max": tf.reduce_max(maps, axis=(1, 2)),
+                    "mean": tf.reduce_mean(maps, axis=(1, 2)),
+                }
+            )
         return reduced
 
     def new_state(self, source: ImageSource) -> ScanState:
@@ -298,9 +313,17 @@ class Scanner:
         }
         done = np.zeros(len(source.names), bool)
         return ScanState(
-            key, source.root, source.names, self.layers, self.top_k, self.fingerprint, done, 0,
-            {}, stats,
-        )  # fmt: skip
+            key,
+            source.root,
+            source.names,
+            self.layers,
+            self.top_k,
+            self.fingerprint,
+            done,
+            0,
+            {},
+            stats,
+        )
 
     def cached(self, source: ImageSource) -> ScanState | None:
         """The saved (maybe partial) state of scanning `source` with this model, or None."""
@@ -318,8 +341,13 @@ class Scanner:
             return
         try:
             state.save(self.cache_folder / f"{state.key}.npz")
-            summary = {"root": state.root, "images": len(state.names), "count": state.count,
-                       "skipped": len(state.skipped), "complete": state.complete}  # fmt: skip
+            summary = {
+                "root": state.root,
+                "images": len(state.names),
+                "count": state.count,
+                "skipped": len(state.skipped),
+                "complete": state.complete,
+            }
             temporary = self.cache_folder / f"{state.key}.json.tmp"
             temporary.write_text(json.dumps(summary), encoding="utf-8")
             os.replace(temporary, self.cache_folder / f"{state.key}.json")
@@ -482,10 +510,17 @@ def merge_states(states: Sequence[ScanState], key: str | None = None) -> ScanSta
         done[_remap(state, position)[:-1]] = state.done
     skipped = {name: why for state in states for name, why in state.skipped.items()}
     return ScanState(
-        key or digest(sorted(state.key for state in states))[:32], first.root, tuple(names),
-        first.layers, first.top_k, first.fingerprint, done,
-        sum(state.count for state in states), skipped, stats,
-    )  # fmt: skip
+        key or digest(sorted(state.key for state in states))[:32],
+        first.root,
+        tuple(names),
+        first.layers,
+        first.top_k,
+        first.fingerprint,
+        done,
+        sum(state.count for state in states),
+        skipped,
+        stats,
+    )
 
 
 def _remap(state: ScanState, position: dict[str, int]) -> np.ndarray:

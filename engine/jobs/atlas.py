@@ -54,9 +54,15 @@ def run_atlas(
                 )
                 results[unit] = (chunk.images[k], activation, quality, is_dead)
             yield AtlasTile(
-                request.request_id, request.layer, unit, chunk.images[k].copy(), activation,
-                quality, is_dead, chunk.final,
-            )  # fmt: skip
+                request.request_id,
+                request.layer,
+                unit,
+                chunk.images[k].copy(),
+                activation,
+                quality,
+                is_dead,
+                chunk.final,
+            )
         if chunk.final:
             done += len(chunk.units)
             yield AtlasProgress(request.request_id, request.layer, done, len(units))
@@ -73,10 +79,15 @@ def _cached_tiles(request: Atlas, units, cached: atlas_cache.CachedAtlas) -> Job
         k = index[unit]
         quality = float(cached.qualities[k])
         yield AtlasTile(
-            request.request_id, request.layer, unit, cached.images[k].copy(),
-            float(cached.activations[k]), None if np.isnan(quality) else quality,
-            bool(cached.dead[k]), True,
-        )  # fmt: skip
+            request.request_id,
+            request.layer,
+            unit,
+            cached.images[k].copy(),
+            float(cached.activations[k]),
+            None if np.isnan(quality) else quality,
+            bool(cached.dead[k]),
+            True,
+        )
     return Done(
         AtlasProgress(request.request_id, request.layer, len(units), len(units), from_cache=True)
     )

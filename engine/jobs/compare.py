@@ -95,8 +95,9 @@ def run_compare(
     for name, side in sides.items():
         if results[name].note or cancelled:
             continue  # this side cannot show the unit, or the user stopped the comparison
-        yield Status(f"Comparing: visualizing {request.layer[-1]} #{request.unit} in {name}…",
-                     busy=True)  # fmt: skip
+        yield Status(
+            f"Comparing: visualizing {request.layer[-1]} #{request.unit} in {name}…", busy=True
+        )
         grown = yield from _grow(name, side, request, inputs[name], should_stop)
         cancelled = grown.outcome.reason == "cancelled"
         results[name] = _with_image(results[name], grown)
@@ -133,8 +134,9 @@ def _measure(
             value = float(feature_map.mean())
         else:
             value = float(maps[request.unit])
-    found = CompareSide(name, summary.name, summary.description, feature_map, value,
-                        predictions, note=note)  # fmt: skip
+    found = CompareSide(
+        name, summary.name, summary.description, feature_map, value, predictions, note=note
+    )
     return found, converted.display
 
 
@@ -147,8 +149,10 @@ def unit_problem(name: str, summary: ModelSummary, layer: tuple[str, ...], unit:
     if not info.visualizable:
         return f"model {name}'s layer {label!r} ({info.type_name}) has no channels or units"
     if not 0 <= unit < info.size:
-        return (f"model {name}'s layer {label!r} has {info.size} {info.kind.value} "
-                f"(#0 to #{info.size - 1}); there is no #{unit}")  # fmt: skip
+        return (
+            f"model {name}'s layer {label!r} has {info.size} {info.kind.value} "
+            f"(#0 to #{info.size - 1}); there is no #{unit}"
+        )
     return ""
 
 
@@ -168,8 +172,14 @@ def _grow(
             snapshot = next(run)
         except StopIteration as ended:
             return ended.value
-        yield CompareFrame(request.request_id, name, snapshot.step, recipe.steps,
-                           tiled(snapshot.images), snapshot.objectives)  # fmt: skip
+        yield CompareFrame(
+            request.request_id,
+            name,
+            snapshot.step,
+            recipe.steps,
+            tiled(snapshot.images),
+            snapshot.objectives,
+        )
 
 
 def _with_image(found: CompareSide, grown: RunResult) -> CompareSide:
@@ -188,10 +198,15 @@ def _comparison(request: Compare, results: dict[str, CompareSide], note: str) ->
     a, b = results["A"], results["B"]
     correlation = map_correlation(a.feature_map, b.feature_map)
     return Comparison(
-        request.request_id, request.layer, request.unit, a, b,
+        request.request_id,
+        request.layer,
+        request.unit,
+        a,
+        b,
         verdict(a, b, correlation, f"{LayerPath(request.layer)} #{request.unit}"),
-        correlation, note,
-    )  # fmt: skip
+        correlation,
+        note,
+    )
 
 
 def map_correlation(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
@@ -213,8 +228,9 @@ def verdict(a: CompareSide, b: CompareSide, correlation: float | None, unit: str
         top_a, top_b = a.predictions[0], b.predictions[0]
         if top_a.name != top_b.name:
             return f"B's top class differs: {top_a.name!r} vs {top_b.name!r}"
-        same = (f"Same top class {top_a.name!r} (A {top_a.probability:.0%}, "
-                f"B {top_b.probability:.0%})")  # fmt: skip
+        same = (
+            f"Same top class {top_a.name!r} (A {top_a.probability:.0%}, B {top_b.probability:.0%})"
+        )
     else:
         same = ""
     if correlation is not None:

@@ -68,21 +68,32 @@ def run_explain(
     started = time.perf_counter()
     try:
         result = explain(
-            model, pixels, request.method, target, layer=request.layer,
+            model,
+            pixels,
+            request.method,
+            target,
+            layer=request.layer,
             options={"low": low, "high": high, **dict(request.options)},
-            should_stop=should_stop, progress=report,
-        )  # fmt: skip
+            should_stop=should_stop,
+            progress=report,
+        )
     except Cancelled:
         return Done(None, EndReason.CANCELLED)
     yield from ()  # a job like any other, though all it has comes at the end
     return Done(
         Explanation(
-            request.request_id, request.method, class_index, label, result.layer,
+            request.request_id,
+            request.method,
+            class_index,
+            label,
+            result.layer,
             np.array(result.heatmap, dtype=np.float32, copy=True),
-            np.array(display, copy=True), result.signed,
-            time.perf_counter() - started, dict(result.details),
+            np.array(display, copy=True),
+            result.signed,
+            time.perf_counter() - started,
+            dict(result.details),
         )
-    )  # fmt: skip
+    )
 
 
 def run_walk(

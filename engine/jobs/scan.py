@@ -66,16 +66,22 @@ def run_scan(
         state, from_cache = scanner.scan(source, should_stop, progress), False
     context.source, context.state = source, state
     yield ScanSummary(
-        request.request_id, str(request.folder or "built-in images"), state.count,
+        request.request_id,
+        str(request.folder or "built-in images"),
+        state.count,
         len(state.skipped),
         {layer: state.fire_fraction(layer) for layer in state.layers},
         {layer: state.mean(layer) for layer in state.layers},
         {layer: np.asarray(state.stats[layer].max) for layer in state.layers},
-    )  # fmt: skip
+    )
     last = ScanProgress(
-        request.request_id, state.count, len(state.names), len(state.skipped),
-        from_cache=from_cache, message=_skipped_text(state),
-    )  # fmt: skip
+        request.request_id,
+        state.count,
+        len(state.names),
+        len(state.skipped),
+        from_cache=from_cache,
+        message=_skipped_text(state),
+    )
     return Done(last, EndReason.FINISHED if state.complete else EndReason.CANCELLED)
 
 
@@ -98,9 +104,16 @@ def run_top_images(
     if request.projection != "none" and len(images):
         projections = _projections(model, summary, images, layer, request.unit, request.projection)
     yield TopImages(
-        request.request_id, layer, request.unit, request.rank_by, images, maps,
-        np.asarray(scores), names, projections,
-    )  # fmt: skip
+        request.request_id,
+        layer,
+        request.unit,
+        request.rank_by,
+        images,
+        maps,
+        np.asarray(scores),
+        names,
+        projections,
+    )
     return Done()
 
 
@@ -113,10 +126,15 @@ def _projections(model, summary, images, layer, unit, method) -> np.ndarray:
     # `images` are what the window shows (grey or RGB); the model may take other channel counts.
     channels = summary.input_shape[-1]
     maps = [
-        explain(model, low + (high - low) * to_model_channels(image, channels), name, target,
-                options={"low": low, "high": high}).heatmap
+        explain(
+            model,
+            low + (high - low) * to_model_channels(image, channels),
+            name,
+            target,
+            options={"low": low, "high": high},
+        ).heatmap
         for image in images
-    ]  # fmt: skip
+    ]
     return np.stack(maps).astype(np.float32)
 
 

@@ -75,22 +75,33 @@ def run_visualization(
             result: RunResult = ended.value
             break
         yield Frame(
-            request_id, target.layer, target.unit, snapshot.step, steps,
-            tiled(snapshot.images), snapshot.objectives, snapshot.milestone,
-        )  # fmt: skip
+            request_id,
+            target.layer,
+            target.unit,
+            snapshot.step,
+            steps,
+            tiled(snapshot.images),
+            snapshot.objectives,
+            snapshot.milestone,
+        )
     reason = RUN_END[result.outcome.reason]
     if result.resumable is not None:
         stopped.keep(request_id, target, result.resumable)
     predictions = predict(result.images[:1]) if target.is_class else ()
     finished = RunFinished(
-        request_id, target.layer, target.unit, result.outcome.steps_done,
-        tiled(result.images), result.activation, predictions,
+        request_id,
+        target.layer,
+        target.unit,
+        result.outcome.steps_done,
+        tiled(result.images),
+        result.activation,
+        predictions,
         activation=result.activation,
         # A cancelled run may be the window closing: no time for the reference set.
         quality=None if reason is EndReason.CANCELLED else quality(result.activation),
         restarted=result.restarted,
         resumable=result.resumable is not None,
-    )  # fmt: skip
+    )
     return Done(finished, reason)
 
 

@@ -149,9 +149,11 @@ def imagenet_class_names() -> tuple[str, ...] | None:
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Keras prints "Downloading data from …"
             path = keras.utils.get_file(
-                "imagenet_class_index.json", CLASS_INDEX_URL, cache_subdir="models",
+                "imagenet_class_index.json",
+                CLASS_INDEX_URL,
+                cache_subdir="models",
                 file_hash="c2c37ea517e94d9795004a39431a14cb",
-            )  # fmt: skip
+            )
         index = json.loads(Path(path).read_text(encoding="utf-8"))
         return tuple(str(index[str(k)][1]) for k in range(1000))
     except Exception:  # offline, a broken cache file: the caller falls back to numbers

@@ -106,10 +106,12 @@ class Program:
         self.sign = tf.Variable(1.0, trainable=False)
         self._rng = tf.random.Generator.from_seed(0)
         self._moments = [
-            (tf.Variable(tf.zeros_like(v), trainable=False),
-             tf.Variable(tf.zeros_like(v), trainable=False))
+            (
+                tf.Variable(tf.zeros_like(v), trainable=False),
+                tf.Variable(tf.zeros_like(v), trainable=False),
+            )
             for v in self.param.variables
-        ]  # fmt: skip
+        ]
         self._t = tf.Variable(0.0, trainable=False)
         self._step = tf.function(self._graph_step)
         self._blur = tf.function(self._graph_blurred)

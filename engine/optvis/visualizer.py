@@ -75,8 +75,16 @@ class AtlasChunk:
 
 def _static_key(recipe: Recipe) -> tuple:
     """The parts of a recipe baked into a compiled step (others are variables)."""
-    return (recipe.param, recipe.decorrelate, recipe.pad, recipe.scales, recipe.rotate > 0,
-            recipe.optimizer, recipe.normalize_grad, recipe.lp_p)  # fmt: skip
+    return (
+        recipe.param,
+        recipe.decorrelate,
+        recipe.pad,
+        recipe.scales,
+        recipe.rotate > 0,
+        recipe.optimizer,
+        recipe.normalize_grad,
+        recipe.lp_p,
+    )
 
 
 class Visualizer:
@@ -210,10 +218,18 @@ class Visualizer:
         """
         height, width, channels = model_size(self.input_shape)
         search = replace(
-            recipe, batch=RESCUE_CANDIDATES, param="pixel", optimizer="adam",
-            learning_rate=0.05, normalize_grad=False, octaves=1, diversity=0.0,
-            steps=RESCUE_STEPS, converge_window=0, blur_every=0,
-        )  # fmt: skip
+            recipe,
+            batch=RESCUE_CANDIDATES,
+            param="pixel",
+            optimizer="adam",
+            learning_rate=0.05,
+            normalize_grad=False,
+            octaves=1,
+            diversity=0.0,
+            steps=RESCUE_STEPS,
+            converge_window=0,
+            blur_every=0,
+        )
         rng = np.random.default_rng(recipe.seed + 1)
         starts = []
         for k in range(RESCUE_CANDIDATES):
