@@ -45,7 +45,7 @@ def naive_rate(model, layers, source, names, value_range, top_k: int) -> float:
     import keras
     import numpy as np
 
-    from engine.dataset.scan import LayerStats, update_stats
+    from engine.dataset.state import LayerStats, update_stats
     from engine.images.convert import convert_image, read_image
     from engine.models.surgery import find_layer
 

@@ -65,7 +65,8 @@ def folder(tmp_path):
 
 
 def test_top_k_and_statistics_match_brute_force(tiny_conv_model, folder):
-    from engine.dataset.scan import Scanner, top_images
+    from engine.dataset.scan import Scanner
+    from engine.dataset.state import top_images
 
     scanner = Scanner(tiny_conv_model, (16, 16, 3), (0.0, 1.0), top_k=5, batch_size=16, cache=False)
     assert scanner.layers == (("conv_a",), ("pool_a",), ("conv_b",))
@@ -199,7 +200,7 @@ def test_nested_sub_model_layers_are_scanned(nested_model, tmp_path):
 # Keras's own model.save of a Variable warns under NumPy 2; nothing of ours.
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_cli_shards_merge_to_the_full_scan(tiny_conv_model, folder, tmp_path):
-    from engine.dataset.scan import ScanState
+    from engine.dataset.state import ScanState
     from main import main
 
     model_file = tmp_path / "tiny.keras"

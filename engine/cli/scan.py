@@ -64,7 +64,7 @@ def report(state, model_label: str) -> dict:
 
     # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
     # and usage errors answer at once.
-    from engine.dataset.scan import top_images
+    from engine.dataset.state import top_images
 
     layers = {}
     for layer in state.layers:
@@ -159,8 +159,9 @@ def run_scan(args: argparse.Namespace) -> int:
 def run_merge(args: argparse.Namespace) -> int:
     # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
     # and usage errors answer at once.
-    from engine.dataset.scan import ScanState, merge_states, scan_key
+    from engine.dataset.scan import scan_key
     from engine.dataset.sources import folder_source
+    from engine.dataset.state import ScanState, merge_states
 
     states, labels = [], []
     for folder in args.shards:

@@ -11,8 +11,9 @@ import keras
 import numpy as np
 
 from engine.attribution import Target, explain
-from engine.dataset.scan import Scanner, ScanState, top_image_maps
+from engine.dataset.scan import Scanner, top_image_maps
 from engine.dataset.sources import ImageSource, builtin_images, folder_source
+from engine.dataset.state import ScanState
 from engine.images.channels import to_model_channels
 from engine.jobs.job import Done, Emit, Job, ShouldStop
 from engine.protocol import (
