@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.anatomy.filter_bank import CONV_TYPES, conv_layer, filter_bank
 from engine.models.surgery import find_layer, node_in
-from engine.protocol import Circuit, CircuitLink
+from engine.protocol import Circuit, CircuitLink, LayerPath
 
 # Layers whose output channel c is a function of input channel c alone.
 _PASS_THROUGH = tuple(
@@ -86,7 +86,7 @@ class Origin:
 
 
 def _label(path: tuple[str, ...]) -> str:
-    return "/".join(path)
+    return str(LayerPath(path))
 
 
 def _stop(frames, op, channel, path, notes, why) -> Origin:

@@ -31,6 +31,7 @@ from engine.attribution.common import (
     target_kind,
 )
 from engine.models.surgery import find_layer, outer_input_tensor
+from engine.protocol import LayerPath
 
 Options = dict[str, float]
 
@@ -46,7 +47,7 @@ def cam_layer(model: keras.Model, target: Target, layer: tuple[str, ...] | None)
         path = last_conv_layer(model)
     shape = find_layer(model, path).output.shape
     if len(shape) != 4:
-        raise ValueError(f"layer {'/'.join(path)!r} has output shape {shape}, expected 4-D")
+        raise ValueError(f"layer {str(LayerPath(path))!r} has output shape {shape}, expected 4-D")
     return path
 
 
@@ -72,7 +73,7 @@ def _conv_at_or_before(model: keras.Model, unit_layer: tuple[str, ...]) -> tuple
         for path, candidate in layers:
             if accept(candidate) and not isinstance(candidate, keras.Model):
                 return path
-    raise ValueError(f"no layer with a 4-D output in front of {'/'.join(unit_layer)!r}")
+    raise ValueError(f"no layer with a 4-D output in front of {str(LayerPath(unit_layer))!r}")
 
 
 def layer_gradients_fn(model: keras.Model, layer: tuple[str, ...], target: Target) -> Callable:
@@ -98,7 +99,7 @@ def layer_gradients_fn(model: keras.Model, layer: tuple[str, ...], target: Targe
         compiled.get_concrete_function()
         if disconnected:
             raise ValueError(
-                f"the target does not depend on layer {'/'.join(layer)!r}: pick a layer in "
+                f"the target does not depend on layer {str(LayerPath(layer))!r}: pick a layer in "
                 "front of the explained unit"
             )
         return compiled
@@ -293,7 +294,7 @@ def cam(
     if target.unit_layer is not None and find_layer(model, tuple(target.unit_layer)) is not dense:
         raise ValueError(
             f"CAM explains units of the final Dense {dense.name!r} only, not of "
-            f"{'/'.join(target.unit_layer)!r}; use Grad-CAM for inner units"
+            f"{str(LayerPath(target.unit_layer))!r}; use Grad-CAM for inner units"
         )
     unit = target.index  # the class, or the unit of that final Dense
     classes = int(dense.kernel.shape[-1])

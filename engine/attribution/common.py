@@ -25,6 +25,7 @@ from engine.models.surgery import (
     outer_input_tensor,
     truncate,
 )
+from engine.protocol import LayerPath
 
 # The layers Grad-CAM and friends treat as "a conv layer" (Conv1D/3D have no 2-D maps).
 CONV_TYPES: tuple[type, ...] = (
@@ -107,7 +108,7 @@ def reduce_to_score(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
 def _check_index(model: keras.Model, target: Target) -> None:
     if target.unit_layer is not None:
         size = find_layer(model, tuple(target.unit_layer)).output.shape[-1]
-        what = f"layer {'/'.join(target.unit_layer)!r}"
+        what = f"layer {str(LayerPath(target.unit_layer))!r}"
     else:
         size = model.outputs[0].shape[-1]
         what = f"model {model.name!r} output"

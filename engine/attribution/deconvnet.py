@@ -24,6 +24,7 @@ import tensorflow as tf
 from engine.attribution import AttributionResult, Cancelled, Target
 from engine.attribution.common import activations_and_score_fn, cached, last_conv_layer
 from engine.models.surgery import find_layer, truncate
+from engine.protocol import LayerPath
 
 # Layers that are the identity at inference: stepped over both ways.
 _IDENTITY_TYPES: tuple[type, ...] = (
@@ -266,8 +267,8 @@ def deconvnet(
     shape = tuple(find_layer(model, path).output.shape)
     if len(shape) != 4:
         raise ValueError(
-            f"deconvnet explains units of conv layers; layer {'/'.join(path)!r} has output shape "
-            f"{shape}, expected 4-D: pick a conv or pooling layer"
+            f"deconvnet explains units of conv layers; layer {str(LayerPath(path))!r} has "
+            f"output shape {shape}, expected 4-D: pick a conv or pooling layer"
         )
     forward, backward = _compiled(model, path)
     images = tf.convert_to_tensor(image[None], tf.float32)
@@ -301,7 +302,7 @@ def _replay(
     """The compiled forward pass, checked against the model: the flattened layer list differs
     from what the model computes when it branches (a skip connection, two towers)."""
     error = (
-        f"deconvnet needs a plain chain of layers up to {'/'.join(path)!r}; "
+        f"deconvnet needs a plain chain of layers up to {str(LayerPath(path))!r}; "
         f"model {model.name!r} branches or merges on the way"
     )
     try:

@@ -27,6 +27,7 @@ from engine.cli.common import (
     load_model_arg,
     writable_folder,
 )
+from engine.protocol import LayerPath
 from engine.protocol.display import screen_colours
 from engine.protocol.recipe import PRESETS, Recipe
 
@@ -244,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     report = {
         "model": args.model,
         "model_label": label,
-        "layer": "/".join(info.path),
+        "layer": str(LayerPath(info.path)),
         "input_shape": list(summary.input_shape),
         "input_range": list(summary.input_range),
         "recipe": recipe.to_dict(),

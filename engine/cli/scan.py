@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from engine.cli.common import CliError, Parser, add_random_weights, load_model_arg, writable_folder
+from engine.protocol import LayerPath
 
 STATE_FILE = "scan.npz"
 REPORT_FILE = "scan.json"
@@ -68,7 +69,7 @@ def report(state, model_label: str) -> dict:
 
     layers = {}
     for layer in state.layers:
-        name = "/".join(layer)
+        name = str(LayerPath(layer))
         mean, fire = state.mean(layer), state.fire_fraction(layer)
         peak = state.stats[layer].max
         channels = []

@@ -23,6 +23,7 @@ from engine.dataset.state import LayerStats, ScanState, top_images, update_stats
 from engine.images.convert import ImageError, convert_image
 from engine.models.surgery import find_layer, layer_output, model_input_tensor, outer_input_tensor
 from engine.optvis.atlas_cache import cache_dir, weights_fingerprint
+from engine.protocol import LayerPath
 
 BATCH_SIZE = 64
 SAVE_EVERY = 8  # batches between saves of a running scan
@@ -95,7 +96,7 @@ def scan_key(
     fingerprint: str, source: ImageSource, layers: Sequence[tuple[str, ...]], top_k: int
 ) -> str:
     """The cache key: model weights, folder, its files (sizes, times), layers and k."""
-    layer_text = ",".join("/".join(layer) for layer in layers)
+    layer_text = ",".join(str(LayerPath(layer)) for layer in layers)
     return digest([fingerprint, source.root, source.signature, layer_text, top_k])[:32]
 
 
@@ -139,7 +140,7 @@ class Scanner:
         for layer, tensor in zip(self.layers, self.extractor.outputs, strict=True):
             if len(tensor.shape) != 4:
                 raise ValueError(
-                    f"layer {'/'.join(layer)!r} has output shape {tensor.shape}, expected 4-D"
+                    f"layer {str(LayerPath(layer))!r} has output shape {tensor.shape}, expected 4-D"
                 )
         self._reduce = tf.function(self._reductions, reduce_retracing=True)
 

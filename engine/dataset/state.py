@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.dataset.sources import digest
+from engine.protocol import LayerPath
 
 RANKINGS = ("l2", "max")
 
@@ -73,7 +74,7 @@ class ScanState:
             "key": self.key,
             "root": self.root,
             "names": list(self.names),
-            "layers": ["/".join(lay) for lay in self.layers],
+            "layers": [str(LayerPath(lay)) for lay in self.layers],
             "top_k": self.top_k,
             "fingerprint": self.fingerprint,
             "count": self.count,
@@ -170,13 +171,15 @@ def top_images(
     """The best images of one channel, best first, and their scores."""
     layer = tuple(layer.split("/")) if isinstance(layer, str) else tuple(layer)
     if layer not in state.stats:
-        known = ", ".join("/".join(lay) for lay in state.layers)
-        raise ValueError(f"layer {'/'.join(layer)!r} was not scanned; scanned: {known}")
+        known = ", ".join(str(LayerPath(lay)) for lay in state.layers)
+        raise ValueError(f"layer {str(LayerPath(layer))!r} was not scanned; scanned: {known}")
     if rank_by not in RANKINGS:
         raise ValueError(f"rank_by {rank_by!r}: expected one of {', '.join(RANKINGS)}")
     scores, indices = state.stats[layer].top[rank_by]
     if not 0 <= unit < scores.shape[0]:
-        raise ValueError(f"layer {'/'.join(layer)!r} has {scores.shape[0]} channels, no #{unit}")
+        raise ValueError(
+            f"layer {str(LayerPath(layer))!r} has {scores.shape[0]} channels, no #{unit}"
+        )
     found = indices[unit] >= 0
     paths = [Path(state.root) / state.names[i] for i in indices[unit][found]]
     return paths, scores[unit][found].copy()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import keras
 
+from engine.protocol import LayerPath
+
 
 def find_layer(model: keras.Model, path: tuple[str, ...]) -> keras.layers.Layer:
     """The layer at `path` (names through nested sub-models); ValueError names what is missing."""
@@ -17,11 +19,11 @@ def find_layer(model: keras.Model, path: tuple[str, ...]) -> keras.layers.Layer:
     for depth, name in enumerate(path):
         sublayers = getattr(current, "layers", None)
         if sublayers is None:
-            parent = "/".join(path[:depth])
+            parent = str(LayerPath(path[:depth]))
             raise ValueError(f"layer {parent!r} has no sub-layers, so {name!r} cannot be inside it")
         match = next((layer for layer in sublayers if layer.name == name), None)
         if match is None:
-            where = "/".join(path[:depth]) or model.name
+            where = str(LayerPath(path[:depth])) or model.name
             raise ValueError(f"no layer named {name!r} in {where!r}")
         current = match
     return current

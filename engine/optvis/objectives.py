@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from engine.models.surgery import linearized
-from engine.protocol import ObjectiveTerm
+from engine.protocol import LayerPath, ObjectiveTerm
 
 # The terms are plain values the window builds too.
 Term = ObjectiveTerm
@@ -50,12 +50,14 @@ class Objective:
             index = self._layer_index(term.layer)
             if not 0 <= term.unit < self.sizes[index]:
                 raise ValueError(
-                    f"unit {term.unit} is out of range: layer {'/'.join(term.layer)!r} "
+                    f"unit {term.unit} is out of range: layer {str(LayerPath(term.layer))!r} "
                     f"has {self.sizes[index]}"
                 )
             units[t, :] = term.unit
             if term.neuron is not None and self.ranks[index] != 4:
-                raise ValueError(f"layer {'/'.join(term.layer)!r} has no positions for a neuron")
+                raise ValueError(
+                    f"layer {str(LayerPath(term.layer))!r} has no positions for a neuron"
+                )
         if units_per_image is not None:
             units[0, :] = np.asarray(units_per_image, np.int32)
         structure = tuple(self._layer_index(term.layer) for term in terms)
@@ -101,7 +103,9 @@ class Objective:
         try:
             return self.layers.index(tuple(layer))
         except ValueError:
-            raise ValueError(f"layer {'/'.join(layer)!r} is not part of this objective") from None
+            raise ValueError(
+                f"layer {str(LayerPath(layer))!r} is not part of this objective"
+            ) from None
 
 
 def diversity(activations: tf.Tensor) -> tf.Tensor:
