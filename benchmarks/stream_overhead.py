@@ -75,14 +75,14 @@ class Windowed:
         self.engine = EngineThread()
         self.window = MainWindow(self.engine, settings)
         self.finished = []
-        self.window.visualization_finished.connect(self.finished.append)
+        self.window.runs.finished.connect(self.finished.append)
         self.window.show()
         self.engine.start()
         shown = []
-        self.window.model_shown.connect(shown.append)
-        self.window.open_model(None)
-        _wait(lambda: shown, self.window.model_shown)
-        self.window.select_layer(LAYER)
+        self.window.models.shown.connect(lambda summary, _request: shown.append(summary))
+        self.window.models.open_model(None)
+        _wait(lambda: shown, self.window.models.shown)
+        self.window.layers.select_layer(LAYER)
         self.settle()
 
     def settle(self) -> None:
@@ -93,19 +93,19 @@ class Windowed:
 
     def run(self, recipe, unit: int) -> float:
         """Steps per second of one visualization shown in the window."""
-        self.window.controls.set_settings(recipe)
+        self.window.ui.controls.set_settings(recipe)
         self.finished.clear()
-        frames_before = self.window.frames_shown
+        frames_before = self.window.runs.painter.frames_shown
         began, gui_began = time.perf_counter(), time.thread_time()
-        self.window.visualize(unit)
-        _wait(lambda: self.finished, self.window.visualization_finished)
+        self.window.runs.visualize(unit)
+        _wait(lambda: self.finished, self.window.runs.finished)
         elapsed = time.perf_counter() - began
         # CPU the GUI thread (this one) burnt meanwhile: on 2 cores it is taken from the engine.
         self.gui_cpu_s = time.thread_time() - gui_began
         done = self.finished[0]
-        if done.steps_done != recipe.steps or done.reason != "steps":
-            raise RuntimeError(f"the windowed run ended early: {done.reason} at {done.steps_done}")
-        self.repaints = self.window.frames_shown - frames_before
+        if done.steps_done != recipe.steps:
+            raise RuntimeError(f"the windowed run ended early, at step {done.steps_done}")
+        self.repaints = self.window.runs.painter.frames_shown - frames_before
         self.settle()
         return done.steps_done / elapsed
 

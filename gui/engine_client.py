@@ -64,7 +64,6 @@ class Job(QObject):
     def __init__(self, request: Request) -> None:
         super().__init__()
         self.request = request
-        self.result: JobEnded | None = None  # how it ended, once it has
 
     @property
     def request_id(self) -> int:
@@ -74,10 +73,6 @@ class Job(QObject):
         """Connect each slot to the signal of its name ("frame", "ended", ...)."""
         for name, slot in slots.items():
             getattr(self, name).connect(slot)
-
-    def is_running(self) -> bool:
-        """Neither ended nor dropped."""
-        return self.result is None and not self.signalsBlocked()
 
     def drop(self) -> None:
         """Receive nothing more; the engine cancels the request by itself when a newer one of
@@ -89,7 +84,6 @@ class Job(QObject):
 
     def end(self, ended: JobEnded) -> None:
         """The engine's last word on this job (EngineClient calls this)."""
-        self.result = ended
         self.ended.emit(ended)
         self.blockSignals(True)
 
@@ -108,8 +102,8 @@ class EngineClient(QObject):
         self._unwatched: set[int] = set()  # requests submitted without a job
         for name in RESULT_SIGNALS:
             getattr(engine, name).connect(partial(self._on_engine_result, name))
-        engine.ended.connect(self._on_engine_ended)
-        engine.status.connect(self._on_engine_status)
+        for name, slot in (("ended", self._on_engine_ended), ("status", self._on_engine_status)):
+            getattr(engine, name).connect(slot)
 
     def start(self, request: Request, **slots: Callable[..., object]) -> Job:
         """Submit `request` as a job; `slots` connect its signals by name before it goes out."""

@@ -83,7 +83,7 @@ class MainWindow(QMainWindow):
             (ui.recent_models_menu, ui.recent_images_menu), ui.active_canvas,
             self.run_files.export_stem,
         )  # fmt: skip
-        self.actions = build_menus(
+        self.menu_actions = build_menus(
             self,
             self._menu_slots(),
             open_zoo=self.models.open_model,
@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         self.models.title_changed.connect(self.setWindowTitle)
         self.model_input.chosen.connect(self.models.open_like)
         self.training.trained.connect(self.models.open_model)
-        self.runs.resumable_changed.connect(self.actions["continue"].setEnabled)
+        self.runs.resumable_changed.connect(self.menu_actions["continue"].setEnabled)
 
     def _lay_out(self) -> None:
         self.setCentralWidget(self.ui.central)
@@ -160,11 +160,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("convscope")
         self.ui.controls.restore(self.settings)
         geometry = self.settings.value(GEOMETRY_KEY)
-        if geometry is None or not self.restoreGeometry(geometry):  # type: ignore[arg-type]
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 860)
         columns = self.settings.value(COLUMNS_KEY)
         if columns is not None:
-            self.ui.columns.restoreState(columns)  # type: ignore[arg-type]
+            self.ui.columns.restoreState(columns)
 
     # ------------------------------------------------------------------ events
 

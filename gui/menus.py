@@ -97,8 +97,8 @@ def build_menus(
     recent: tuple[QMenu, QMenu],
 ) -> dict[str, QAction]:
     """Fill the menu bar of `window` and return its actions by name ("open_image",
-    "zoo:VGG16:random", "tab:explain", ...): each of ACTIONS calls `slots[name]`; `recent`
-    are the submenus of recent models and images."""
+    "zoo:VGG16:random", "tab:explain", ...): each action of ACTIONS calls `slots[name]`;
+    `recent` are the submenus of recent models and images."""
 
     def _action(slot: Slot, text: str, shortcut: object = None, tip: str = "") -> QAction:
         action = QAction(text, window)

@@ -106,13 +106,13 @@ class Startup(QObject):
 
     def _take_screenshot(self) -> None:
         picture = self._window.grab()
-        if not picture.save(self._screenshot):
+        if not self._screenshot or not picture.save(self._screenshot):
             print(f"convscope: could not write {self._screenshot}", file=sys.stderr)
             self.exit_code = 1
         else:
             print(f"convscope: wrote {self._screenshot}")
         self._window.close()
-        QApplication.instance().exit(self.exit_code)
+        QApplication.exit(self.exit_code)
 
     def _on_timeout(self) -> None:
         print("convscope: gave up waiting for the visualization", file=sys.stderr)

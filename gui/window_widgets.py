@@ -69,7 +69,9 @@ class WindowWidgets:
         self.atlas_bar = AtlasBar()
         self.controls = AscentControls(store=settings)
         self.status_label = QLabel("Starting…")
-        self.busy = QProgressBar(maximumWidth=120, maximumHeight=14, textVisible=False)
+        self.busy = QProgressBar()
+        self.busy.setMaximumSize(120, 14)
+        self.busy.setTextVisible(False)
         self.busy.setRange(0, 0)  # indeterminate: the engine says what, not how far
         self.model_label = QLabel("")
         # File › Open Recent Model / Image; the files controller fills them.

@@ -115,19 +115,25 @@ def saved_models(tmp_path_factory, tiny_conv_model, nested_model):
 
 
 @pytest.fixture
-def real_window(qtbot):
+def real_engine():
+    """The real engine thread, not started yet (real_window starts it)."""
+    from engine.worker import EngineThread
+
+    return EngineThread()
+
+
+@pytest.fixture
+def real_window(qtbot, real_engine):
     """The window with the real engine thread and the built-in model loaded; closed and the
     thread joined afterwards."""
-    from engine.worker import EngineThread
     from gui.main_window import MainWindow
 
-    engine = EngineThread()
-    window = MainWindow(engine)
+    window = MainWindow(real_engine)
     qtbot.addWidget(window)
     window.show()
-    engine.start()
-    with qtbot.waitSignal(window.model_shown, timeout=60_000):
-        window.open_model(None)
+    real_engine.start()
+    with qtbot.waitSignal(window.models.shown, timeout=60_000):
+        window.models.open_model(None)
     yield window
     window.close()
-    assert engine.wait(5_000)
+    assert real_engine.wait(5_000)

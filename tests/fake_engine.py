@@ -1,7 +1,11 @@
-"""A stand-in for EngineThread: the same signals, no TensorFlow; it records what it is asked.
+"""A stand-in for EngineThread: the same signals and methods, no TensorFlow; it records what it
+is asked and answers only when a test tells it to.
 
 Tests drive the window with it by emitting results as the real engine would, e.g.
-`engine.frame.emit(frame)`, and check `engine.requests` for what the window submitted.
+`engine.stream(request, steps)` or `engine.frame.emit(frame)`, end a job with
+`engine.end(request, EndReason.FINISHED, value)` (what the real engine sends last for every
+request), and check `engine.requests` for what the window submitted.
+tests/test_engine_contract.py checks that the signals and methods are EngineThread's.
 """
 
 from __future__ import annotations
@@ -11,26 +15,36 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.protocol import (
     Ascend,
+    Atlas,
     AtlasProgress,
     AtlasTile,
     Circuit,
     CircuitLink,
+    ContinueRun,
+    EndReason,
+    EngineFailure,
     Explain,
     Explanation,
+    FailureKind,
     FeatureMaps,
     Frame,
     ImageOpened,
+    JobEnded,
     Kernels,
     LayerInfo,
     LayerKind,
     LoadModel,
     ModelLoaded,
     ModelSummary,
+    OpenImage,
     Prediction,
     Progress,
+    Request,
     RunFinished,
+    ScanImages,
     ScanProgress,
     ScanSummary,
+    ShowFeatureMaps,
     ShowKernels,
     ShowTopImages,
     TopImages,
@@ -47,10 +61,8 @@ class FakeEngine(QObject):
     image_opened = Signal(object)
     feature_maps = Signal(object)
     frame = Signal(object)
-    run_finished = Signal(object)
     atlas_tile = Signal(object)
     atlas_progress = Signal(object)
-    explanation = Signal(object)
     progress = Signal(object)
     kernels = Signal(object)
     circuit = Signal(object)
@@ -62,7 +74,7 @@ class FakeEngine(QObject):
     comparison = Signal(object)
     compare_frame = Signal(object)
     download = Signal(object)
-    failed = Signal(object)
+    ended = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -83,13 +95,16 @@ class FakeEngine(QObject):
     def wait(self, _msecs: int | None = None) -> bool:
         return True
 
-    def isRunning(self) -> bool:  # QThread's spelling
-        return self._running
-
     def is_busy(self) -> bool:
         return False
 
     # ------------------------------------------------------------------ for tests
+
+    def _run_of(self, request: Ascend | ContinueRun) -> Ascend:
+        """The Ascend a ContinueRun (perhaps of a ContinueRun) goes on with."""
+        while isinstance(request, ContinueRun):
+            request = next(r for r in self.requests if r.request_id == request.run_id)
+        return request
 
     def of_type(self, kind: type) -> list:
         """Every request of class `kind`, oldest first."""
@@ -101,19 +116,42 @@ class FakeEngine(QObject):
         assert found, f"no {kind.__name__} was submitted; got {self.requests}"
         return found[-1]
 
+    def end(
+        self,
+        request: Request,
+        reason: EndReason = EndReason.FINISHED,
+        value: object = None,
+        failure: EngineFailure | None = None,
+    ) -> JobEnded:
+        """Send the last word on `request`, as the real engine does for every request."""
+        ended = JobEnded(request.request_id, reason, value, failure)
+        self.ended.emit(ended)
+        return ended
+
+    def fail(self, request: Request, kind: FailureKind, message: str) -> JobEnded:
+        """End `request` with a failure of `kind` whose message the user reads."""
+        failure = EngineFailure(request.request_id, kind, message, "traceback")
+        return self.end(request, EndReason.FAILED, failure=failure)
+
     def load(self, summary: ModelSummary | None = None) -> ModelSummary:
-        """Answer as if a model had loaded."""
+        """Answer the newest LoadModel as if its model had loaded, and end it."""
         summary = summary or fake_summary()
-        loads = self.of_type(LoadModel)  # the answer to the newest load, as the engine's would be
-        self.model_loaded.emit(ModelLoaded(loads[-1].request_id if loads else 0, summary))
+        loads = self.of_type(LoadModel)
+        assert loads, "the window asked for no model: call window.models.open_model first"
+        self.model_loaded.emit(ModelLoaded(loads[-1].request_id, summary))
+        self.end(loads[-1])
         return summary
 
-    def stream(self, request: Ascend, steps: tuple[int, ...], size: int = 28) -> list[Frame]:
-        """Emit a frame for each step (milestones on 1, 2, 4, …), each image a different grey."""
+    def stream(
+        self, request: Ascend | ContinueRun, steps: tuple[int, ...], size: int = 28
+    ) -> list[Frame]:
+        """Emit a frame for each step (milestones on 1, 2, 4, …), each image a different grey;
+        a ContinueRun's frames are of the run it continues."""
         frames = []
+        run = self._run_of(request)
         for step in steps:
             frame = Frame(
-                request.request_id, request.layer, request.unit, step, request.settings.steps,
+                request.request_id, run.layer, run.unit, step, run.settings.steps,
                 grey_image(step / max(steps), size), (float(step),),
                 milestone=step & (step - 1) == 0,
             )  # fmt: skip
@@ -121,23 +159,37 @@ class FakeEngine(QObject):
             frames.append(frame)
         return frames
 
-    def finish(self, request: Ascend, steps_done: int, **changes) -> RunFinished:
-        """Emit the end of `request`; `changes` set reason, activation, quality, …"""
-        values = dict(
-            steps_done=steps_done, cancelled=False, image=grey_image(1.0),
-            objective=1.0, activation=1.0,
-        )  # fmt: skip
+    def finish(
+        self,
+        request: Ascend | ContinueRun,
+        steps_done: int,
+        reason: EndReason = EndReason.FINISHED,
+        **changes,
+    ) -> RunFinished:
+        """End the visualization `request` with a RunFinished; `changes` set its activation,
+        quality, resumable, … (a ContinueRun ends as the run it continues)."""
+        run = self._run_of(request)
+        values = dict(steps_done=steps_done, image=grey_image(1.0), objective=1.0, activation=1.0)
         values.update(changes)
-        done = RunFinished(request.request_id, request.layer, request.unit, **values)
-        self.run_finished.emit(done)
+        done = RunFinished(request.request_id, run.layer, run.unit, **values)
+        self.end(request, reason, done)
         return done
 
+    def stop_run(self, request: Ascend | ContinueRun, steps_done: int) -> RunFinished:
+        """End `request` as the engine ends a stopped run: cancelled, resumable."""
+        return self.finish(request, steps_done, EndReason.CANCELLED, resumable=True)
+
     def open(self, image: np.ndarray | None = None, source: str = "digit 3") -> ImageOpened:
-        """Answer as if an image had opened (a grey gradient unless `image` is given)."""
+        """Answer the newest OpenImage as if its image had opened (a grey gradient unless
+        `image` is given), and end it."""
         image = gradient_image() if image is None else image
         top = (Prediction(3, "3", 0.9), Prediction(8, "8", 0.05))
-        opened = ImageOpened(0, source, image, image.shape[1::-1], top)
+        opens = self.of_type(OpenImage)
+        request_id = opens[-1].request_id if opens else 0
+        opened = ImageOpened(request_id, source, image, image.shape[1::-1], top)
         self.image_opened.emit(opened)
+        if opens:
+            self.end(opens[-1])
         return opened
 
     def explain(
@@ -154,11 +206,25 @@ class FakeEngine(QObject):
         )  # fmt: skip
         values.update(changes)
         done = Explanation(request.request_id, request.method, **values)
-        self.explanation.emit(done)
+        self.end(request, EndReason.FINISHED, done)
         return done
 
     def report(self, request_id: int, fraction: float, text: str = "") -> None:
         self.progress.emit(Progress(request_id, fraction, text))
+
+    def maps(self, layer: tuple[str, ...], values: np.ndarray) -> FeatureMaps:
+        """Answer the newest request for `layer`'s feature maps: a ShowFeatureMaps (ended too)
+        or an OpenImage that asked for them (answer before `open`, which ends it)."""
+        asked = [
+            r for r in self.requests
+            if isinstance(r, (ShowFeatureMaps, OpenImage)) and r.layer == layer
+        ]  # fmt: skip
+        assert asked, f"nothing asked for the feature maps of {layer}; got {self.requests}"
+        sent = FeatureMaps(asked[-1].request_id, layer, values)
+        self.feature_maps.emit(sent)
+        if isinstance(asked[-1], ShowFeatureMaps):
+            self.end(asked[-1])
+        return sent
 
     def walk(self, request: WalkNetwork, summary: ModelSummary | None = None) -> dict:
         """Emit FeatureMaps of every layer with channels or units, in model order."""
@@ -168,6 +234,7 @@ class FakeEngine(QObject):
                 continue
             sent[info.path] = layer_maps(info)
             self.feature_maps.emit(FeatureMaps(request.request_id, info.path, sent[info.path]))
+        self.end(request)
         return sent
 
     def tile(self, request_id: int, layer, unit: int, *, dead: bool = False, final=True) -> None:
@@ -178,6 +245,14 @@ class FakeEngine(QObject):
     def atlas_step(self, request_id: int, layer, done: int, total: int, **flags) -> None:
         """Emit AtlasProgress (the `progress` signal is EngineThread's, for explanations)."""
         self.atlas_progress.emit(AtlasProgress(request_id, layer, done, total, **flags))
+
+    def end_atlas(
+        self, request: Atlas, done: int, total: int, reason=EndReason.FINISHED, **flags
+    ) -> AtlasProgress:
+        """End the atlas (or cache look-up) `request` at `done` of `total` filters."""
+        last = AtlasProgress(request.request_id, request.layer, done, total, **flags)
+        self.end(request, reason, last)
+        return last
 
     def show_kernels(self, request: ShowKernels, kernel: np.ndarray | None = None) -> Kernels:
         """Emit Kernels for `request`: a seeded (3, 3, 8) kernel unless `kernel` is given."""
@@ -191,6 +266,7 @@ class FakeEngine(QObject):
         done = Kernels(request.request_id, request.layer, request.unit, kernel, 0.1, stats,
                        dict(stats, max=9.0), histogram, per_filter)  # fmt: skip
         self.kernels.emit(done)
+        self.end(request)
         return done
 
     def trace(self, request: TraceCircuit, sums=(2.0, -1.5, 0.5), note: str = "") -> Circuit:
@@ -201,6 +277,7 @@ class FakeEngine(QObject):
         )
         done = Circuit(request.request_id, request.layer, request.unit, links, note)
         self.circuit.emit(done)
+        self.end(request)
         return done
 
     def scan_step(self, request_id: int, done: int, total: int, **flags) -> None:
@@ -212,6 +289,14 @@ class FakeEngine(QObject):
         self.scan_summary.emit(summary)
         return summary
 
+    def end_scan(
+        self, request: ScanImages, done: int, total: int, reason=EndReason.FINISHED, **flags
+    ) -> ScanProgress:
+        """End the scan `request` at `done` of `total` images."""
+        last = ScanProgress(request.request_id, done, total, **flags)
+        self.end(request, reason, last)
+        return last
+
     def top(self, request: ShowTopImages, k: int = 9) -> TopImages:
         """Emit the top `k` images of `request`: random colour images, bump maps, names."""
         images = np.stack([colour_image(j) for j in range(k)])
@@ -221,6 +306,7 @@ class FakeEngine(QObject):
         done = TopImages(request.request_id, request.layer, request.unit, request.rank_by,
                          images, maps, scores, names)  # fmt: skip
         self.top_images.emit(done)
+        self.end(request)
         return done
 
 
@@ -259,7 +345,9 @@ def fake_summary() -> ModelSummary:
 
     def conv(name: str, size: int, channels: int) -> LayerInfo:
         shape = (None, size, size, channels)
-        return LayerInfo((name,), name, "Conv2D", shape, 100, LayerKind.CHANNELS, channels)
+        return LayerInfo(
+            (name,), name, "Conv2D", shape, 100, LayerKind.CHANNELS, channels, has_kernels=True
+        )
 
     layers = (
         conv("conv1", 28, 8),
@@ -270,8 +358,16 @@ def fake_summary() -> ModelSummary:
     return ModelSummary("fake", "fake.keras", (28, 28, 1), (0.0, 1.0), tuple("0123456789"), layers)
 
 
-def fake_window(qtbot, engine: FakeEngine, *, model: bool = True, image: bool = True):
-    """A MainWindow on `engine` at the default size, shown, with a model (and an image) loaded."""
+def fake_window(
+    qtbot,
+    engine: FakeEngine,
+    *,
+    model: bool = True,
+    image: bool = True,
+    summary: ModelSummary | None = None,
+):
+    """A MainWindow on `engine` at the default size, shown, with a model (`summary`, else the
+    fake one) and an image loaded, as the window's start-up asks for them."""
     from gui.main_window import MainWindow
 
     window = MainWindow(engine)
@@ -280,7 +376,9 @@ def fake_window(qtbot, engine: FakeEngine, *, model: bool = True, image: bool = 
     window.show()
     engine.start()
     if model:
-        engine.load()
+        window.models.open_model(None)
+        engine.load(summary)
     if model and image:
+        window.images.open_image(sample="digit:3")
         engine.open()
     return window

@@ -28,7 +28,7 @@ def window(real_window):
 
 def _settings(win: MainWindow, **changes) -> None:
     base = Recipe()
-    win.controls.set_settings(Recipe(**({**base.__dict__, **changes})))
+    win.ui.controls.set_settings(Recipe(**({**base.__dict__, **changes})))
 
 
 def _drop(win: MainWindow, path: Path) -> None:
@@ -39,51 +39,51 @@ def _drop(win: MainWindow, path: Path) -> None:
 
 
 def _click_unit(qtbot, win: MainWindow, unit: int) -> None:
-    picker = win.filter_picker
+    picker = win.ui.filter_picker
     rect = picker.visualItemRect(picker.item(unit))
     qtbot.mouseClick(picker.viewport(), Qt.LeftButton, pos=rect.center())
 
 
 def _top_level_names(win: MainWindow) -> list[str]:
-    tree = win.layer_tree
+    tree = win.ui.layer_tree
     return [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
 
 
 def test_the_tree_lists_the_default_models_layers(window):
     assert _top_level_names(window) == DEFAULT_LAYERS
-    assert window.layer.name == "conv3"  # the last convolution is picked to start with
-    assert window.filter_picker.unit_count() == 64
+    assert window.state.layer.name == "conv3"  # the last convolution is picked to start with
+    assert window.ui.filter_picker.unit_count() == 64
 
 
 def test_clicking_a_filter_streams_frames_and_the_objective_rises(qtbot, window):
-    window.select_layer(("conv2",))
+    window.layers.select_layer(("conv2",))
     _settings(window, steps=300, frame_every=1)
-    with qtbot.waitSignal(window.visualization_finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.runs.finished, timeout=60_000) as blocker:
         _click_unit(qtbot, window, 3)
     done = blocker.args[0]
-    assert done.unit == 3 and done.layer == ("conv2",) and not done.cancelled
-    assert window.frames_shown >= 3
-    values = window.plot.values()
+    assert done.unit == 3 and done.layer == ("conv2",) and done.steps_done == 300
+    assert window.runs.painter.frames_shown >= 3
+    values = window.ui.plot.values()
     assert len(values) == 300 and values[-1] > values[0]
-    shown = window.canvas.current_rgb8()
+    shown = window.ui.canvas.current_rgb8()
     assert shown is not None and shown.shape[:2] == (28, 28)
     assert shown.std() > 0  # an actual picture, not a flat grey
-    thumbnail = window.filter_picker.thumbnail(3)
+    thumbnail = window.ui.filter_picker.thumbnail(3)
     assert thumbnail.std() > 0
 
 
 def test_at_least_ten_frames_a_second_reach_the_canvas(qtbot, window):
     _settings(window, steps=3000, frame_every=1)
     shown_at: list[float] = []
-    original = window.canvas.show_image
+    original = window.ui.canvas.show_image
 
     def spy(*args, **kwargs):
         shown_at.append(time.monotonic())
         original(*args, **kwargs)
 
-    window.canvas.show_image = spy
-    with qtbot.waitSignal(window.visualization_finished, timeout=120_000):
-        window.visualize(5)
+    window.ui.canvas.show_image = spy
+    with qtbot.waitSignal(window.runs.finished, timeout=120_000):
+        window.runs.visualize(5)
     assert len(shown_at) >= 10
     rate = (len(shown_at) - 1) / (shown_at[-1] - shown_at[0])
     assert rate >= 10, f"only {rate:.1f} frames per second reached the canvas"
@@ -91,32 +91,32 @@ def test_at_least_ten_frames_a_second_reach_the_canvas(qtbot, window):
 
 def test_stop_stops_the_run_and_keeps_the_image(qtbot, window):
     _settings(window, steps=1_000_000, frame_every=1)
-    window.visualize(1)
-    qtbot.waitUntil(lambda: window.frames_shown >= 2, timeout=30_000)
-    assert window.controls.stop_button.isEnabled()
-    with qtbot.waitSignal(window.visualization_finished, timeout=10_000) as blocker:
-        qtbot.mouseClick(window.controls.stop_button, Qt.LeftButton)
-    assert blocker.args[0].cancelled
-    assert not window.controls.stop_button.isEnabled()
-    assert window.canvas.current_rgb8() is not None
+    window.runs.visualize(1)
+    qtbot.waitUntil(lambda: window.runs.painter.frames_shown >= 2, timeout=30_000)
+    assert window.ui.controls.stop_button.isEnabled()
+    with qtbot.waitSignal(window.runs.finished, timeout=10_000) as blocker:
+        qtbot.mouseClick(window.ui.controls.stop_button, Qt.LeftButton)
+    assert blocker.args[0].resumable and "stopped at step" in window.ui.canvas.title()
+    assert not window.ui.controls.stop_button.isEnabled()
+    assert window.ui.canvas.current_rgb8() is not None
 
 
 def test_choosing_another_filter_cancels_and_stale_frames_never_show(qtbot, window):
     _settings(window, steps=1_000_000, frame_every=1)
     titles: list[str] = []
-    original = window.canvas.show_image
+    original = window.ui.canvas.show_image
 
     def spy(image, title="", colormap=None):
         titles.append(title)
         original(image, title, colormap)
 
-    window.canvas.show_image = spy
-    window.visualize(0)
-    qtbot.waitUntil(lambda: window.frames_shown >= 2, timeout=30_000)
+    window.ui.canvas.show_image = spy
+    window.runs.visualize(0)
+    qtbot.waitUntil(lambda: window.runs.painter.frames_shown >= 2, timeout=30_000)
     _settings(window, steps=40, frame_every=1)
     titles.clear()
-    with qtbot.waitSignal(window.visualization_finished, timeout=30_000) as blocker:
-        window.visualize(7)
+    with qtbot.waitSignal(window.runs.finished, timeout=30_000) as blocker:
+        window.runs.visualize(7)
     assert blocker.args[0].unit == 7
     assert titles and all("#7" in title for title in titles)
 
@@ -126,43 +126,43 @@ def test_a_dropped_image_fills_predictions_and_feature_maps(qtbot, window, tmp_p
 
     path = tmp_path / "seven.png"
     load_sample("digit:7").save(path)
-    with qtbot.waitSignal(window.image_shown, timeout=30_000):
+    with qtbot.waitSignal(window.state.image_changed, timeout=30_000):
         _drop(window, path)
-    rows = window.predictions.rows()
+    rows = window.ui.predictions.rows()
     assert len(rows) == 5 and rows[0][0] == "7"
-    qtbot.waitUntil(lambda: window.filter_picker.thumbnail(0).std() > 0, timeout=10_000)
-    shown = window.canvas.current_rgb8()
+    qtbot.waitUntil(lambda: window.ui.filter_picker.thumbnail(0).std() > 0, timeout=10_000)
+    shown = window.ui.canvas.current_rgb8()
     assert shown is not None and shown.shape[:2] == (28, 28)
 
 
 def test_a_feature_map_can_be_shown_large(qtbot, window):
-    with qtbot.waitSignal(window.image_shown, timeout=30_000):
-        window.open_image(sample="digit:2")
-    qtbot.waitUntil(lambda: window._maps is not None, timeout=10_000)
-    window.filter_picker.filter_activated.emit(4)
-    assert "Feature map" in window.canvas.title()
-    assert window.canvas.current_rgb8().shape[:2] == (7, 7)
+    with qtbot.waitSignal(window.state.image_changed, timeout=30_000):
+        window.images.open_image(sample="digit:2")
+    qtbot.waitUntil(lambda: window.state.maps is not None, timeout=10_000)
+    window.ui.filter_picker.filter_activated.emit(4)
+    assert "Feature map" in window.ui.canvas.title()
+    assert window.ui.canvas.current_rgb8().shape[:2] == (7, 7)
 
 
 def test_a_dropped_model_replaces_the_tree(qtbot, window, saved_models):
-    with qtbot.waitSignal(window.model_shown, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.models.shown, timeout=60_000) as blocker:
         _drop(window, saved_models["nested"])
     assert blocker.args[0].name == "nested"
     assert "block" in _top_level_names(window)
-    with qtbot.waitSignal(window.visualization_finished, timeout=60_000):
-        window.select_layer(("block", "inner_conv2"))
-        window.visualize(2)
-    with qtbot.waitSignal(window.model_shown, timeout=60_000):
-        window.actions["default_model"].trigger()
+    with qtbot.waitSignal(window.runs.finished, timeout=60_000):
+        window.layers.select_layer(("block", "inner_conv2"))
+        window.runs.visualize(2)
+    with qtbot.waitSignal(window.models.shown, timeout=60_000):
+        window.menu_actions["default_model"].trigger()
     assert _top_level_names(window) == DEFAULT_LAYERS
 
 
 def test_export_writes_the_canvas_as_png(qtbot, window, tmp_path):
     _settings(window, steps=10)
-    with qtbot.waitSignal(window.visualization_finished, timeout=30_000):
-        window.visualize(0)
+    with qtbot.waitSignal(window.runs.finished, timeout=30_000):
+        window.runs.visualize(0)
     target = tmp_path / "out.png"
-    window.export_canvas(str(target))
+    window.files.export_canvas(str(target))
     with Image.open(target) as saved:
         assert min(saved.size) >= 256
 
@@ -172,11 +172,11 @@ def test_closing_mid_run_stops_the_engine_within_two_seconds(qtbot):
     win = MainWindow(engine)
     win.show()
     engine.start()
-    with qtbot.waitSignal(win.model_shown, timeout=60_000):
-        win.open_model(None)
+    with qtbot.waitSignal(win.models.shown, timeout=60_000):
+        win.models.open_model(None)
     _settings(win, steps=1_000_000, frame_every=1)
-    win.visualize(3)
-    qtbot.waitUntil(lambda: win.frames_shown >= 2, timeout=30_000)
+    win.runs.visualize(3)
+    qtbot.waitUntil(lambda: win.runs.painter.frames_shown >= 2, timeout=30_000)
     started = time.monotonic()
     win.close()
     assert engine.isFinished()
@@ -189,7 +189,7 @@ def test_settings_are_remembered_between_sessions(qtbot):
     first.close()
     second = MainWindow(EngineThread())
     qtbot.addWidget(second)
-    remembered = second.controls.settings()
+    remembered = second.ui.controls.settings()
     assert (remembered.steps, remembered.learning_rate, remembered.jitter) == (77, 0.02, 3)
 
 
@@ -208,22 +208,22 @@ def _bad_files(folder: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("case", ["corrupt", "not an image", "empty"])
 def test_a_bad_image_shows_a_message_and_the_app_goes_on(qtbot, window, tmp_path, case):
-    with qtbot.waitSignal(window.image_shown, timeout=30_000):
-        window.open_image(sample="digit:4")
+    with qtbot.waitSignal(window.state.image_changed, timeout=30_000):
+        window.images.open_image(sample="digit:4")
     path = _bad_files(tmp_path)[case]
-    with qtbot.waitSignal(window.error_shown, timeout=30_000) as blocker:
+    with qtbot.waitSignal(window.feedback.error_shown, timeout=30_000) as blocker:
         _drop(window, path)
     assert path.name in blocker.args[0]
-    assert window.message_bar.isVisible() and window.message_bar.is_error()
-    assert window.predictions.rows()[0][0] == "4"  # the previous image's results are kept
-    with qtbot.waitSignal(window.visualization_finished, timeout=30_000):
-        window.visualize(0)  # and the app still works
+    assert window.ui.message_bar.isVisible() and window.ui.message_bar.is_error()
+    assert window.ui.predictions.rows()[0][0] == "4"  # the previous image's results are kept
+    with qtbot.waitSignal(window.runs.finished, timeout=30_000):
+        window.runs.visualize(0)  # and the app still works
 
 
 def test_a_huge_image_is_resized(qtbot, window, tmp_path):
     path = tmp_path / "huge.jpg"
     Image.new("RGB", (6000, 4500), (30, 60, 90)).save(path, quality=40)
-    with qtbot.waitSignal(window.image_shown, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.state.image_changed, timeout=60_000) as blocker:
         _drop(window, path)
     assert any("resized 6000×4500" in note for note in blocker.args[0].notes)
 
@@ -234,15 +234,15 @@ def test_a_huge_image_is_resized(qtbot, window, tmp_path):
 )
 def test_channel_mismatch_is_converted(qtbot, window, saved_models, tmp_path, model, mode, note):
     if model:
-        with qtbot.waitSignal(window.model_shown, timeout=60_000):
-            window.open_model(str(saved_models[model]))
+        with qtbot.waitSignal(window.models.shown, timeout=60_000):
+            window.models.open_model(str(saved_models[model]))
     path = tmp_path / f"{mode}.png"
     colour = 128 if mode == "L" else (200, 30, 30)
     Image.new(mode, (50, 40), colour).save(path)
-    with qtbot.waitSignal(window.image_shown, timeout=30_000) as blocker:
+    with qtbot.waitSignal(window.state.image_changed, timeout=30_000) as blocker:
         _drop(window, path)
     assert any(note in n for n in blocker.args[0].notes)
-    assert not window.message_bar.is_error() or not window.message_bar.isVisible()
+    assert not window.ui.message_bar.is_error() or not window.ui.message_bar.isVisible()
 
 
 @pytest.mark.parametrize("case", ["text", "garbage h5", "missing"])
@@ -253,24 +253,24 @@ def test_a_bad_model_file_shows_a_message_and_keeps_the_model(qtbot, window, tmp
         path.write_text("definitely not a zip archive")
     elif case == "garbage h5":
         path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
-    with qtbot.waitSignal(window.error_shown, timeout=30_000) as blocker:
+    with qtbot.waitSignal(window.feedback.error_shown, timeout=30_000) as blocker:
         _drop(window, path)
     assert path.name in blocker.args[0]
     assert _top_level_names(window) == DEFAULT_LAYERS
-    with qtbot.waitSignal(window.visualization_finished, timeout=30_000):
-        window.visualize(1)  # the old model still works after the failed load
+    with qtbot.waitSignal(window.runs.finished, timeout=30_000):
+        window.runs.visualize(1)  # the old model still works after the failed load
 
 
 def test_a_layer_without_channels_shows_a_message(qtbot, window):
-    with qtbot.waitSignal(window.error_shown, timeout=5_000) as blocker:
-        window.select_layer(("flatten",))
+    with qtbot.waitSignal(window.feedback.error_shown, timeout=5_000) as blocker:
+        window.layers.select_layer(("flatten",))
     assert "flatten" in blocker.args[0] and "no channels" in blocker.args[0]
-    assert window.filter_picker.unit_count() == 0
-    window.select_layer(("dense",))
-    assert window.filter_picker.unit_count() == 128
+    assert window.ui.filter_picker.unit_count() == 0
+    window.layers.select_layer(("dense",))
+    assert window.ui.filter_picker.unit_count() == 128
 
 
 def test_class_units_are_labelled_with_class_names(window):
-    window.select_layer(("predictions",))
-    labels = [window.filter_picker.item(i).text() for i in range(10)]
+    window.layers.select_layer(("predictions",))
+    labels = [window.ui.filter_picker.item(i).text() for i in range(10)]
     assert labels[:3] == ["0", "1", "2"]

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, QSettings, Qt
 
-from engine.protocol import Ascend, LayerInfo, LayerKind, RunFinished
+from engine.protocol import Ascend, EndReason, LayerInfo, LayerKind, RunFinished
 from engine.protocol.recipe import LIVE_KNOBS, PRESETS, Recipe
 from gui.common.canvas import Canvas
 from gui.common.imaging import to_rgb8
@@ -300,8 +300,8 @@ def test_a_run_record_thins_long_runs_evenly_and_ends_on_the_final_image() -> No
     for step in range(2000):
         record.add_frame(np.full((4, 4, 1), step / 2000, np.float32))
     final = np.ones((4, 4, 1), np.float32)
-    done = RunFinished(request.request_id, ("conv1",), 3, 2000, False, final, 1.0)
-    record.finish(done)
+    done = RunFinished(request.request_id, ("conv1",), 3, 2000, final, 1.0)
+    record.finish(done, EndReason.FINISHED)
     frames = record.animation_frames()
     assert 100 <= len(frames) <= 150
     np.testing.assert_array_equal(frames[-1], to_rgb8(final))
@@ -310,18 +310,18 @@ def test_a_run_record_thins_long_runs_evenly_and_ends_on_the_final_image() -> No
 
 
 @pytest.mark.parametrize(
-    ("changes", "expected"),
+    ("reason", "changes", "expected"),
     [
-        ({"reason": "converged", "steps_done": 180, "activation": 2.31, "quality": 1.4},
+        (EndReason.CONVERGED, {"steps_done": 180, "activation": 2.31, "quality": 1.4},
          "conv3 #5 · converged at step 180 · activation 2.31 · 1.4× its best real image"),
-        ({"reason": "steps", "steps_done": 256, "activation": 0.5, "quality": None},
+        (EndReason.FINISHED, {"steps_done": 256, "activation": 0.5, "quality": None},
          "conv3 #5 · done at step 256 · activation 0.5"),
-        ({"reason": "cancelled", "steps_done": 12, "activation": float("nan")},
+        (EndReason.CANCELLED, {"steps_done": 12, "activation": float("nan")},
          "conv3 #5 · stopped at step 12"),
-        ({"reason": "steps", "steps_done": 9, "activation": 3.0, "restarted": True},
+        (EndReason.FINISHED, {"steps_done": 9, "activation": 3.0, "restarted": True},
          "conv3 #5 · done at step 9 · activation 3 (restarted from a start that fires)"),
     ],
 )  # fmt: skip
-def test_finished_captions_say_why_and_how_well(changes, expected) -> None:
-    done = RunFinished(1, ("conv3",), 5, 0, False, np.zeros((2, 2, 1)), 0.0)
-    assert finished_caption("conv3 #5", replace(done, **changes)) == expected
+def test_finished_captions_say_why_and_how_well(reason, changes, expected) -> None:
+    done = RunFinished(1, ("conv3",), 5, 0, np.zeros((2, 2, 1)), 0.0)
+    assert finished_caption("conv3 #5", replace(done, **changes), reason) == expected

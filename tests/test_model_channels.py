@@ -233,18 +233,20 @@ def test_to_rgb8_still_refuses_what_is_not_an_image():
 
 def test_a_four_channel_visualization_is_drawn_in_the_window(qtbot):
     engine = FakeEngine()
-    window = fake_window(qtbot, engine, model=False)
-    engine.load(replace(fake_summary(), input_shape=(28, 28, 4)))
+    window = fake_window(
+        qtbot, engine, image=False, summary=replace(fake_summary(), input_shape=(28, 28, 4))
+    )
+    window.images.open_image(sample="photo:chelsea")
     engine.open(colour_image(1))  # the engine shows a 4-channel model's photo as RGB
-    window.visualize(3)
+    window.runs.visualize(3)
     request = engine.last(Ascend)
     rgba = np.concatenate([colour_image(2), np.full((28, 28, 1), 0.3, np.float32)], axis=-1)
     engine.frame.emit(Frame(request.request_id, request.layer, 3, 1, 4, rgba, (0.5,), True))
     engine.finish(request, 4, image=rgba)
     expected = to_rgb8(rgba[..., :3])
-    qtbot.waitUntil(lambda: np.array_equal(window.canvas.current_rgb8(), expected))
-    assert window.filmstrip.count() >= 1
-    assert not window.message_bar.is_error()
+    qtbot.waitUntil(lambda: np.array_equal(window.ui.canvas.current_rgb8(), expected))
+    assert window.ui.filmstrip.count() >= 1
+    assert not window.ui.message_bar.is_error()
 
 
 @pytest.mark.parametrize(

@@ -10,18 +10,18 @@ def test_choosing_caffe_for_an_undescribed_file_reloads_it_with_the_layer(
     qtbot, real_window, saved_models
 ):
     window = real_window
-    with qtbot.waitSignal(window.model_shown, timeout=60_000) as loaded:
-        window.open_model(str(saved_models["tiny"]))
+    with qtbot.waitSignal(window.models.shown, timeout=60_000) as loaded:
+        window.models.open_model(str(saved_models["tiny"]))
     assert loaded.args[0].input_origin == "assumed"
-    dialog = window.model_input_dialog
+    dialog = window.model_input.dialog
     assert dialog.isVisible()
     dialog.radios["caffe"].setChecked(True)
-    with qtbot.waitSignal(window.model_shown, timeout=60_000) as loaded:
+    with qtbot.waitSignal(window.models.shown, timeout=60_000) as loaded:
         dialog.box.button(QDialogButtonBox.Ok).click()
     summary = loaded.args[0]
     assert (summary.input_origin, summary.input_range) == ("chosen", (0.0, 255.0))
     assert [layer.name for layer in summary.layers][:2] == ["pixels", "preprocess_caffe"]
-    assert "Caffe BGR" in window._model_label.text()
-    with qtbot.waitSignal(window.image_shown, timeout=30_000) as opened:
-        window.open_image(sample="photo:chelsea")
+    assert "Caffe BGR" in window.ui.model_label.text()
+    with qtbot.waitSignal(window.state.image_changed, timeout=30_000) as opened:
+        window.images.open_image(sample="photo:chelsea")
     assert len(opened.args[0].predictions) == 4  # the tiny model's four classes

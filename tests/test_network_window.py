@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
-from gui.window_network import TAB_NETWORK
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
 from engine.protocol import (
     Ascend,
-    EngineFailure,
     Explain,
-    FeatureMaps,
+    FailureKind,
     LayerInfo,
     LayerKind,
     OpenImage,
     WalkNetwork,
 )
 from gui.common.imaging import apply_colormap, normalize_per_channel
+from gui.common.names import Tab
 from gui.images.sketch_pad import PAD_SIDE, SketchPad
 from gui.network.layer_row import CHANNEL_CAP, LayerRow
 
@@ -29,9 +28,9 @@ CONV2 = ("conv2",)
 
 def test_the_network_tab_walks_every_layer_and_a_click_shows_a_map_large(qtbot, window, engine):
     assert not engine.of_type(WalkNetwork)  # nothing is walked until the tab is shown
-    window.show_tab(TAB_NETWORK)
+    window.show_tab(Tab.NETWORK)
     request = engine.last(WalkNetwork)
-    network = window.network
+    network = window.ui.network
     assert network.layers() == [("conv1",), CONV2, ("out",)]
     assert not network.is_complete()
     sent = engine.walk(request)
@@ -52,17 +51,18 @@ def test_the_network_tab_walks_every_layer_and_a_click_shows_a_map_large(qtbot, 
 
 
 def test_a_new_image_walks_again_and_stale_maps_are_dropped(window, engine) -> None:
-    window.show_tab(TAB_NETWORK)
+    window.show_tab(Tab.NETWORK)
     old = engine.last(WalkNetwork)
+    window.images.open_image(sample="digit:4")
     engine.open()
     new = engine.last(WalkNetwork)
-    assert new is not old and not window.network.is_complete()
+    assert new is not old and not window.ui.network.is_complete()
     engine.walk(old)
-    assert not window.network.all_maps()
+    assert not window.ui.network.all_maps()
     engine.walk(new)
-    assert window.network.is_complete()
+    assert window.ui.network.is_complete()
     window.show_tab(0)
-    window.show_tab(TAB_NETWORK)
+    window.show_tab(Tab.NETWORK)
     assert engine.last(WalkNetwork) is new  # still the current image's walk
 
 
@@ -87,44 +87,45 @@ def _conv2_maps(window, engine) -> np.ndarray:
     maxima = np.array([3, 9, 1, 7, 0, 5, 2, 8, 4, 6, 11, 10, 15, 13, 12, 14], np.float32)
     maps[0, 0, :] = maxima
     maps[1:, :, :] = np.arange(16, dtype=np.float32)[::-1] / 100  # means follow the reverse order
-    engine.feature_maps.emit(FeatureMaps(0, CONV2, maps))
+    window.layers.select_layer(CONV2)  # the layer's maps are asked for the current image
+    engine.maps(CONV2, maps)
     return maps
 
 
 def test_sorting_by_max_reorders_thumbnails_and_clicks_select_the_right_unit(qtbot, window, engine):
     maps = _conv2_maps(window, engine)
-    picker = window.filter_picker
+    picker = window.ui.filter_picker
     tooltip = picker.unit_item(1).toolTip()
     assert "max 9 · mean" in tooltip and "% positive" in tooltip
-    window.sort_bar.combo.setCurrentText("max activation")
+    window.ui.sort_bar.combo.setCurrentText("max activation")
     order = picker.display_order()
     assert order == [int(k) for k in np.argsort(-maps.max(axis=(0, 1)), kind="stable")]
     assert order[:3] == [12, 15, 13] and picker.item(0).text() == "#12"  # labels keep numbers
     rect = picker.visualItemRect(picker.item(0))
     qtbot.mouseClick(picker.viewport(), Qt.LeftButton, pos=rect.center())
     assert engine.last(Ascend).unit == 12 and picker.current_unit() == 12
-    window.sort_bar.combo.setCurrentText("mean activation")
+    window.ui.sort_bar.combo.setCurrentText("mean activation")
     assert picker.display_order()[0] == int(np.argmax(maps.mean(axis=(0, 1))))
     assert picker.current_unit() == 12  # the selection stays on its unit
-    window.sort_bar.combo.setCurrentText("channel")
+    window.ui.sort_bar.combo.setCurrentText("channel")
     assert picker.display_order() == list(range(16))
 
 
 def test_a_new_layer_is_sorted_once_its_maps_arrive(window, engine) -> None:
-    window.sort_bar.combo.setCurrentText("max activation")
-    window.select_layer(("conv1",))
-    assert window.filter_picker.display_order() == list(range(8))
+    window.ui.sort_bar.combo.setCurrentText("max activation")
+    window.layers.select_layer(("conv1",))
+    assert window.ui.filter_picker.display_order() == list(range(8))
     maps = np.zeros((28, 28, 8), np.float32)
     maps[0, 0] = np.arange(8)
-    engine.feature_maps.emit(FeatureMaps(0, ("conv1",), maps))
-    assert window.filter_picker.display_order() == list(range(7, -1, -1))
+    engine.maps(("conv1",), maps)
+    assert window.ui.filter_picker.display_order() == list(range(7, -1, -1))
 
 
 # ----------------------------------------------------------------------------- per-layer export
 
 
 def test_export_feature_maps_writes_one_png_per_layer(window, engine, tmp_path) -> None:
-    window.export_feature_maps(str(tmp_path))
+    window.network.export_feature_maps(str(tmp_path))
     request = engine.last(WalkNetwork)
     assert not list(tmp_path.iterdir())  # waits for the walk
     engine.walk(request)
@@ -134,15 +135,15 @@ def test_export_feature_maps_writes_one_png_per_layer(window, engine, tmp_path) 
     again = tmp_path / "again"
     again.mkdir()
     count = len(engine.of_type(WalkNetwork))
-    window.export_feature_maps(str(again))  # the walk is complete: written at once
+    window.network.export_feature_maps(str(again))  # the walk is complete: written at once
     assert len(engine.of_type(WalkNetwork)) == count and len(list(again.iterdir())) == 3
 
 
 def test_a_failed_walk_says_the_export_failed(window, engine, tmp_path) -> None:
-    window.export_feature_maps(str(tmp_path))
+    window.network.export_feature_maps(str(tmp_path))
     request = engine.last(WalkNetwork)
-    engine.failed.emit(EngineFailure(request.request_id, "layer", "out of memory"))
-    assert "Could not export the feature maps" in window.message_bar.text()
+    engine.fail(request, FailureKind.MEMORY, "out of memory")
+    assert "Could not export the feature maps" in window.ui.message_bar.text()
 
 
 # ----------------------------------------------------------------------------- sketch pad
@@ -174,17 +175,17 @@ def test_the_sketch_pad_draws_thick_white_strokes(qtbot) -> None:
 
 def test_drawing_sends_the_picture_as_the_image_and_live_explains(qtbot, window, engine) -> None:
     window.show_sketch_pad()
-    assert window.left_tabs.currentWidget() is window.sketch_pad
-    window.explain_panel.controls.live_check.setChecked(True)
-    window.explain_panel.controls.set_method("saliency")
-    _draw(qtbot, window.sketch_pad, [(140, 40), (140, 140), (140, 240)])
+    assert window.ui.left_tabs.currentWidget() is window.ui.sketch_pad
+    window.ui.explain_panel.controls.live_check.setChecked(True)
+    window.ui.explain_panel.controls.set_method("saliency")
+    _draw(qtbot, window.ui.sketch_pad, [(140, 40), (140, 140), (140, 240)])
     request = engine.last(OpenImage)
     assert request.source == "drawing" and request.pixels.shape == (PAD_SIDE, PAD_SIDE)
     assert request.pixels.max() == 255 and request.layer == CONV2
     count = len(engine.of_type(Explain))
     engine.open(source="drawing")  # the engine answers with the drawing's predictions
     assert len(engine.of_type(Explain)) == count + 1 and engine.last(Explain).method == "saliency"
-    qtbot.mouseClick(window.sketch_pad.clear_button, Qt.LeftButton)
+    qtbot.mouseClick(window.ui.sketch_pad.clear_button, Qt.LeftButton)
     assert not engine.last(OpenImage).pixels.any()
 
 

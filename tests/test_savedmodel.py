@@ -372,14 +372,14 @@ def test_dropping_a_savedmodel_folder_opens_it_and_remembers_it(window, tmp_path
     request = engine.last(LoadModel)
     assert request.path == str(folder)
     engine.load()
-    listed = [action.data() for action in win.recent_models_menu.actions() if action.data()]
+    listed = [action.data() for action in win.ui.recent_models_menu.actions() if action.data()]
     assert listed == [str(folder.resolve())]
 
 
 def test_dropping_another_folder_says_what_can_be_dropped(window, qtbot, tmp_path):
     win, engine = window
     (tmp_path / "holiday").mkdir()
-    with qtbot.waitSignal(win.error_shown, timeout=5_000) as shown:
+    with qtbot.waitSignal(win.feedback.error_shown, timeout=5_000) as shown:
         _drop(win, tmp_path / "holiday")
     assert shown.args[0] == (
         "holiday is a folder: drop an image, a .keras/.h5 model file or a SavedModel folder "
@@ -401,7 +401,7 @@ def test_the_file_menu_offers_a_savedmodel_folder(window, monkeypatch, tmp_path)
     win, engine = window
     folder = _fake_savedmodel(tmp_path / "chosen")
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(folder))
-    action = win.actions["open_saved_model"]
+    action = win.menu_actions["open_saved_model"]
     action.trigger()
     assert engine.last(LoadModel).path == str(folder)
 
@@ -412,6 +412,8 @@ def test_the_window_says_when_inner_layers_are_hidden(window):
     from fake_engine import fake_summary
 
     win, engine = window
-    engine.load(replace(fake_summary(), description=HIDDEN_LAYERS_NOTE))
-    assert win.message_bar.isVisible() and not win.message_bar.is_error()
-    assert win.message_bar.text() == HIDDEN_LAYERS_NOTE
+    win.models.open_model(None)
+    summary = replace(fake_summary(), description=HIDDEN_LAYERS_NOTE, signature_only=True)
+    engine.load(summary)
+    assert win.ui.message_bar.isVisible() and not win.ui.message_bar.is_error()
+    assert win.ui.message_bar.text() == HIDDEN_LAYERS_NOTE

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from fake_engine import FakeEngine, fake_window
 
-from engine.protocol import EngineFailure, LoadModel, StopRun, TrainDefault, TrainProgress
+from engine.protocol import (
+    EndReason,
+    FailureKind,
+    LoadModel,
+    StopRun,
+    TrainDefault,
+    TrainingDone,
+    TrainProgress,
+)
 from gui.main_window import MainWindow
 
 # The offscreen platform cannot raise a window; the dialog asks to, so it comes to the front.
@@ -25,8 +33,8 @@ def _epoch(request: TrainDefault, epoch: int, **changes) -> TrainProgress:
 
 
 def _start(window: MainWindow, engine: FakeEngine, epochs: int = 3) -> TrainDefault:
-    window.actions["train"].trigger()
-    dialog = window.training_dialog
+    window.menu_actions["train"].trigger()
+    dialog = window.training.dialog
     assert dialog is not None and dialog.isVisible() and not dialog.isModal()
     dialog.epochs.setValue(epochs)
     dialog.start_button.click()
@@ -35,13 +43,13 @@ def _start(window: MainWindow, engine: FakeEngine, epochs: int = 3) -> TrainDefa
 
 def test_the_model_menu_offers_training(window) -> None:
     menus = {a.text(): a.menu() for a in window.menuBar().actions()}
-    assert window.actions["train"] in menus["&Model"].actions()
+    assert window.menu_actions["train"] in menus["&Model"].actions()
 
 
 def test_start_submits_train_default_with_the_epochs(window, engine) -> None:
     request = _start(window, engine, epochs=4)
     assert request.epochs == 4 and request.output is None
-    dialog = window.training_dialog
+    dialog = window.training.dialog
     assert not dialog.start_button.isEnabled() and dialog.cancel_button.isEnabled()
 
 
@@ -50,22 +58,22 @@ def test_progress_draws_a_point_per_epoch_on_every_curve(window, engine) -> None
     engine.training.emit(_epoch(request, 1))
     engine.training.emit(_epoch(request, 2))
     engine.training.emit(TrainProgress(request.request_id - 1, 5, 9, 0.1, 0.1, 0.1, 0.1))  # stale
-    points = window.training_dialog.points()
+    points = window.training.dialog.points()
     assert points["loss"] == pytest.approx([1.0, 0.5])
     assert points["val_loss"] == pytest.approx([1.2, 0.6])
     assert points["accuracy"] == pytest.approx([0.81, 0.82])
     assert points["val_accuracy"] == pytest.approx([0.79, 0.80])
-    assert "Epoch 2/3" in window.training_dialog.status.text()
+    assert "Epoch 2/3" in window.training.dialog.status.text()
 
 
 def test_cancel_submits_stop_run_and_nothing_opens(window, engine) -> None:
     request = _start(window, engine)
     engine.training.emit(_epoch(request, 1))
-    window.training_dialog.cancel_button.click()
+    window.training.dialog.cancel_button.click()
     assert engine.requests[-1] == engine.last(StopRun)
     loads = len(engine.of_type(LoadModel))
-    engine.training.emit(_epoch(request, 1, finished=True, cancelled=True))
-    dialog = window.training_dialog
+    engine.end(request, EndReason.CANCELLED)
+    dialog = window.training.dialog
     assert "Cancelled" in dialog.status.text() and dialog.start_button.isEnabled()
     assert not dialog.open_button.isEnabled()
     assert len(engine.of_type(LoadModel)) == loads
@@ -75,9 +83,9 @@ def test_finished_opens_the_trained_model(window, engine, tmp_path) -> None:
     request = _start(window, engine, epochs=1)
     engine.training.emit(_epoch(request, 1))
     path = str(tmp_path / "mnist_cnn_new.keras")
-    engine.training.emit(_epoch(request, 1, finished=True, path=path, held_out_accuracy=0.97))
+    engine.end(request, EndReason.FINISHED, TrainingDone(path, 0.97, 1))
     assert engine.last(LoadModel).path == path
-    dialog = window.training_dialog
+    dialog = window.training.dialog
     assert "97.00%" in dialog.status.text() and dialog.open_button.isEnabled()
     dialog.open_button.click()  # and again on demand
     assert [r.path for r in engine.of_type(LoadModel)][-2:] == [path, path]
@@ -85,6 +93,6 @@ def test_finished_opens_the_trained_model(window, engine, tmp_path) -> None:
 
 def test_a_failure_re_enables_start(window, engine) -> None:
     request = _start(window, engine)
-    engine.failed.emit(EngineFailure(request.request_id, "training", "no MNIST data"))
-    dialog = window.training_dialog
+    engine.fail(request, FailureKind.INPUT, "no MNIST data")
+    dialog = window.training.dialog
     assert "no MNIST data" in dialog.status.text() and dialog.start_button.isEnabled()

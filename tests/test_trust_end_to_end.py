@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from engine.protocol import TRUST_NOTE
-from gui.window_files import TRUST_BUTTON
+from gui.models.opening import TRUST_BUTTON
 
 
 @pytest.fixture
@@ -25,23 +25,23 @@ def lambda_model_path(tmp_path):
 
 
 def _top_level_names(window) -> list[str]:
-    tree = window.layer_tree
+    tree = window.ui.layer_tree
     return [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
 
 
 def test_trusting_a_file_with_code_loads_it(qtbot, real_window, lambda_model_path):
     window = real_window
     before = _top_level_names(window)
-    with qtbot.waitSignal(window.error_shown, timeout=60_000) as refused:
-        window.open_model(str(lambda_model_path))
+    with qtbot.waitSignal(window.feedback.error_shown, timeout=60_000) as refused:
+        window.models.open_model(str(lambda_model_path))
     assert refused.args[0] == (
         f"scaled.keras contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
     )
-    bar, button = window.message_bar, window.message_bar.action_button
+    bar, button = window.ui.message_bar, window.ui.message_bar.action_button
     assert bar.is_error() and button.isVisible() and button.text() == TRUST_BUTTON
     assert _top_level_names(window) == before  # the built-in model stays usable meanwhile
 
-    with qtbot.waitSignal(window.model_shown, timeout=60_000) as shown:
+    with qtbot.waitSignal(window.models.shown, timeout=60_000) as shown:
         button.click()
     assert shown.args[0].name == "scaled"
     qtbot.waitUntil(lambda: "double" in _top_level_names(window), timeout=10_000)

@@ -9,9 +9,9 @@ import pytest
 from fake_engine import FakeEngine, fake_summary
 from PySide6.QtCore import QSettings
 
-from engine.protocol import TRUST_NOTE, EngineFailure, LoadModel, OpenImage
+from engine.protocol import TRUST_NOTE, FailureKind, LoadModel, OpenImage
 from gui.main_window import MainWindow
-from gui.window_files import TRUST_BUTTON
+from gui.models.opening import TRUST_BUTTON
 
 
 def _window(qtbot, engine) -> MainWindow:
@@ -43,24 +43,24 @@ def _listed(menu) -> list[str]:
 
 def test_opening_two_images_lists_both_newest_first(window, engine, tmp_path):
     first, second = _files(tmp_path, "cat.png", "dog.png")
-    window.open_image(first)
-    window.open_image(second)
-    assert _listed(window.recent_images_menu) == [second, first]
+    window.images.open_image(first)
+    window.images.open_image(second)
+    assert _listed(window.ui.recent_images_menu) == [second, first]
     assert engine.last(OpenImage).path == second
 
 
 def test_reopening_moves_a_file_to_the_top_once(window, tmp_path):
     first, second = _files(tmp_path, "cat.png", "dog.png")
     for path in (first, second, first):
-        window.open_image(path)
-    assert _listed(window.recent_images_menu) == [first, second]
+        window.images.open_image(path)
+    assert _listed(window.ui.recent_images_menu) == [first, second]
 
 
 def test_a_recent_entry_opens_its_file(window, engine, tmp_path):
     (model,) = _files(tmp_path, "net.keras")
-    window.open_model(model)
+    window.models.open_model(model)
     engine.requests.clear()
-    entry = next(a for a in window.recent_models_menu.actions() if a.data() == model)
+    entry = next(a for a in window.ui.recent_models_menu.actions() if a.data() == model)
     entry.trigger()
     assert engine.last(LoadModel).path == model
 
@@ -68,44 +68,44 @@ def test_a_recent_entry_opens_its_file(window, engine, tmp_path):
 def test_only_the_last_eight_are_kept(window, tmp_path):
     paths = _files(tmp_path, *(f"img{i}.png" for i in range(10)))
     for path in paths:
-        window.open_image(path)
-    assert _listed(window.recent_images_menu) == paths[::-1][:8]
+        window.images.open_image(path)
+    assert _listed(window.ui.recent_images_menu) == paths[::-1][:8]
 
 
 def test_a_deleted_file_drops_out_of_the_menu(window, tmp_path):
     first, second = _files(tmp_path, "a.keras", "b.keras")
-    window.open_model(first)
-    window.open_model(second)
+    window.models.open_model(first)
+    window.models.open_model(second)
     (tmp_path / "b.keras").unlink()
-    window.recent_models_menu.aboutToShow.emit()  # as when the user opens the submenu
-    assert _listed(window.recent_models_menu) == [first]
+    window.ui.recent_models_menu.aboutToShow.emit()  # as when the user opens the submenu
+    assert _listed(window.ui.recent_models_menu) == [first]
 
 
 def test_zoo_and_default_models_are_not_recent_files(window):
-    window.open_model(None)
-    window.open_model("zoo:MobileNetV2", random_weights=True)
-    assert _listed(window.recent_models_menu) == []
-    assert not window.recent_models_menu.isEnabled()
+    window.models.open_model(None)
+    window.models.open_model("zoo:MobileNetV2", random_weights=True)
+    assert _listed(window.ui.recent_models_menu) == []
+    assert not window.ui.recent_models_menu.isEnabled()
 
 
 def test_clear_recent_empties_the_list(window, tmp_path):
     (image,) = _files(tmp_path, "cat.png")
-    window.open_image(image)
-    clear = next(a for a in window.recent_images_menu.actions() if "Clear" in a.text())
+    window.images.open_image(image)
+    clear = next(a for a in window.ui.recent_images_menu.actions() if "Clear" in a.text())
     clear.trigger()
-    assert _listed(window.recent_images_menu) == []
+    assert _listed(window.ui.recent_images_menu) == []
     assert QSettings().value("recent/images", []) in ([], None, "")
 
 
 def test_the_lists_survive_a_new_window(qtbot, tmp_path):
     model, image = _files(tmp_path, "net.keras", "cat.png")
     first = _window(qtbot, FakeEngine())
-    first.open_model(model)
-    first.open_image(image)
+    first.models.open_model(model)
+    first.images.open_image(image)
     first.close()
     second = _window(qtbot, FakeEngine())
-    assert _listed(second.recent_models_menu) == [model]
-    assert _listed(second.recent_images_menu) == [image]
+    assert _listed(second.ui.recent_models_menu) == [model]
+    assert _listed(second.ui.recent_images_menu) == [image]
 
 
 # ------------------------------------------------------------------ a file that holds code
@@ -113,13 +113,13 @@ def test_the_lists_survive_a_new_window(qtbot, tmp_path):
 
 def test_a_model_with_code_offers_to_open_it_anyway(window, engine, qtbot, tmp_path):
     (path,) = _files(tmp_path, "scaled.keras")
-    window.open_model(path)
+    window.models.open_model(path)
     request = engine.last(LoadModel)
     assert not request.trusted
     message = f"scaled.keras contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
-    with qtbot.waitSignal(window.error_shown, timeout=5_000):
-        engine.failed.emit(EngineFailure(request.request_id, "model", message))
-    bar = window.message_bar
+    with qtbot.waitSignal(window.feedback.error_shown, timeout=5_000):
+        engine.fail(request, FailureKind.UNTRUSTED, message)
+    bar = window.ui.message_bar
     assert bar.isVisible() and bar.is_error() and bar.text() == message
     assert bar.action_button.isVisible() and bar.action_button.text() == TRUST_BUTTON
 
@@ -132,16 +132,17 @@ def test_a_model_with_code_offers_to_open_it_anyway(window, engine, qtbot, tmp_p
 
 def test_other_model_errors_offer_no_button(window, engine, tmp_path):
     (path,) = _files(tmp_path, "broken.keras")
-    window.open_model(path)
+    window.models.open_model(path)
     request = engine.last(LoadModel)
-    engine.failed.emit(EngineFailure(request.request_id, "model", "broken.keras is damaged"))
-    assert window.message_bar.isVisible()
-    assert not window.message_bar.action_button.isVisible()
+    engine.fail(request, FailureKind.INPUT, "broken.keras is damaged")
+    assert window.ui.message_bar.isVisible()
+    assert not window.ui.message_bar.action_button.isVisible()
 
 
 # ------------------------------------------------------------------ free input size
 
 
 def test_a_model_of_free_size_says_the_size_it_works_at(window, engine):
+    window.models.open_model(None)
     engine.load(replace(fake_summary(), input_shape=(128, 128, 3), free_size=True))
-    assert "input 128×128×3 (free size)" in window._model_label.text()
+    assert "input 128×128×3 (free size)" in window.ui.model_label.text()

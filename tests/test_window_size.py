@@ -17,7 +17,7 @@ def test_the_loaded_window_can_be_narrower_than_a_small_laptop_screen(window):
 
 @pytest.mark.parametrize("tab", range(5))
 def test_every_tab_fits_at_1280_by_720(qtbot, window, tab):
-    window.centre_tabs.setCurrentIndex(tab)
+    window.ui.centre_tabs.setCurrentIndex(tab)
     window.resize(*SMALL_SCREEN)
     QApplication.processEvents()
     qtbot.waitUntil(lambda: window.width() == SMALL_SCREEN[0], timeout=2_000)
@@ -28,12 +28,12 @@ def test_every_tab_fits_at_1280_by_720(qtbot, window, tab):
 def test_wide_panels_scroll_rather_than_losing_their_controls(qtbot, window):
     window.show_tab(1)  # Explain: the widest control row
     window.resize(*SMALL_SCREEN)
-    columns = window._columns
+    columns = window.ui.columns
     columns.setSizes([2000, 10, 2000])  # the user squeezes the centre column to its minimum
     QApplication.processEvents()
-    area = window.explain_panel.parentWidget().parentWidget()
+    area = window.ui.explain_panel.parentWidget().parentWidget()
     assert isinstance(area, QScrollArea)
-    assert area.width() < window.explain_panel.minimumSizeHint().width()
+    assert area.width() < window.ui.explain_panel.minimumSizeHint().width()
     qtbot.waitUntil(lambda: area.horizontalScrollBar().maximum() > 0, timeout=2_000)
     # Every control keeps its full size; the column scrolls to reach it.
-    assert window.explain_panel.width() >= window.explain_panel.minimumSizeHint().width()
+    assert window.ui.explain_panel.width() >= window.ui.explain_panel.minimumSizeHint().width()

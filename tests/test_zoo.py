@@ -170,10 +170,10 @@ def test_an_untrained_zoo_model_opens_from_the_menu_and_says_so(qtbot):
     window = MainWindow(engine)
     qtbot.addWidget(window)
     engine.start()
-    with qtbot.waitSignal(window.model_shown, timeout=120_000) as blocker:
-        window.actions["zoo:MobileNetV2:random"].trigger()
+    with qtbot.waitSignal(window.models.shown, timeout=120_000) as blocker:
+        window.menu_actions["zoo:MobileNetV2:random"].trigger()
     assert blocker.args[0].name == "zoo_mobilenetv2"
-    assert "untrained" in window._model_label.text()
+    assert "untrained" in window.ui.model_label.text()
     assert window.windowTitle() == "convscope — zoo:MobileNetV2 (untrained)"
     window.close()
     assert engine.wait(5_000)

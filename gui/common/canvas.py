@@ -124,7 +124,8 @@ class Canvas(QWidget):
         if self._rgb8 is None:
             raise ValueError("nothing to export")
         image = qimage_from_rgb8(upscale_nearest(self._rgb8, EXPORT_MIN_SIDE))
-        if not image.save(str(path), "PNG"):
+        # The stubs say bytes for the format; this PySide6 accepts only str.
+        if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
             raise OSError(f"could not write PNG to {path}")
 
     def fit(self) -> None:

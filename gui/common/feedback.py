@@ -31,7 +31,7 @@ class Feedback(QObject):
         self._status_is_busy = False  # the status line holds the engine's busy line
 
     def error(
-        self, text: str, action_text: str | None = None, action: Callable[[], None] | None = None
+        self, text: str, action_text: str | None = None, action: Callable[[], object] | None = None
     ) -> None:
         """Show `text` as an error, with a button doing `action` when given."""
         self._bar.show_error(text, action_text, action)

@@ -35,7 +35,7 @@ class MessageBar(QFrame):
         # Never taller than its text: the workspace below should get the spare room.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self._error = False
-        self._action: Callable[[], None] | None = None
+        self._action: Callable[[], object] | None = None
 
         self.icon_label = QLabel()
         self.icon_label.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -70,7 +70,7 @@ class MessageBar(QFrame):
         self,
         text: str,
         action_text: str | None = None,
-        action: Callable[[], None] | None = None,
+        action: Callable[[], object] | None = None,
     ) -> None:
         """Show `text` as an error, with a warning sign on a reddish background; with
         `action_text` and `action`, a button that hides the bar and calls `action`."""
@@ -106,11 +106,11 @@ class MessageBar(QFrame):
         self.setStyleSheet(_ERROR_STYLE if error else _INFO_STYLE)
         self.setVisible(True)
 
-    def _set_action(self, text: str | None, action: Callable[[], None] | None) -> None:
+    def _set_action(self, text: str | None, action: Callable[[], object] | None) -> None:
         had_action = self._action is not None
         self._action = action if text and action is not None else None
         if self._action is not None:
-            self.action_button.setText(text)
+            self.action_button.setText(text or "")
         if had_action or self._action is not None:  # leave a hidden button alone
             self.action_button.setVisible(self._action is not None)
 

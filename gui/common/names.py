@@ -1,5 +1,5 @@
-"""The names the window gives things, each defined once: its tabs, its QSettings keys and how
-often a canvas repaints while frames stream in."""
+"""The names the window gives things, each defined once: its tabs, its QSettings keys, and how
+often a canvas (and the objective curve) repaints while frames stream in."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from gui.common.feedback import Feedback
 from gui.common.file_dialogs import FileDialogs
 from gui.common.names import MODEL_B_KEY, Tab
 from gui.compare.view import CompareView
-from gui.engine_client import EngineClient, Job, JobSlot
+from gui.engine_client import EngineClient, JobSlot
 from gui.files.dropped_files import MODEL_SUFFIXES
 from gui.models.input_memory import ModelInputs, is_zoo
 from gui.state import WindowState
@@ -88,7 +88,7 @@ class CompareController(QObject):
 
     def compare_with(
         self, path: str | None, random_weights: bool = False, trusted: bool = False
-    ) -> Job:
+    ) -> None:
         """Load model B (a file, "zoo:NAME", None for the built-in model) and show the tab."""
         self._feedback.clear()
         if self._compare.is_running():
@@ -105,7 +105,6 @@ class CompareController(QObject):
             ended=partial(self._on_load_ended, request),
         )
         self.load_started.emit(job, "; model B stays as it was")
-        return job
 
     def compare(self) -> None:
         """Compare A and B on the selected layer and filter (filter #0 when none is picked)."""

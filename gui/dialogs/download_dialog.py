@@ -60,11 +60,6 @@ class DownloadDialog(QDialog):
 
     # ------------------------------------------------------------------ public setters
 
-    @property
-    def request_id(self) -> int:
-        """The LoadModel whose download is on show (0: none yet)."""
-        return self._request_id
-
     def set_progress(self, progress: DownloadProgress) -> None:
         """Show how far the download of `progress.request_id` is; a new id starts afresh."""
         if progress.request_id != self._request_id:

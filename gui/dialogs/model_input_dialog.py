@@ -103,8 +103,10 @@ class ModelInputDialog(QDialog):
             height, width, _ = summary.input_shape
             size_layout.addRow(QLabel(f"Fixed by the model: {height}×{width}."))
             self.side.setEnabled(False)
-        self.problem = QLabel("", wordWrap=True, styleSheet="color: #b00020;")
-        self.box = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.problem = QLabel("", wordWrap=True)
+        self.problem.setStyleSheet("color: #b00020;")
+        buttons = QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        self.box = QDialogButtonBox(buttons)
 
         self._select(summary.preprocessing)
         self.buttons.buttonToggled.connect(self._on_choice_changed)
@@ -174,7 +176,7 @@ class ModelInputDialog(QDialog):
         except (ValueError, TypeError) as error:
             self.problem.setText(str(error))
             ok = False
-        self.box.button(QDialogButtonBox.Ok).setEnabled(ok)
+        self.box.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
 
     def _on_box_accepted(self) -> None:
         spec = self.choice()

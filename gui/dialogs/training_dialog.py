@@ -131,10 +131,6 @@ class TrainingDialog(QDialog):
             drawn[key] = [] if y is None else [float(v) for v in y]
         return drawn
 
-    @property
-    def trained_path(self) -> str:
-        return self._path
-
     # ------------------------------------------------------------------ private
 
     def _set_running(self, running: bool) -> None:

@@ -121,7 +121,7 @@ class ExplainController(QObject):
         if not path:
             return
         try:
-            npy = write_explanation(explanation, self._panel.view.style(), path)
+            npy = write_explanation(explanation, self._panel.view.heatmap_style(), path)
         except (ValueError, OSError) as error:
             self._feedback.error(f"Could not export the explanation: {error}")
             return

@@ -84,7 +84,8 @@ class ExplainControls(QWidget):
             "Compute the chosen explanation for the current image (F6). A running visualization "
             "stops for it; Run › Continue goes on with it afterwards."
         )
-        self.progress = QProgressBar(maximumHeight=18)
+        self.progress = QProgressBar()
+        self.progress.setMaximumHeight(18)
         self.progress.setRange(0, 1000)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running explanation.")

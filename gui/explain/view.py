@@ -55,7 +55,9 @@ class ExplainView(QWidget):
         super().__init__(parent)
         self._explanation: Explanation | None = None
         self.canvas = Canvas()
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50)
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(50)
         self.opacity_slider.setToolTip("How strongly the heatmap covers the image.")
         self.colormap_combo = QComboBox()
         self.colormap_combo.addItems(list(HEATMAP_COLORMAPS))
@@ -114,7 +116,7 @@ class ExplainView(QWidget):
         """The explanation on the canvas, or None."""
         return self._explanation
 
-    def style(self) -> HeatmapStyle:
+    def heatmap_style(self) -> HeatmapStyle:
         return HeatmapStyle(
             opacity=self.opacity_slider.value() / 100.0,
             colormap=self.colormap_combo.currentText(),
@@ -133,7 +135,7 @@ class ExplainView(QWidget):
         explanation = self._explanation
         if explanation is None:
             return
-        picture = render_explanation(explanation, self.style())
+        picture = render_explanation(explanation, self.heatmap_style())
         self.canvas.show_rgb8(picture, explanation_title(explanation))
 
     def _set_available(self, available: bool) -> None:
@@ -144,7 +146,7 @@ class ExplainView(QWidget):
 
     def _on_style_changed(self, *_args) -> None:
         self._paint()
-        self.style_changed.emit(self.style())
+        self.style_changed.emit(self.heatmap_style())
 
     def _on_add_button_clicked(self) -> None:
         self.add_requested.emit()

@@ -38,7 +38,7 @@ class RecentFiles:
         value = self._settings.value(self._key, [])
         if isinstance(value, str):  # QSettings gives a lone string for a one-item list
             value = [value] if value else []
-        return [str(path) for path in value or []]
+        return [str(path) for path in (value if isinstance(value, list) else [])]
 
     def _store(self, paths: list[str]) -> None:
         self._settings.setValue(self._key, paths[: self._limit])

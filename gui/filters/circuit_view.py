@@ -146,7 +146,8 @@ class CircuitView(QWidget):
 
     def row_text(self, row: int) -> str:
         """'excitatory · conv1 #4': what row `row` says, for tests and tooltips."""
-        return f"{self.table.item(row, 1).text()} · {self.table.item(row, 3).text()}"
+        kind, source = self.table.item(row, 1), self.table.item(row, 3)
+        return f"{kind.text() if kind else ''} · {source.text() if source else ''}"
 
     def clear(self, message: str = "") -> None:
         self._circuit = None

@@ -4,7 +4,7 @@ each filter fires, then the selected filter's top images with where it fired dra
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -178,11 +178,6 @@ class DatasetView(QWidget):
 
     def projection(self) -> str:
         return self.projection_combo.currentData()
-
-    def set_rank_by(self, key: str) -> None:
-        """Choose how to rank without announcing it."""
-        with QSignalBlocker(self.rank_combo):
-            self.rank_combo.setCurrentIndex(max(0, self.rank_combo.findData(key)))
 
     # ------------------------------------------------------------------------------- helpers
 

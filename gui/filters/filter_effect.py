@@ -68,7 +68,7 @@ class FilterEffect(QWidget):
         self.note_label.setText(" ".join(notes))
         scale = kernel_scale(kernel)
         for row, channel in enumerate(self.channels, start=1):
-            if reads_image:
+            if reads_image and image is not None:
                 self._add(image_pixmap(image[:, :, channel], SIDE), row, 0, f"input {channel}")
             self._add(kernel_pixmap(kernel[:, :, channel], scale, SIDE), row, 1, f"×  {channel}")
         if feature_map is not None:

@@ -72,9 +72,9 @@ class KernelView(QWidget):
         self._grid = QGridLayout(self._grid_host)
         self._grid.setSpacing(4)
         self._grid.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self._grid_host)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(self._grid_host)
         self.stats_table = QTableWidget(len(STAT_NAMES), 2)
         self.stats_table.setHorizontalHeaderLabels(["this filter", "whole layer"])
         self.stats_table.setVerticalHeaderLabels(list(_STAT_TITLES))
@@ -114,7 +114,7 @@ class KernelView(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.title_label)
         top_layout.addWidget(self.rgb_label)
-        top_layout.addWidget(self.scroll, 1)
+        top_layout.addWidget(self.scroll_area, 1)
         top_layout.addWidget(self.more_label)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
@@ -238,11 +238,14 @@ class KernelView(QWidget):
                     table.setItem(row, column + 1, _number_item(value, stat_text(value)))
             table.setSortingEnabled(True)
             for row in range(table.rowCount()):
-                if table.item(row, 0).data(Qt.ItemDataRole.UserRole) == current:
+                item = table.item(row, 0)
+                if item is not None and item.data(Qt.ItemDataRole.UserRole) == current:
                     table.selectRow(row)
         table.resizeColumnsToContents()
 
     # ------------------------------------------------------------------------------- slots
 
     def _on_filters_table_cell_clicked(self, row: int, _column: int) -> None:
-        self.filter_chosen.emit(int(self.filters_table.item(row, 0).data(Qt.ItemDataRole.UserRole)))
+        item = self.filters_table.item(row, 0)
+        if item is not None:
+            self.filter_chosen.emit(int(item.data(Qt.ItemDataRole.UserRole)))

@@ -65,9 +65,6 @@ class SketchPad(QWidget):
         self._refresh()
         self._send()
 
-    def is_drawing(self) -> bool:
-        return self._last is not None
-
     # ------------------------------------------------------------------------------- helpers
 
     def _stroke_to(self, point: QPointF) -> None:

@@ -279,7 +279,7 @@ class FilterPicker(QListWidget):
 
     def _set_stats(self, maps: np.ndarray | None, count: int) -> None:
         fits = maps is not None and maps.ndim in (1, 3) and maps.shape[-1] == count
-        self._stats = channel_stats(maps) if fits else None
+        self._stats = channel_stats(maps) if maps is not None and fits else None
         for unit in range(count):
             self._refresh_tooltip(unit)
         self._reorder()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
@@ -69,7 +69,7 @@ class LayerTree(QTreeWidget):
             self.addTopLevelItems([self._make_item(layer) for layer in summary.layers])
             # Sub-models are where the interesting layers often are, so they start open.
             self.expandAll()
-            self.setCurrentItem(None)
+            self.setCurrentIndex(QModelIndex())
         self._fit_columns()
 
     def select_layer(self, path: tuple[str, ...]) -> None:
@@ -77,7 +77,7 @@ class LayerTree(QTreeWidget):
         item = self._find_item(tuple(path))
         with QSignalBlocker(self):
             if item is None:
-                self.setCurrentItem(None)
+                self.setCurrentIndex(QModelIndex())
                 self.clearSelection()
                 return
             self.setCurrentItem(item)
@@ -136,14 +136,8 @@ class LayerTree(QTreeWidget):
         parent = self.invisibleRootItem()
         found: QTreeWidgetItem | None = None
         for name in path:
-            found = next(
-                (
-                    parent.child(i)
-                    for i in range(parent.childCount())
-                    if parent.child(i).data(_NAME, Qt.ItemDataRole.UserRole).name == name
-                ),
-                None,
-            )
+            children = (parent.child(i) for i in range(parent.childCount()))
+            found = next((c for c in children if c and _info(c).name == name), None)
             if found is None:
                 return None
             parent = found
@@ -157,3 +151,7 @@ class LayerTree(QTreeWidget):
         # Only user actions get here: the program's own changes happen with signals blocked.
         if current is not None:
             self.layer_selected.emit(current.data(_NAME, Qt.ItemDataRole.UserRole))
+
+
+def _info(item: QTreeWidgetItem) -> LayerInfo:
+    return item.data(_NAME, Qt.ItemDataRole.UserRole)

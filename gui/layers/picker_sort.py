@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from gui.layers.channel_stats import SORT_KEYS
@@ -33,13 +33,6 @@ class SortBar(QWidget):
 
     def key(self) -> str:
         return self.combo.currentText()
-
-    def set_key(self, key: str) -> None:
-        """Show `key` without announcing it."""
-        if key not in SORT_KEYS:
-            raise ValueError(f"unknown sort key {key!r}")
-        with QSignalBlocker(self.combo):
-            self.combo.setCurrentText(key)
 
     def _on_combo_text_changed(self, key: str) -> None:
         self.sort_changed.emit(key)

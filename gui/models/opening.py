@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel
 from engine.protocol import FailureKind, JobEnded, LoadModel, ModelLoaded
 from engine.protocol.input_spec import InputPreprocessing
 from gui.common.feedback import Feedback
-from gui.engine_client import EngineClient, Job, JobSlot
+from gui.engine_client import EngineClient, JobSlot
 from gui.models.input_memory import ModelInputs, is_zoo
 from gui.state import WindowState
 
@@ -50,7 +50,7 @@ class ModelController(QObject):
         trusted: bool = False,
         preprocessing: InputPreprocessing | None = None,
         input_size: int | None = None,
-    ) -> Job:
+    ) -> None:
         """Load a model file, or the built-in one with None; "zoo:NAME" builds a zoo model
         (untrained with `random_weights`). A file holding Python code loads only `trusted`.
         Without `preprocessing` and `input_size`, the ones chosen for this file before apply."""
@@ -67,7 +67,6 @@ class ModelController(QObject):
         )
         summary = self._state.summary
         self.load_started.emit(job, f"; {summary.name} stays open" if summary else "")
-        return job
 
     def open_like(self, request: LoadModel) -> None:
         """Load the model of `request` again, as it says (e.g. with a new input choice)."""

@@ -50,9 +50,9 @@ class NetworkView(QWidget):
         self.rows_layout.setContentsMargins(4, 4, 4, 4)
         self.rows_layout.setSpacing(2)
         self.rows_layout.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.rows_box)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(self.rows_box)
 
         self.colormap_combo.currentIndexChanged.connect(self._on_colormap_combo_changed)
 
@@ -68,7 +68,7 @@ class NetworkView(QWidget):
         top_layout.addWidget(self.canvas, 1)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
-        self.splitter.addWidget(self.scroll)
+        self.splitter.addWidget(self.scroll_area)
         self.splitter.setSizes([300, 420])
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from engine.protocol.recipe import INITIAL_IMAGES, LIVE_KNOBS, OPTIMIZERS, PARAMETERIZATIONS
-
-# How a field is edited: a whole number, a number, a switch, a choice from a list, or text
-# holding a list of scale factors ("floats") or of "grid:weight" pairs ("pairs").
-KINDS = ("int", "float", "bool", "choice", "floats", "pairs")
 
 LIVE_NOTE = " Changes a running visualization at its next step."
 NEXT_START_NOTE = " Takes effect on the next start."
@@ -25,6 +22,8 @@ class FieldSpec:
 
     name: str
     label: str
+    # How it is edited: "int", "float", "bool" (a switch), "choice" (from a list), or text
+    # holding a list of scale factors ("floats") or of "grid:weight" pairs ("pairs").
     kind: str
     tip: str
     low: float = 0
@@ -141,7 +140,7 @@ FIELDS: dict[str, FieldSpec] = {spec.name: spec for _, specs in SECTIONS for spe
 # ----------------------------------------------------------------------------- text fields
 
 
-def format_value(spec: FieldSpec, value: object) -> str:
+def format_value(spec: FieldSpec, value: Any) -> str:
     """A tuple field as the text its line edit shows."""
     if spec.kind == "floats":
         return ", ".join(f"{float(v):g}" for v in value)

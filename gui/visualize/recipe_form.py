@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -67,7 +69,8 @@ class RecipeForm(QWidget):
 
     def recipe(self) -> Recipe:
         """The recipe shown; a text field holding bad text counts with its last good value."""
-        return Recipe(**{name: self.value(name) for name in FIELDS})
+        values: dict[str, Any] = {name: self.value(name) for name in FIELDS}
+        return Recipe(**values)
 
     def set_recipe(self, recipe: Recipe) -> None:
         """Show `recipe` in every field, without announcing it."""
@@ -76,26 +79,27 @@ class RecipeForm(QWidget):
 
     def value(self, name: str) -> object:
         """The value of one field, as the Recipe attribute `name` holds it."""
-        spec, widget = FIELDS[name], self.widgets[name]
-        if spec.kind in ("int", "float"):
+        widget = self.widgets[name]
+        if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
             return widget.value()
-        if spec.kind == "bool":
+        if isinstance(widget, QCheckBox):
             return widget.isChecked()
-        if spec.kind == "choice":
+        if isinstance(widget, QComboBox):
             return widget.currentText()
         return self._text_values[name]
 
-    def set_value(self, name: str, value: object) -> None:
+    def set_value(self, name: str, value: Any) -> None:
         """Show `value` in field `name` (numbers clamped to its range), without announcing it."""
         spec, widget = FIELDS[name], self.widgets[name]
         with QSignalBlocker(widget):
-            if spec.kind in ("int", "float"):
+            if isinstance(widget, QSpinBox):
                 # Clamp before Qt sees it: an int beyond 2**31 would overflow the C int.
-                clamped = min(max(value, widget.minimum()), widget.maximum())
-                widget.setValue(int(clamped) if spec.kind == "int" else float(clamped))
-            elif spec.kind == "bool":
+                widget.setValue(int(min(max(value, widget.minimum()), widget.maximum())))
+            elif isinstance(widget, QDoubleSpinBox):
+                widget.setValue(float(min(max(value, widget.minimum()), widget.maximum())))
+            elif isinstance(widget, QCheckBox):
                 widget.setChecked(bool(value))
-            elif spec.kind == "choice":
+            elif isinstance(widget, QComboBox):
                 if value not in spec.choices:
                     raise ValueError(f"{name} must be one of {spec.choices}, got {value!r}")
                 widget.setCurrentText(str(value))
@@ -103,15 +107,6 @@ class RecipeForm(QWidget):
                 self._text_values[name] = tuple(value)
                 widget.setText(format_value(spec, value))
                 self._mark_invalid(name, "")
-
-    def show_section(self, title: str) -> None:
-        """Turn to the section called `title`."""
-        titles = [title for title, _ in SECTIONS]
-        self.section_list.setCurrentRow(titles.index(title))
-
-    def current_section(self) -> str:
-        """The title of the section on show."""
-        return SECTIONS[self.pages.currentIndex()][0]
 
     # ------------------------------------------------------------------------------- building
 
@@ -138,11 +133,16 @@ class RecipeForm(QWidget):
     def _field(self, spec: FieldSpec) -> FieldWidget:
         name = spec.name
         if spec.kind in ("int", "float"):
-            box = QSpinBox() if spec.kind == "int" else QDoubleSpinBox()
-            if spec.kind == "float":
+            box: QSpinBox | QDoubleSpinBox
+            if spec.kind == "int":
+                box = QSpinBox()
+                box.setRange(int(spec.low), int(spec.high))
+                box.setSingleStep(int(spec.step))
+            else:
+                box = QDoubleSpinBox()
                 box.setDecimals(spec.decimals)
-            box.setRange(spec.low, spec.high)
-            box.setSingleStep(spec.step)
+                box.setRange(spec.low, spec.high)
+                box.setSingleStep(spec.step)
             box.setAccelerated(True)
             # Announce finished numbers only: typing "0.05" must not send 0.0 and 0.05.
             box.setKeyboardTracking(False)
@@ -180,8 +180,11 @@ class RecipeForm(QWidget):
 
     def _on_text_field_finished(self, name: str) -> None:
         spec = FIELDS[name]
+        widget = self.widgets[name]
+        if not isinstance(widget, QLineEdit):
+            return
         try:
-            value = parse_text(spec, self.widgets[name].text())
+            value = parse_text(spec, widget.text())
         except ValueError as error:
             kept = format_value(spec, self.value(name)) or "none"
             self._mark_invalid(name, f"{error}; the run uses {kept}")
