@@ -4,7 +4,8 @@ Requests arrive through `submit` from the GUI thread and wait in a mailbox with 
 lane; each request's `policy()` (engine/protocol/requests.py) says its lane, whether it is
 quick, and which lanes it stops. That is all this module reads:
 
-- The newest request of a lane wins: it replaces the one waiting there.
+- The newest request of a lane wins: it replaces the one waiting there (a lane may have
+  slots that wait side by side: the atlas cache is looked up per layer).
 - A request drops the waiting requests of every lane it stops, and cancels the running job if
   that job's lane is among them; a long job notices before its next step, a quick job between
   two of its results. Every request taken ends with exactly one JobEnded, also when it was
@@ -26,6 +27,7 @@ running job, "serve": served in slices between the running job's steps):
 | Explain, Live or automatic    | wait       | wait       | serve (4) | stop      | keep        |
 | a quick request (5)           | serve      | serve      | serve     | serve     | own lane: stop |
 | StopRun                       | keep       | keep       | stop      | stop      | keep        |
+| CancelExplain                 | keep       | keep       | keep      | stop      | keep        |
 | CancelLoad(load_id)           | stop (6)   | stop (6)   | keep      | keep      | keep        |
 
 (1) Ascend, ContinueRun, Atlas, ScanImages, TrainDefault, Compare: one lane, the newest wins.
@@ -33,7 +35,7 @@ running job, "serve": served in slices between the running job's steps):
 (3) `Explain(interrupts=True)`: the Explain tab's button.
 (4) A fast method; a slow one waits for the run to end.
 (5) OpenImage, ShowFeatureMaps, WalkNetwork, TweakRun, ShowKernels, TraceCircuit,
-    ShowTopImages, Atlas(cache_only): each in its own lane.
+    ShowTopImages, Atlas(cache_only): each in its own lane (the cache's, one slot per layer).
 (6) Only the load it names (any load when `load_id` is None).
 """
 
@@ -66,6 +68,7 @@ from engine.protocol import (
     Kernels,
     Lane,
     ModelLoaded,
+    Policy,
     Progress,
     Request,
     ScanProgress,
@@ -111,14 +114,14 @@ class EngineThread(QThread):
         super().__init__(parent)  # type: ignore[arg-type]  # a QObject parent or None
         self._wake = threading.Condition()
         # Guarded by _wake:
-        self._mailbox: OrderedDict[Lane, Request] = OrderedDict()
+        self._mailbox: OrderedDict[tuple[Lane, str], Request] = OrderedDict()
         self._dropped: list[Request] = []  # taken off the mailbox unrun: each gets a JobEnded
         self._running: Request | None = None
-        self._stale_slices: set[Lane] = set()
+        self._stale_slices: list[Policy] = []  # policies of requests that came meanwhile
         self._cancel = threading.Event()
         self._quit = False
         # The engine thread's own:
-        self._slices: OrderedDict[Lane, tuple[Request, Job]] = OrderedDict()
+        self._slices: OrderedDict[tuple[Lane, str], tuple[Request, Job]] = OrderedDict()
         self._session: EngineSession | None = None
         self._describe_failure: Callable[[int, BaseException], EngineFailure] = _bare_failure
         self.setObjectName("convscope-engine")
@@ -129,19 +132,15 @@ class EngineThread(QThread):
         """Queue a request; thread-safe, returns at once."""
         policy = request.policy()
         with self._wake:
-            for lane in [lane for lane in self._mailbox if lane in policy.stops]:
-                if request.aims_at(self._mailbox[lane]):
-                    self._dropped.append(self._mailbox.pop(lane))
+            for key, waiting in list(self._mailbox.items()):
+                if policy.stops(waiting.policy()) and request.aims_at(waiting):
+                    self._dropped.append(self._mailbox.pop(key))
             running = self._running
-            if (
-                running is not None
-                and running.policy().lane in policy.stops
-                and request.aims_at(running)
-            ):
+            if running is not None and policy.stops(running.policy()) and request.aims_at(running):
                 self._cancel.set()
             if policy.queued:
-                self._stale_slices |= policy.stops
-                self._mailbox[policy.lane] = request
+                self._stale_slices.append(policy)
+                self._mailbox[policy.key] = request
             self._wake.notify()
 
     def stop(self) -> None:
@@ -236,26 +235,27 @@ class EngineThread(QThread):
     def _take_quick_requests(self) -> None:
         with self._wake:
             dropped, self._dropped = self._dropped, []
-            stale, self._stale_slices = self._stale_slices, set()
-            quick = [lane for lane, waiting in self._mailbox.items() if waiting.policy().quick]
-            taken = [self._mailbox.pop(lane) for lane in quick]
+            newer, self._stale_slices = self._stale_slices, []
+            quick = [key for key, waiting in self._mailbox.items() if waiting.policy().quick]
+            taken = [self._mailbox.pop(key) for key in quick]
         self._announce_dropped(dropped)
-        for lane in [lane for lane in self._slices if lane in stale]:
-            request, job = self._slices.pop(lane)
-            job.close()
-            self._end(request, EndReason.CANCELLED)
+        for key, (request, job) in list(self._slices.items()):
+            if any(policy.stops(request.policy()) for policy in newer):
+                del self._slices[key]
+                job.close()
+                self._end(request, EndReason.CANCELLED)
         for request in taken:
             started = self._start(request, self._quitting)
             if started is not None:
-                self._slices[request.policy().lane] = (request, started)
+                self._slices[request.policy().key] = (request, started)
 
     def _serve_slice(self, budget_s: float) -> None:
         """One result of the oldest quick job begun between steps (its last: its JobEnded)."""
-        lane = next(iter(self._slices))
-        request, job = self._slices[lane]
+        key = next(iter(self._slices))
+        request, job = self._slices[key]
         between_steps = budget_s > 0
         if not self._advance(request, job, hide_status=between_steps):
-            del self._slices[lane]
+            del self._slices[key]
 
     # ------------------------------------------------------------------ one job
 

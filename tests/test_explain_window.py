@@ -8,7 +8,7 @@ from fake_engine import FakeEngine, bump_heatmap, fake_window
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from engine.protocol import Ascend, EndReason, Explain, FailureKind, StopRun
+from engine.protocol import Ascend, CancelExplain, EndReason, Explain, FailureKind, StopRun
 from gui.common.heatmaps import OUTLINE_AGAINST, OUTLINE_FOR, HeatmapStyle, render
 from gui.common.imaging import to_rgb8, upscale_nearest
 from gui.explain.controls import INNER_UNIT
@@ -165,7 +165,7 @@ def test_long_methods_show_progress_and_cancel_sends_stoprun(qtbot, window, engi
     engine.report(request.request_id, 0.5, "LIME superpixels")
     assert controls.progress.value() == 500
     qtbot.mouseClick(controls.cancel_button, Qt.LeftButton)
-    assert isinstance(engine.requests[-1], StopRun)
+    assert isinstance(engine.requests[-1], CancelExplain)  # a visualization goes on
     assert controls.progress.text() == "Cancelling…"
     engine.end(request, EndReason.CANCELLED)
     assert not controls.progress.isVisible() and not controls.cancel_button.isVisible()

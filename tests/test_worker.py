@@ -296,3 +296,35 @@ def test_a_new_model_drops_waiting_quick_work_of_the_old(qtbot, engine):
     qtbot.waitUntil(lambda: _ended(ended, load) is not None, timeout=60_000)
     assert _ended(ended, load).reason is EndReason.FINISHED
     assert _ended(ended, maps) is not None  # served or dropped, it ended either way
+
+
+def test_cancelling_an_explanation_leaves_the_visualization_running(qtbot, engine):
+    from engine.protocol import CancelExplain
+
+    ended, frames = _collect(engine.ended), _collect(engine.frame)
+    engine.submit(OpenImage(sample="digit:3"))
+    run = Ascend(("conv3",), 0, LONG)
+    engine.submit(run)
+    qtbot.waitUntil(lambda: len(frames) >= 3, timeout=30_000)
+    slow = Explain("occlusion", options=(("patch", 3),))  # waits for the run: it is slow
+    engine.submit(slow)
+    engine.submit(CancelExplain())
+    qtbot.waitUntil(lambda: _ended(ended, slow) is not None, timeout=10_000)
+    assert _ended(ended, slow).reason is EndReason.CANCELLED
+    seen = len(frames)
+    qtbot.waitUntil(lambda: len(frames) > seen + 3, timeout=10_000)
+    assert _ended(ended, run) is None  # the run goes on
+    engine.submit(StopRun())
+
+
+def test_cache_look_ups_of_several_layers_all_answer(qtbot, engine):
+    ended = _collect(engine.ended)
+    with qtbot.waitSignal(engine.frame, timeout=30_000):
+        engine.submit(Ascend(("conv3",), 0, LONG))
+    looks = [Atlas((name,), None, Recipe(steps=5), cache_only=True) for name in ("conv1", "conv2")]
+    for look in looks:
+        engine.submit(look)
+    qtbot.waitUntil(lambda: all(_ended(ended, look) for look in looks), timeout=10_000)
+    # Nothing is cached: each says so itself; neither was dropped for the other.
+    assert all(_ended(ended, look).reason is EndReason.FINISHED for look in looks)
+    engine.submit(StopRun())

@@ -45,6 +45,7 @@ from engine.protocol.recipe import (
 from engine.protocol.requests import (
     Ascend,
     Atlas,
+    CancelExplain,
     CancelLoad,
     Compare,
     ContinueRun,
@@ -120,6 +121,7 @@ __all__ = [
     "Atlas",
     "AtlasProgress",
     "AtlasTile",
+    "CancelExplain",
     "CancelLoad",
     "Circuit",
     "CircuitLink",

@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.protocol.catalogue import is_slow_method
 from engine.protocol.input_spec import InputPreprocessing
+from engine.protocol.model import LayerPath
 from engine.protocol.recipe import Recipe
 
 _request_ids = itertools.count(1)
@@ -42,7 +43,7 @@ class Lane(str, Enum):
     KERNELS = "kernels"
     CIRCUIT = "circuit"
     TOP = "top"  # a filter's top images from the last scan
-    CONTROL = "control"  # StopRun, CancelLoad: act at once, never queued
+    CONTROL = "control"  # StopRun, CancelExplain, CancelLoad: act at once, never queued
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,20 @@ class Policy:
 
     lane: Lane
     quick: bool = False  # served between the steps of a running long job, one slice at a time
-    also_stops: frozenset[Lane] = frozenset()  # lanes stopped besides its own
+    also_stops: frozenset[Lane] = frozenset()  # whole lanes stopped besides its own slot
     queued: bool = True  # False: a control message, which only stops (StopRun, CancelLoad)
+    # Requests of one lane with different slots wait side by side (the atlas cache is looked up
+    # for several layers at once); one slot holds one request, the newest.
+    slot: str = ""
 
     @property
-    def stops(self) -> frozenset[Lane]:
-        """Lanes whose waiting request this drops and whose running job it cancels."""
-        return self.also_stops if not self.queued else self.also_stops | {self.lane}
+    def key(self) -> tuple[Lane, str]:
+        """The mailbox slot this request waits in."""
+        return self.lane, self.slot
+
+    def stops(self, other: Policy) -> bool:
+        """Whether this drops a waiting request of policy `other` and cancels it running."""
+        return other.lane in self.also_stops or (self.queued and other.key == self.key)
 
 
 class Scheduled:
@@ -187,7 +195,9 @@ class Atlas(Scheduled):
 
     def policy(self) -> Policy:
         # A look-up in the cache computes nothing: it never waits for a run, nor stops one.
-        return Policy(Lane.CACHE, quick=True) if self.cache_only else self.POLICY
+        if self.cache_only:
+            return Policy(Lane.CACHE, quick=True, slot=str(LayerPath(self.layer)))
+        return self.POLICY
 
 
 @dataclass(frozen=True)
@@ -196,6 +206,18 @@ class StopRun(Scheduled):
 
     POLICY: ClassVar[Policy] = Policy(
         Lane.CONTROL, also_stops=frozenset({Lane.RUN, Lane.EXPLAIN}), queued=False
+    )
+
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class CancelExplain(Scheduled):
+    """Cancel the explanation running or waiting (the Explain tab's Cancel); a visualization
+    goes on."""
+
+    POLICY: ClassVar[Policy] = Policy(
+        Lane.CONTROL, also_stops=frozenset({Lane.EXPLAIN}), queued=False
     )
 
     request_id: int = field(default_factory=next_request_id)
@@ -361,6 +383,7 @@ Request = (
     | Atlas
     | StopRun
     | CancelLoad
+    | CancelExplain
     | Explain
     | WalkNetwork
     | ShowKernels

@@ -12,13 +12,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from engine.protocol import (
+    CancelExplain,
     Explain,
     Explanation,
     ImageOpened,
     JobEnded,
     ModelSummary,
     Progress,
-    StopRun,
     is_slow_method,
     method_title,
 )
@@ -93,8 +93,9 @@ class ExplainController(QObject):
         return request
 
     def cancel_explanation(self) -> None:
-        """Stop the running explanation; the bar says 'Cancelling…' until the engine confirms."""
-        self._client.submit(StopRun())
+        """Stop the running explanation (a visualization goes on); the bar says 'Cancelling…'
+        until the engine confirms."""
+        self._client.submit(CancelExplain())
         self._cancelling = True
         self._panel.controls.set_cancelling()
 
