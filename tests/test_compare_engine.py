@@ -238,7 +238,7 @@ def test_a_new_model_a_does_not_drop_a_waiting_model_b_and_stop_cancels_a_compar
     thread.submit(LoadComparison("b.keras"))
     thread.submit(Compare(CONV_B, 0))
     thread.submit(LoadModel("a.keras"))
-    assert list(thread._mailbox) == ["comparison", "model"]
+    assert [lane for lane, _slot in thread._mailbox] == ["comparison", "model"]
     compare = Compare(CONV_B, 1)
     thread.submit(compare)
     thread._running = compare  # as if it were running
