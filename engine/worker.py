@@ -226,7 +226,10 @@ class EngineThread(QThread):
         """Checked by a long job before each step; serves quick work in slices meanwhile."""
         if self._cancel.is_set() or self._quit:
             return True
-        self._take_quick_requests()
+        # Read without the lock (a stale answer only defers the look to the next step): most
+        # steps have nothing new, and this runs hundreds of times a second.
+        if self._mailbox or self._dropped or self._stale_slices:
+            self._take_quick_requests()
         started = time.monotonic()
         while self._slices and time.monotonic() - started < SLICE_BUDGET_S:
             self._serve_slice(budget_s=SLICE_BUDGET_S)
