@@ -268,9 +268,7 @@ class EngineThread(QThread):
         try:
             return self._session.job(request, should_stop)
         except Exception as error:
-            self._end(
-                request, EndReason.FAILED, failure=self._describe_failure(request.request_id, error)
-            )
+            self._fail(request, error)
             return None
 
     def _advance(self, request: Request, job: Job, hide_status: bool = False) -> bool:
@@ -283,9 +281,7 @@ class EngineThread(QThread):
             self._end(request, reason, value=done.value if done is not None else None)
             return False
         except Exception as error:
-            self._end(
-                request, EndReason.FAILED, failure=self._describe_failure(request.request_id, error)
-            )
+            self._fail(request, error)
             return False
         if not (hide_status and isinstance(item, Status)):  # the run's own status stays up
             self._emit(item)

@@ -72,17 +72,29 @@ class MainWindow(QMainWindow):
             client, state, feedback, ui.filters_panel, tabs, picker, ui.layer_tree, dialogs
         )
         self.comparison = CompareController(
-            client, state, feedback, ui.compare_view, tabs, controls, inputs, dialogs,
+            client,
+            state,
+            feedback,
+            ui.compare_view,
+            tabs,
+            controls,
+            inputs,
+            dialogs,
             self.settings,
-        )  # fmt: skip
+        )
         self.downloads = DownloadController(client, feedback, self)
         self.model_input = ModelInputController(feedback, inputs, self)
         self.training = TrainingController(client, feedback, self)
         self.files = FilesController(
-            feedback, dialogs, self.settings, self.images, self.models,
-            (ui.recent_models_menu, ui.recent_images_menu), ui.active_canvas,
+            feedback,
+            dialogs,
+            self.settings,
+            self.images,
+            self.models,
+            (ui.recent_models_menu, ui.recent_images_menu),
+            ui.active_canvas,
             self.run_files.export_stem,
-        )  # fmt: skip
+        )
         self.menu_actions = build_menus(
             self,
             self._menu_slots(),

@@ -13,7 +13,6 @@ from engine.attribution import Cancelled, Target, explain
 from engine.attribution.common import (
     activations_and_score,
     last_conv_layer,
-    normalize,
     resize_map,
     score,
 )
@@ -25,6 +24,13 @@ OTHER_METHODS = (
     "saliency", "smoothgrad", "gradient_x_input", "integrated_gradients", "guided_backprop",
 )  # fmt: skip
 FAST = {"n": 4, "steps": 8}
+
+
+def normalize(values: np.ndarray) -> np.ndarray:
+    """Min-max scaled to [0, 1], to compare maps whose scale means nothing."""
+    values = np.asarray(values, np.float32)
+    low, high = float(values.min()), float(values.max())
+    return np.zeros_like(values) if high - low <= 0 else (values - low) / (high - low)
 
 
 def _conv_layers(prefix: str) -> list[keras.layers.Layer]:

@@ -316,12 +316,3 @@ def resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
         return values.copy()
     resized = tf.image.resize(values[None, :, :, None], (height, width), method="bilinear")
     return resized.numpy()[0, :, :, 0].astype(np.float32)
-
-
-def normalize(values: np.ndarray) -> np.ndarray:
-    """Min-max scaled to [0, 1]; a constant map becomes zeros."""
-    values = np.asarray(values, np.float32)
-    low, high = float(values.min()), float(values.max())
-    if high - low <= 0:
-        return np.zeros_like(values)
-    return (values - low) / (high - low)

@@ -227,10 +227,6 @@ class Program:
         view = self._model_view(self.param.image()).numpy()
         return np.array(np.clip(view, 0.0, 1.0), dtype=np.float32, copy=True)
 
-    def model_inputs(self) -> np.ndarray:
-        """The current images in the model's own input range."""
-        return self.low + (self.high - self.low) * self.images()
-
 
 def _per_image_rms_normalized(grad: tf.Tensor) -> tf.Tensor:
     axes = list(range(1, len(grad.shape)))

@@ -154,7 +154,10 @@ def _edge(mask: np.ndarray, width: int) -> np.ndarray:
     for _ in range(width):
         padded = np.pad(inside, 1, constant_values=False)
         inside = (
-            padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1]
-            & padded[1:-1, :-2] & padded[1:-1, 2:]
-        )  # fmt: skip
+            padded[1:-1, 1:-1]
+            & padded[:-2, 1:-1]
+            & padded[2:, 1:-1]
+            & padded[1:-1, :-2]
+            & padded[1:-1, 2:]
+        )
     return mask & ~inside

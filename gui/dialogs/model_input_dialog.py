@@ -95,9 +95,12 @@ class ModelInputDialog(QDialog):
         size_layout = QFormLayout(size_box)
         if summary.free_size:
             size_layout.addRow(
-                QLabel("This model takes images of any size. Images, visualizations and "
-                       "scans use one square size:", wordWrap=True)
-            )  # fmt: skip
+                QLabel(
+                    "This model takes images of any size. Images, visualizations and "
+                    "scans use one square size:",
+                    wordWrap=True,
+                )
+            )
             size_layout.addRow("Side", self.side)
         else:
             height, width, _ = summary.input_shape

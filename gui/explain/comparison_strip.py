@@ -135,9 +135,11 @@ class ComparisonStrip(QWidget):
         picture = render_explanation(self._explanations[index], self._style, PANEL_SIDE)
         self._pictures[index] = picture
         image = qimage_from_rgb8(picture).scaled(
-            PANEL_SIDE, PANEL_SIDE,
-            Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation,
-        )  # fmt: skip
+            PANEL_SIDE,
+            PANEL_SIDE,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
         self.grid.item(index).setIcon(QIcon(QPixmap.fromImage(image)))
 
     # ------------------------------------------------------------------------------- slots

@@ -81,12 +81,18 @@ class ExplainController(QObject):
                     "To explain an inner unit, select a layer in the tree and a filter in the grid."
                 )
                 return None
-            request = Explain(method, None, layer.path, unit, controls.cam_layer(),
-                              controls.options(), interrupts)  # fmt: skip
+            request = Explain(
+                method, None, layer.path, unit, controls.cam_layer(), controls.options(), interrupts
+            )
         else:
             target_class = target if isinstance(target, int) else None
-            request = Explain(method, target_class, layer=controls.cam_layer(),
-                              options=controls.options(), interrupts=interrupts)  # fmt: skip
+            request = Explain(
+                method,
+                target_class,
+                layer=controls.cam_layer(),
+                options=controls.options(),
+                interrupts=interrupts,
+            )
         controls.set_busy(method_title(method), is_slow_method(method))
         self._cancelling = False
         self._explain.start(request, progress=self._on_job_progress, ended=self._on_job_ended)

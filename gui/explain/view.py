@@ -36,9 +36,13 @@ def render_explanation(
 ) -> np.ndarray:
     """The (h, w, 3) uint8 picture of `explanation` drawn in `style`, short side >= `min_side`."""
     return render(
-        explanation.image, explanation.heatmap, explanation.signed, style,
-        explanation.details, min_side,
-    )  # fmt: skip
+        explanation.image,
+        explanation.heatmap,
+        explanation.signed,
+        style,
+        explanation.details,
+        min_side,
+    )
 
 
 class ExplainView(QWidget):

@@ -114,8 +114,9 @@ class DatasetController(QObject):
         if self._scan is None:
             self._view.clear_tiles("Scan a folder (or the built-in images) first.")
             return
-        request = ShowTopImages(LayerPath(target[0]), target[1], self._view.rank_by(),
-                                self._view.projection())  # fmt: skip
+        request = ShowTopImages(
+            LayerPath(target[0]), target[1], self._view.rank_by(), self._view.projection()
+        )
         self._top.start(request, top_images=self._on_job_top_images, ended=self._on_top_ended)
 
     # ------------------------------------------------------------------ job results

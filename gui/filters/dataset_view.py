@@ -46,8 +46,10 @@ class DatasetView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.folder_button = QPushButton("Scan folder…")
-        self.folder_button.setToolTip("Run every image of a folder through the model and record "
-                                      "how each filter fires (Ctrl+Shift+F)")  # fmt: skip
+        self.folder_button.setToolTip(
+            "Run every image of a folder through the model and record "
+            "how each filter fires (Ctrl+Shift+F)"
+        )
         self.builtin_button = QPushButton("Scan built-in images")
         self.builtin_button.setToolTip("Scan the images that come with convscope")
         self.progress = QProgressBar()
@@ -152,10 +154,14 @@ class DatasetView(QWidget):
         self.title_label.setText(title)
         for k in range(GRID * GRID):
             if k < count:
-                self.tiles[k].setPixmap(rgb8_pixmap(top_tile(top, k)).scaled(
-                    TILE_SIDE, TILE_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.FastTransformation,
-                ))  # fmt: skip
+                self.tiles[k].setPixmap(
+                    rgb8_pixmap(top_tile(top, k)).scaled(
+                        TILE_SIDE,
+                        TILE_SIDE,
+                        Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.FastTransformation,
+                    )
+                )
                 name = top.names[k]
                 self.captions[k].setText(f"{float(top.scores[k]):.3g} · {name}")
                 self.captions[k].setToolTip(name)

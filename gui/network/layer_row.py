@@ -121,8 +121,10 @@ class LayerRow(QWidget):
             for k in range(0, shown.size, per_line)
         ]
         width = max(line.shape[1] for line in lines)
-        padded = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=245)
-                  for line in lines]  # fmt: skip
+        padded = [
+            np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=245)
+            for line in lines
+        ]
         self._cell = (bar_width, BAR_HEIGHT, per_line, 1)
         return tile_grid(np.stack(padded), 1) if len(padded) > 1 else padded[0]
 
