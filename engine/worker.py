@@ -185,6 +185,8 @@ class EngineThread(QThread):
                 if self._quit:
                     return
                 dropped, self._dropped = self._dropped, []
+                if not self._slices:
+                    self._stale_slices.clear()  # they only matter to slices begun earlier
                 request = None
                 if not self._slices and self._mailbox:
                     _, request = self._mailbox.popitem(last=False)

@@ -240,8 +240,12 @@ def thread(qtbot, saved_models):
 
     engine = EngineThread()
     engine.start()
-    with qtbot.waitSignal(engine.model_loaded, timeout=60_000):
-        engine.submit(LoadModel(str(saved_models["tiny"])))
+    load = LoadModel(str(saved_models["tiny"]))
+    # Its JobEnded, which comes after ModelLoaded: a test's own waits must not catch it.
+    with qtbot.waitSignal(
+        engine.ended, timeout=60_000, check_params_cb=lambda e: e.request_id == load.request_id
+    ):
+        engine.submit(load)
     yield engine
     engine.stop()
     assert engine.wait(5_000)
@@ -341,11 +345,12 @@ def test_a_failed_download_ends_the_load_as_a_download_failure(
     from engine.protocol import FailureKind
 
     _serve_vgg16(monkeypatch, f"{server}/missing")
-    load = LoadModel("zoo:VGG16")
-    with qtbot.waitSignal(thread.ended, timeout=10_000) as blocker:
-        thread.submit(load)
-    end = blocker.args[0]
-    assert end.request_id == load.request_id and end.reason is EndReason.FAILED
+    load, ended = LoadModel("zoo:VGG16"), []
+    thread.ended.connect(ended.append)  # the fixture's own load may still end first
+    thread.submit(load)
+    qtbot.waitUntil(lambda: any(e.request_id == load.request_id for e in ended), timeout=10_000)
+    (end,) = [e for e in ended if e.request_id == load.request_id]
+    assert end.reason is EndReason.FAILED
     # The window offers random weights on this kind, whatever the message says.
     assert end.failure.kind is FailureKind.DOWNLOAD
     assert "VGG16" in end.failure.message

@@ -35,11 +35,18 @@ SHORT = Recipe(steps=20, frame_every=5)
 def engine(qtbot):
     thread = EngineThread()
     thread.start()
-    with qtbot.waitSignal(thread.model_loaded, timeout=60_000):
-        thread.submit(LoadModel(None))
+    load = LoadModel(None)
+    # Its JobEnded, not ModelLoaded: the end comes after, and must not reach a test's wait.
+    with qtbot.waitSignal(thread.ended, timeout=60_000, check_params_cb=_of(load)):
+        thread.submit(load)
     yield thread
     thread.stop()
     assert thread.wait(5_000)
+
+
+def _of(request):
+    """A waitSignal check: the JobEnded of `request`."""
+    return lambda ended: ended.request_id == request.request_id
 
 
 def _collect(signal):
