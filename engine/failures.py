@@ -8,7 +8,14 @@ import tensorflow as tf
 
 from engine.images.convert import ImageError
 from engine.models.meta import ModelLoadError, UntrustedFileError, WeightsUnavailableError
+from engine.optvis.memory import NotEnoughMemory
 from engine.protocol import EngineFailure, FailureKind
+
+OUT_OF_MEMORY = (
+    "Out of memory: this job needed more memory than was free, and TensorFlow could not "
+    "allocate it. Try a layer nearer the input, fewer images at once, a smaller input side for "
+    "a model that takes any size (Model › Input Preprocessing and Size…), or close other programs."
+)
 
 
 def failure(request_id: int, error: BaseException) -> EngineFailure:
@@ -32,6 +39,10 @@ def failure_kind(error: BaseException) -> FailureKind:
 def user_message(error: BaseException) -> str:
     """A sentence for the window: our own errors speak for themselves, others get their type."""
     text = str(error).strip()
+    if isinstance(error, NotEnoughMemory) and text:
+        return text  # it says what ran out and what would fit
+    if isinstance(error, (MemoryError, tf.errors.ResourceExhaustedError)):
+        return OUT_OF_MEMORY
     # Our messages start with the file or layer name, exactly as the user knows it.
     if isinstance(error, (ImageError, ModelLoadError, ValueError)) and text:
         return text

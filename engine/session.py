@@ -384,6 +384,7 @@ class EngineSession:
                 summary.input_shape,
                 summary.input_range,
                 self._reference_images,
+                summary,
             )
         return self.visualizer
 

@@ -23,9 +23,7 @@ class WindowState(QObject):
     """One small model object; the controllers subscribe to its signals."""
 
     model_changed = Signal(object)  # ModelSummary: a new model A; layer, unit and maps are reset
-    layer_changed = Signal(
-        object
-    )  # LayerInfo: the layer selected (perhaps one with nothing to show)
+    layer_changed = Signal(object)  # LayerInfo: the layer selected (maybe with nothing to show)
     unit_picked = Signal(int)  # the user picked a filter of the selected layer
     image_changed = Signal(object)  # ImageOpened: the current image
     maps_changed = Signal(object)  # FeatureMaps: the current image's maps at the selected layer

@@ -276,3 +276,109 @@ def test_default_model_on_mnist_digits(tmp_path):
     builtin = builtin_images()
     assert len(builtin.names) == 1797 + 5
     assert builtin.open("digit/0000").size == (28, 28)
+
+
+def test_a_file_name_that_is_not_utf8_is_scanned(tiny_conv_model, folder, tmp_path):
+    import os
+
+    from engine.dataset.scan import Scanner
+    from engine.dataset.sources import folder_source
+    from engine.dataset.state import ScanState
+    from main import main
+
+    raw = os.path.join(os.fsencode(folder), b"caf\xe9.png")  # Latin-1, not UTF-8
+    try:
+        with open(raw, "wb") as file:
+            Image.new("RGB", (16, 16), (200, 10, 10)).save(file, format="PNG")
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    name = os.fsdecode(b"caf\xe9.png")
+    scanner = Scanner(tiny_conv_model, (16, 16, 3), (0.0, 1.0), top_k=3, cache=tmp_path / "c")
+    state = scanner.scan(folder)
+    assert state.complete and state.count == 41 and name in state.names
+    assert scanner.cached(folder_source(folder)) is not None  # the saved state keeps the name
+
+    model_file = tmp_path / "tiny.keras"
+    tiny_conv_model.save(model_file)
+    out = tmp_path / "out"
+    base = ["--model", str(model_file), "--images", str(folder), "--out", str(out)]
+    assert main(["scan", *base, "--top-k", "41", "--layers", "conv_a"]) == 0
+    report = json.loads((out / "scan.json").read_text(encoding="utf-8"))
+    assert report["scanned"] == 41 and report["skipped"] == {}
+    paths = {Path(entry["path"]).name for entry in report["layers"]["conv_a"][0]["top_l2"]}
+    assert name in paths  # the path as on disk: open() takes it back
+    assert ScanState.load(out / "scan.npz").names == state.names
+
+
+def test_scans_go_under_the_chosen_cache_folder(monkeypatch, tmp_path):
+    from engine.dataset.scan import scans_dir
+    from engine.optvis.atlas_cache import cache_dir
+
+    monkeypatch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "mycache"))
+    assert cache_dir() == tmp_path / "mycache"
+    assert scans_dir() == tmp_path / "mycache" / "scans"
+    monkeypatch.delenv("CONVSCOPE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "convscope" / "atlas"
+    assert scans_dir() == tmp_path / "xdg" / "convscope" / "scans"
+
+
+# Decoding is slowed down in the child, so that the signal surely arrives in the middle.
+_SLOW_SCAN = """
+import sys, time
+import engine.dataset.scan as scan
+decode = scan.Scanner._decode
+def slow(self, source, name):
+    time.sleep(0.03)
+    return decode(self, source, name)
+scan.Scanner._decode = slow
+from main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(("number", "status"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_saves_the_scan_and_the_next_run_resumes(tmp_path, number, status):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from engine.dataset.state import ScanState
+    from main import main
+
+    root = Path(__file__).resolve().parents[1]
+    folder = _write_folder(tmp_path / "images", 240, size=28)
+    env = dict(os.environ, CONVSCOPE_CACHE_DIR=str(tmp_path / "cache"), TF_CPP_MIN_LOG_LEVEL="3")
+    args = ["scan", "--images", str(folder), "--out", str(tmp_path / "out"), "--batch-size", "4"]
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_SCAN, *args], cwd=root, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if " images, " in line:  # the first progress line: the scan is under way
+                break
+        child.send_signal(getattr(signal, number))
+        _, stderr = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == status, stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    found = re.search(r"interrupted at ([\d,]+) of 240 images; run again to resume", stderr)
+    assert found, stderr[-2000:]
+    done = int(found[1].replace(",", ""))
+    assert 0 < done < 240
+    assert ScanState.load(tmp_path / "out" / "scan.npz").done.sum() == done
+
+    again = subprocess.run(
+        [sys.executable, "main.py", *args], cwd=root, env=env, text=True,
+        capture_output=True, timeout=180,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"resuming: {done:,} of 240 images were scanned before" in again.stdout
+    whole = tmp_path / "whole"
+    assert main(["scan", "--images", str(folder), "--out", str(whole), "--no-cache"]) == 0
+    _assert_same(ScanState.load(tmp_path / "out" / "scan.npz"), ScanState.load(whole / "scan.npz"))

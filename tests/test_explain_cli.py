@@ -80,3 +80,44 @@ def test_colours_signed_maps_red_and_blue():
     assert tuple(rgb[0, 1]) == (255, 255, 255)
     mixed = overlay(np.zeros((1, 3, 1)), rgb, opacity=0.5)
     assert mixed.shape == (1, 3, 3) and mixed[0, 2, 0] == 128
+
+
+@pytest.mark.parametrize(("where", "message"), [("folder", "is a folder"), ("device", "regular")])
+def test_a_folder_or_a_device_is_not_an_image(tmp_path, capsys, where, message):
+    image = str(tmp_path) if where == "folder" else "/dev/zero"
+    if not Path(image).exists():
+        pytest.skip("no /dev/zero here")
+    assert main(["--image", image, "--method", "saliency", "--out", str(tmp_path / "o")]) == 1
+    error = capsys.readouterr().err
+    assert message in error and "no such file" not in error
+
+
+def test_nan_and_inf_pixels_are_cleaned_and_noted(tmp_path, capsys):
+    values = np.linspace(0.0, 1.0, 28 * 28, dtype=np.float32).reshape(28, 28)
+    values[:4, :4], values[10, 10] = np.nan, np.inf
+    image = tmp_path / "float.tif"
+    Image.fromarray(values).save(image)
+    out = tmp_path / "out"
+    assert main(["--image", str(image), "--method", "gradcam", "--out", str(out)]) == 0
+    assert "17 NaN or infinite pixels replaced" in capsys.readouterr().err
+    report = json.loads((out / "gradcam.json").read_text())
+    assert any("NaN" in note for note in report["notes"])
+    assert np.isfinite(np.load(out / "gradcam.npy")).all()
+
+
+# Keras's own model.save of a Variable warns under NumPy 2; nothing of ours.
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_nan_outputs_are_an_error_not_class_0(tmp_path, digit_png, capsys):
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(2, 3, name="conv")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x)))
+    model.get_layer("conv").kernel.assign(np.full((3, 3, 1, 2), np.nan, np.float32))
+    path = tmp_path / "nan.keras"
+    model.save(path)
+    out = tmp_path / "out"
+    assert main(["--model", str(path), "--image", str(digit_png), "--method", "saliency",
+                 "--out", str(out)]) == 1  # fmt: skip
+    assert "NaN or infinite" in capsys.readouterr().err
+    assert not (out / "saliency.json").exists()

@@ -369,3 +369,72 @@ def test_the_default_model_reads_the_sample_digits():
     predicted = model(batch, training=False).numpy().argmax(axis=1)
     right = [digit for digit in range(10) if predicted[digit] == digit]
     assert len(right) >= 8, f"predicted {predicted.tolist()} for digits 0..9"
+
+
+def _float_tiff(path: Path, values: np.ndarray) -> Path:
+    Image.fromarray(values.astype(np.float32)).save(path)  # 2-D float32: a mode "F" TIFF
+    return path
+
+
+def test_nan_and_inf_pixels_are_cleaned_with_a_note(tmp_path):
+    values = np.linspace(0.0, 0.5, 28 * 28, dtype=np.float32).reshape(28, 28)
+    values[3, 4], values[5, 6], values[7, 8] = np.nan, np.inf, -np.inf
+    converted = convert_image(read_image(_float_tiff(tmp_path / "f.tif", values)), MNIST, UNIT)
+    assert np.isfinite(converted.pixels).all() and np.isfinite(converted.display).all()
+    assert any("3 NaN or infinite pixels replaced" in note for note in converted.notes)
+    pixels = converted.pixels[..., 0]
+    assert pixels[3, 4] == pixels.min()  # NaN: the lowest finite value
+    # One +inf pixel must not make white infinite and every other pixel black.
+    finite = np.isfinite(values)
+    np.testing.assert_allclose(pixels[finite], values[finite], atol=1e-5)
+
+
+def test_an_image_with_no_finite_pixel_is_refused(tmp_path):
+    path = _float_tiff(tmp_path / "void.tif", np.full((8, 8), np.nan))
+    with pytest.raises(ImageError, match="no finite pixel"):
+        convert_image(read_image(path), MNIST, UNIT)
+
+
+def test_a_multi_page_tiff_reads_its_first_page_and_says_so(tmp_path):
+    pages = [Image.fromarray(np.full((28, 28), 40 * i, np.uint8)) for i in range(1, 4)]
+    path = tmp_path / "stack.tif"
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    converted = convert_image(read_image(path), MNIST, UNIT)
+    np.testing.assert_allclose(converted.pixels, 40 / 255, atol=1e-6)
+    assert "the file has 3 pages; the first one is used" in converted.notes
+
+
+def test_a_device_is_not_a_regular_file():
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    message = _read_error(Path("/dev/zero"))
+    assert "/dev/zero" in message and "not a regular file" in message
+
+
+def test_a_name_that_is_not_utf8_is_read_and_shown_safely(tmp_path):
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9.png")  # Latin-1, not UTF-8
+    try:
+        with open(raw, "wb") as file:
+            Image.new("L", (4, 4), 200).save(file, format="PNG")
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    path = Path(os.fsdecode(raw))
+    assert convert_image(read_image(path), MNIST, UNIT).pixels.shape == MNIST
+    from engine.images.convert import shown_name
+
+    assert shown_name(path.name) == "caf\\xe9.png"
+    os.truncate(raw, 0)
+    message = _read_error(path)
+    message.encode("utf-8")  # printable: no lone surrogates left in it
+    assert "caf\\xe9.png" in message
+
+
+def test_a_float_colour_stack_pillow_cannot_read_is_not_called_damaged(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    stack = np.zeros((2, 3, 28, 28), np.float32)  # two pages of planar float RGB
+    stack[0, 0] = 1.0  # page 1 is red
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, stack, photometric="rgb", planarconfig="separate")
+    converted = convert_image(read_image(path), (*IMAGENET[:2], 3), UNIT)
+    np.testing.assert_allclose(converted.pixels.mean(axis=(0, 1)), [1.0, 0.0, 0.0], atol=1e-6)
+    assert "the file has 2 pages; the first one is used" in converted.notes

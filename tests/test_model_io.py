@@ -186,3 +186,41 @@ def test_a_good_sidecar_is_read(tmp_path, saved_models):
     )
     stated = InputPreprocessing.value_range(-1, 1)
     assert load_model(path)[1] == ModelMeta(("a", "b", "c", "d"), (-1.0, 1.0), "x", stated)
+
+
+class _Doubler(keras.layers.Layer):
+    """A custom layer that is registered nowhere: a file saved with it names only its class."""
+
+    def call(self, x):
+        return x * 2
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_an_unknown_custom_class_is_named(tmp_path, suffix):
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3)(_Doubler(name="twice")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
+    path = tmp_path / f"custom{suffix}"
+    model.save(path)
+    message = _load_error(path)
+    assert f"custom{suffix}" in message
+    assert "custom class _Doubler" in message
+
+
+def test_a_legacy_h5_loads_without_keras_advice(tmp_path, recwarn):
+    import warnings
+
+    import tf_keras
+
+    path = tmp_path / "legacy.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf_keras's own note that .h5 is a legacy format
+        legacy = tf_keras.Sequential(
+            [tf_keras.layers.Conv2D(2, 3, input_shape=(8, 8, 1)), tf_keras.layers.Flatten()]
+        )
+        legacy.save(path)
+    recwarn.clear()
+    warnings.simplefilter("always")  # recwarn restores the filters afterwards
+    model, _, _ = load_model(path)
+    assert model.input_shape == (None, 8, 8, 1)
+    assert not [w for w in recwarn if "input_shape" in str(w.message)], [str(w) for w in recwarn]

@@ -35,7 +35,8 @@ def test_a_lambda_layer_is_refused_unless_the_file_is_trusted(tmp_path, suffix):
     path = _save(_lambda_model(), tmp_path / f"scaled{suffix}")
     message = _load_error(path)
     assert message == (
-        f"scaled{suffix} contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
+        f"scaled{suffix} contains a Lambda layer 'double' (Python code saved in the file). "
+        f"{TRUST_NOTE}"
     )
     assert "trust" in message
 

@@ -177,7 +177,7 @@ def test_a_lambda_in_a_keras2_savedmodel_needs_trust(folders):
     path = _path(folders, "lambda2")
     message = _error(path)
     assert message == (
-        f"lambda2 contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
+        f"lambda2 contains a Lambda layer 'double' (Python code saved in the file). {TRUST_NOTE}"
     )
     model, _meta, _label = load_model(path, trusted=True)
     assert "double" in [layer.name for layer in model.layers]

@@ -251,3 +251,24 @@ def test_class_visualization_makes_an_image_the_model_calls_that_digit(default_m
     best = finished.predictions[0]
     assert (best.index, best.name) == (digit, str(digit))
     assert best.probability > 0.99
+
+
+def test_a_float_tiff_with_nan_and_inf_opens_with_predictions(default_model, tmp_path):
+    from PIL import Image
+
+    values = np.linspace(0.0, 1.0, 28 * 28, dtype=np.float32).reshape(28, 28)
+    values[0, :5], values[9, 9] = np.nan, np.inf
+    path = tmp_path / "float.tif"
+    Image.fromarray(values).save(path)
+    (opened,) = results_of(default_model.do(OpenImage(path=str(path))))
+    assert isinstance(opened, ImageOpened) and np.isfinite(opened.display).all()
+    assert len(opened.predictions) == 5
+    assert all(np.isfinite(p.probability) for p in opened.predictions)
+    assert any("6 NaN or infinite pixels replaced" in note for note in opened.notes)
+
+
+def test_nan_outputs_list_no_predictions():
+    from engine.models.predictions import top_predictions
+
+    assert top_predictions(np.array([0.1, np.nan, 0.3]), ()) == ()
+    assert len(top_predictions(np.array([0.1, 0.6, 0.3]), ())) == 3

@@ -35,7 +35,8 @@ def test_trusting_a_file_with_code_loads_it(qtbot, real_window, lambda_model_pat
     with qtbot.waitSignal(window.feedback.error_shown, timeout=60_000) as refused:
         window.models.open_model(str(lambda_model_path))
     assert refused.args[0] == (
-        f"scaled.keras contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
+        f"scaled.keras contains a Lambda layer 'double' (Python code saved in the file). "
+        f"{TRUST_NOTE}"
     )
     bar, button = window.ui.message_bar, window.ui.message_bar.action_button
     assert bar.is_error() and button.isVisible() and button.text() == TRUST_BUTTON

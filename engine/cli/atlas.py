@@ -142,7 +142,11 @@ def _compute(model, summary, info, units, recipe, is_default) -> list[FilterResu
 
     shape, value_range = summary.input_shape, summary.input_range
     visualizer = Visualizer(
-        model, shape, value_range, lambda: reference_images(is_default, shape, value_range, None)
+        model,
+        shape,
+        value_range,
+        lambda: reference_images(is_default, shape, value_range, None),
+        summary,
     )
     live_every = 16 * max(1, recipe.steps // 128)
     results: list[FilterResult] = []
@@ -270,3 +274,19 @@ def main(argv: list[str] | None = None) -> int:
     except (AtlasError, ValueError) as error:  # the engine's ValueErrors name the bad value
         print(f"convscope atlas: error: {error}", file=sys.stderr)
         return 1
+    except Exception as error:
+        message = _memory_message(error)
+        if message is None:
+            raise
+        print(f"convscope atlas: error: {message}", file=sys.stderr)
+        return 1
+
+
+def _memory_message(error: Exception) -> str | None:
+    """What ran out and what to try, when `error` is running out of memory; else None."""
+    if "tensorflow" not in sys.modules:  # TensorFlow's errors exist only once it has loaded
+        return (str(error) or "Out of memory.") if isinstance(error, MemoryError) else None
+    from engine.failures import failure_kind, user_message
+    from engine.protocol import FailureKind
+
+    return user_message(error) if failure_kind(error) is FailureKind.MEMORY else None

@@ -22,6 +22,7 @@ from engine.cli.common import (
     load_model_arg,
     writable_folder,
 )
+from engine.images.convert import ImageError, check_image_path, shown_name
 from engine.protocol import EXPLAIN_METHODS
 
 MIN_SIDE = 256  # PNGs are upscaled (nearest neighbour) to at least this on their short side
@@ -83,8 +84,10 @@ def run(args) -> int:
     """The explain command with parsed arguments; CliError for bad input."""
     out = writable_folder(args.out)
     image_path = Path(args.image)
-    if not image_path.is_file():
-        raise CliError(f"--image {args.image!r}: no such file")
+    try:  # before TensorFlow loads: a folder or /dev/zero is answered at once
+        check_image_path(image_path)
+    except ImageError as error:
+        raise CliError(f"--image: {error}") from None
     unit_layer: tuple[str, ...] | None = None
     unit = 0  # the channel of unit_layer, when there is one
     if args.unit:
@@ -95,7 +98,7 @@ def run(args) -> int:
     # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
     # and usage errors answer at once.
     from engine.attribution import Target, explain
-    from engine.images.convert import ImageError, convert_image, read_image
+    from engine.images.convert import convert_image, read_image
     from engine.models.introspect import describe_model
 
     model, meta, label, _ = load_model_arg(args.model, args.random_weights)
@@ -109,7 +112,11 @@ def run(args) -> int:
         converted = convert_image(read_image(image_path), summary.input_shape, meta.input_range)
     except ImageError as error:
         raise CliError(str(error)) from None
+    for note in converted.notes:
+        print(f"{shown_name(image_path.name)}: {note}", file=sys.stderr)
     outputs = model(converted.pixels[None], training=False).numpy()[0]
+    if not np.isfinite(outputs).all():  # argmax of NaN is 0: never report that as a prediction
+        raise CliError(f"the model's outputs for {shown_name(image_path.name)} are NaN or infinite")
     predicted = int(np.argmax(outputs))
     if unit_layer is not None:
         target = Target(unit_layer=unit_layer, unit=unit)
@@ -147,6 +154,7 @@ def run(args) -> int:
         "layer": None if result.layer is None else "/".join(result.layer),
         "signed": result.signed,
         "seconds": round(seconds, 4),
+        "notes": list(converted.notes),
     }
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"{args.method}: wrote {stem}_heatmap.png, {stem}_overlay.png, {stem}.npy to {out}")

@@ -11,15 +11,54 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from engine.cli.common import CliError, Parser, add_random_weights, load_model_arg, writable_folder
+from engine.images.convert import shown_name
 from engine.protocol import LayerPath
 
 STATE_FILE = "scan.npz"
 REPORT_FILE = "scan.json"
+
+
+class Interrupted(Exception):
+    """Ctrl+C or SIGTERM before the scan began: there is nothing to save yet."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Signals:
+    """SIGINT and SIGTERM while a command runs, instead of a traceback or a silent death.
+
+    Before the scan they end the command at once (`Interrupted`); while it scans they only set
+    `signum`, so the scan stops between two batches and its state is saved for the next run.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.scanning = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> Signals:
+        if threading.current_thread() is threading.main_thread():  # Python's own rule
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._on_signal)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]  # as signal.signal gave it
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if not self.scanning:
+            raise Interrupted(signum)
+        self.signum = signum
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -109,7 +148,7 @@ def _write(out: Path, state, model_label: str) -> None:
     os.replace(temporary, out / REPORT_FILE)
 
 
-def run_scan(args: argparse.Namespace) -> int:
+def run_scan(args: argparse.Namespace, signals: Signals | None = None) -> int:
     # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
     # and usage errors answer at once.
     from engine.dataset.sources import folder_source
@@ -139,7 +178,16 @@ def run_scan(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         cache=not args.no_cache,
     )
-    print(f"{label}: scanning {len(source.names)} images of {source.root}", flush=True)
+    signals = signals or Signals()
+    total = len(source.names)
+    print(f"{label}: scanning {total:,} images of {shown_name(source.root)}", flush=True)
+    previous = scanner.cached(source)
+    if previous is not None and previous.done.any():
+        done = int(previous.done.sum())
+        if previous.complete:
+            print(f"all {total:,} images were scanned before; using the saved results", flush=True)
+        else:
+            print(f"resuming: {done:,} of {total:,} images were scanned before", flush=True)
     began, shown = time.perf_counter(), [0]
 
     def progress(done: int, total: int, skipped: int) -> None:
@@ -147,8 +195,17 @@ def run_scan(args: argparse.Namespace) -> int:
             shown[0] = done * 10 // total
             print(f"{done}/{total} images, {skipped} skipped", flush=True)
 
-    state = scanner.scan(source, progress=progress)
+    signals.scanning = True
+    try:
+        state = scanner.scan(source, lambda: signals.signum is not None, progress)
+    finally:
+        signals.scanning = False
     _write(out, state, label)
+    if signals.signum is not None and not state.complete:
+        hint = "run again to resume" if not args.no_cache else "nothing kept to resume (--no-cache)"
+        done = int(state.done.sum())
+        print(f"interrupted at {done:,} of {total:,} images; {hint}", file=sys.stderr, flush=True)
+        return 128 + signals.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
     elapsed = time.perf_counter() - began
     print(
         f"{state.count} images scanned, {len(state.skipped)} skipped in {elapsed:.1f} s; "
@@ -196,9 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command, rest = (argv[0], argv[1:]) if argv else ("scan", [])
     try:
-        if command == "merge":
-            return run_merge(_parse_merge(rest))
-        return run_scan(_parse_scan(rest))
+        with Signals() as signals:
+            if command == "merge":
+                return run_merge(_parse_merge(rest))
+            return run_scan(_parse_scan(rest), signals)
     except (CliError, ValueError) as error:
         print(f"convscope {command}: error: {error}", file=sys.stderr)
         return 1
+    except Interrupted as stop:
+        print(
+            f"convscope {command}: interrupted ({stop}) before anything was scanned",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum

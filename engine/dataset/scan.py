@@ -20,9 +20,9 @@ import numpy as np
 
 from engine.dataset.sources import ImageSource, as_source, digest
 from engine.dataset.state import LayerStats, ScanState, top_images, update_stats
-from engine.images.convert import ImageError, convert_image
+from engine.images.convert import ImageError, convert_image, shown_name
 from engine.models.surgery import find_layer, layer_output, model_input_tensor, outer_input_tensor
-from engine.optvis.atlas_cache import cache_dir, weights_fingerprint
+from engine.optvis.atlas_cache import cache_root, weights_fingerprint
 from engine.protocol import LayerPath
 
 BATCH_SIZE = 64
@@ -101,8 +101,8 @@ def scan_key(
 
 
 def scans_dir() -> Path:
-    """Where scans are cached: beside the atlas cache."""
-    return cache_dir().parent / "scans"
+    """Where scans are cached: `scans` in convscope's cache folder ($CONVSCOPE_CACHE_DIR too)."""
+    return cache_root() / "scans"
 
 
 class Scanner:
@@ -217,7 +217,7 @@ class Scanner:
         except ImageError as error:
             return str(error)
         except Exception as error:  # a decoder bug on one odd file must not end the scan
-            return f"{name} could not be read ({type(error).__name__}: {error})"
+            return f"{shown_name(name)} could not be read ({type(error).__name__}: {error})"
 
     def scan(
         self,

@@ -109,7 +109,8 @@ def _digit_image(index: int) -> Image.Image:
 def digest(parts: Iterable[object]) -> str:
     digest = hashlib.sha256()
     for part in parts:
-        digest.update(str(part).encode())
+        # A file name that is not valid UTF-8 holds lone surrogates: hash its bytes as on disk.
+        digest.update(str(part).encode("utf-8", "surrogateescape"))
         digest.update(b"\0")
     return digest.hexdigest()
 

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.images.channels import LUMA, display_part, expand_channels
+from engine.images.tiff import read_first_page
 
 # Largest image we agree to decode: big enough for any camera, small enough to stay in memory.
 MAX_PIXELS = 250_000_000
@@ -45,16 +46,34 @@ class ConvertedImage:
     notes: tuple[str, ...]
 
 
-def read_image(path: str | Path) -> Image.Image:
-    """Open and fully decode an image file, turning every failure into an ImageError."""
+def shown_name(name: str) -> str:
+    """A file name as it can be printed: bytes that are not UTF-8 shown as \\xff escapes.
+
+    Python keeps such bytes as lone surrogates, which no terminal, JSON writer or widget takes.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def check_image_path(path: str | Path) -> None:
+    """ImageError unless `path` is a regular, non-empty file: a folder or a device is no image."""
     path = Path(path)
-    name = path.name
+    name = shown_name(path.name or str(path))
     if not path.exists():
         raise ImageError(f"{name}: no such file")
     if path.is_dir():
-        raise ImageError(f"{name} is a folder, not an image")
+        raise ImageError(f"{name} is a folder, not an image; give one image file")
+    if not path.is_file():  # /dev/zero or a pipe would be read forever
+        shown = shown_name(str(path))
+        raise ImageError(f"{shown} is not a regular file (a device, pipe or socket), not an image")
     if path.stat().st_size == 0:
         raise ImageError(f"{name} is empty (0 bytes)")
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """Open and fully decode an image file, turning every failure into an ImageError."""
+    path = Path(path)
+    name = shown_name(path.name)
+    check_image_path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -71,10 +90,15 @@ def read_image(path: str | Path) -> Image.Image:
                     image.close()  # an open handle would keep the bad file locked on Windows
                     raise
                 image.info["original_size"] = size
+                # A multi-page TIFF (or an animation) decodes its first page; the note says so.
+                image.info["pages"] = getattr(image, "n_frames", 1)
             finally:
                 Image.MAX_IMAGE_PIXELS = previous
     except UnidentifiedImageError as error:
         kind = _format_by_signature(path)
+        page = read_first_page(path, MAX_PIXELS) if kind == "TIFF" else None
+        if page is not None:  # a scientific TIFF (float colour, a stack) Pillow has no mode for
+            return page
         if kind is not None:
             raise ImageError(
                 f"{name} is damaged and could not be decoded (its {kind} header is unreadable)"
@@ -105,6 +129,33 @@ def _format_by_signature(path: Path) -> str | None:
     except OSError:
         return None
     return next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
+
+
+def _finite(image: Image.Image) -> tuple[Image.Image, str | None]:
+    """A floating-point image with NaN and ±inf replaced, and a note saying how many; the image
+    as it is when every pixel is finite. ImageError when no pixel is finite.
+
+    This happens before any resize (a filter would spread one NaN over its neighbours) and
+    before the white level is read (one +inf pixel would make every other pixel black).
+    """
+    if image.mode != "F":  # integer modes cannot hold NaN or inf
+        return image, None
+    values = np.asarray(image, dtype=np.float32)
+    finite = np.isfinite(values)
+    if finite.all():
+        return image, None
+    if not finite.any():
+        raise ImageError("the image has no finite pixel values (every pixel is NaN or infinite)")
+    low, high = float(values[finite].min()), float(values[finite].max())
+    # NaN (no value) is the darkest pixel; ±inf are the brightest and darkest finite ones.
+    cleaned = np.clip(np.where(np.isnan(values), low, values), low, high).astype(np.float32)
+    fixed = Image.fromarray(cleaned)  # float32, 2-D: mode "F"
+    fixed.info.update(image.info)
+    bad = int(values.size - finite.sum())
+    return fixed, (
+        f"{bad:,} NaN or infinite pixel{'s' if bad != 1 else ''} replaced "
+        f"(NaN by the lowest value, ±inf clipped to {low:.4g}…{high:.4g})"
+    )
 
 
 def _white_level(image: Image.Image) -> tuple[float, str] | None:
@@ -194,6 +245,12 @@ def convert_image(
         raise ImageError(f"the image has no pixels ({original[0]}×{original[1]})")
     target = _target_size(original, (height, width))
     notes: list[str] = []
+    pages = int(image.info.get("pages", 1))
+    if pages > 1:
+        notes.append(f"the file has {pages} pages; the first one is used")
+    image, cleaned = _finite(image)
+    if cleaned is not None:
+        notes.append(cleaned)
     depth = _white_level(image)
     if target != image.size or target != original:
         if image.mode.startswith("I;16"):
@@ -213,6 +270,8 @@ def convert_image(
         notes.append(depth[1])
     unit, conversion_notes = _to_float(image, channels, None if depth is None else depth[0])
     notes.extend(conversion_notes)
+    if not np.isfinite(unit).all():  # nothing above lets one through; the model must never see it
+        raise ImageError("the image has NaN or infinite pixel values after conversion")
     low, high = input_range
     return ConvertedImage(
         pixels=(low + (high - low) * unit).astype(np.float32),

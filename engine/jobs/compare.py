@@ -67,7 +67,7 @@ def load_comparison(request: LoadComparison) -> Generator[object, None, ModelSid
     )
     model, summary = set_up_input(model, meta, request.path or label, as_model_a)
     # Model B is only visualized here: no reference images, so no quality ratio.
-    visualizer = Visualizer(model, summary.input_shape, summary.input_range, lambda: None)
+    visualizer = Visualizer(model, summary.input_shape, summary.input_range, lambda: None, summary)
     side = ModelSide(model, summary, visualizer)
     yield ComparisonLoaded(request.request_id, summary)
     return side

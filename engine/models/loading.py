@@ -8,18 +8,18 @@ from pathlib import Path
 import h5py
 import keras
 
+from engine.models.custom_classes import quiet_legacy_load, unknown_classes
 from engine.models.meta import (
     DEFAULT_MODEL_LABEL,
     DEFAULT_MODEL_PATH,
     MODEL_SUFFIXES,
     ModelLoadError,
     ModelMeta,
-    UntrustedFileError,
     read_sidecar,
 )
-from engine.models.savedmodel import check_folder, load_saved_model
+from engine.models.savedmodel import check_folder, keras3_readable_h5, load_saved_model
+from engine.models.trust import check_model_file
 from engine.models.zoo import load_zoo
-from engine.protocol import TRUST_NOTE
 
 
 def _check_container(model_path: Path, label: str) -> None:
@@ -75,11 +75,6 @@ def _check_image_model(model: keras.Model, label: str) -> None:
         )
 
 
-def _is_unsafe_code_error(error: Exception) -> bool:
-    """Whether Keras refused the file in safe mode because it holds Python code (a Lambda)."""
-    return isinstance(error, ValueError) and "safe_mode" in str(error)
-
-
 def load_model(
     path: str | Path | None, *, random_weights: bool = False, trusted: bool = False
 ) -> tuple[keras.Model, ModelMeta, str]:
@@ -89,8 +84,9 @@ def load_model(
     weights when `random_weights` (which files ignore). Returns the model, its sidecar metadata
     and a label for the window.
 
-    Files load in Keras's safe mode: one holding Python code (a Lambda layer's bytecode) is
-    refused with a ModelLoadError that says so, unless the user `trusted` the file.
+    Unless the user `trusted` the file, one whose config carries code (engine.models.trust: a
+    Lambda layer, a serialized function, side-effecting graph ops) is refused with an
+    UntrustedFileError that names it, and the rest load in Keras's safe mode.
     """
     if isinstance(path, str) and path.lower().startswith("zoo:"):
         return load_zoo(path, random_weights=random_weights)
@@ -120,14 +116,23 @@ def load_model(
         if model_path.stat().st_size == 0:
             raise ModelLoadError(f"{label} is empty (0 bytes)")
         _check_container(model_path, label)
+    if not trusted:
+        # Decided from the parsed config before Keras sees the file; Keras's safe mode below
+        # stays on as a second line of defence.
+        check_model_file(model_path, label)
     try:
         # safe_mode=False reaches nested models too: Keras scopes it over the whole load.
-        model = keras.models.load_model(model_path, compile=False, safe_mode=not trusted)
-    except Exception as error:
-        if not trusted and _is_unsafe_code_error(error):
-            raise UntrustedFileError(
-                f"{label} contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
-            ) from error  # Keras raises many types for bad files; all mean "unusable".
+        # A Keras 2 .h5 file loads through the same config patch as a Keras 2 SavedModel.
+        with quiet_legacy_load(model_path), keras3_readable_h5(model_path) as readable:
+            model = keras.models.load_model(readable, compile=False, safe_mode=not trusted)
+    except Exception as error:  # Keras raises many types for bad files; all mean "unusable".
+        missing = unknown_classes(model_path)
+        if missing:
+            raise ModelLoadError(
+                f"{label} needs the custom class{'es' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)}, defined in the Python code that built the model and not "
+                "saved in the file; convscope cannot open it without that code"
+            ) from error
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelLoadError(f"{label} could not be loaded: {reason[:300]}") from error
     if not isinstance(model, keras.Model):

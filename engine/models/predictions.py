@@ -10,6 +10,8 @@ from engine.protocol import Prediction
 def top_predictions(outputs: np.ndarray, class_names: tuple[str, ...], k: int = 5):
     """The `k` most likely classes of one output vector, as probabilities."""
     scores = np.asarray(outputs, dtype=np.float64).reshape(-1)
+    if not np.isfinite(scores).all():  # NaN has no rank: list nothing rather than a wrong class
+        return ()
     looks_like_probabilities = scores.min() >= 0 and abs(scores.sum() - 1.0) < 1e-3
     if not looks_like_probabilities:  # logits or sigmoid scores: softmax makes them comparable
         scores = np.exp(scores - scores.max())

@@ -9,10 +9,14 @@ inner layers to look at.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,8 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from engine.models.meta import ModelLoadError, ModelMeta, UntrustedFileError, read_sidecar
-from engine.protocol import TRUST_NOTE
+from engine.models.meta import ModelLoadError, ModelMeta, read_sidecar
+from engine.models.trust import check_saved_model
 
 SAVED_MODEL_FILE = "saved_model.pb"
 KERAS2_METADATA = "keras_metadata.pb"
@@ -73,7 +77,12 @@ def folder_meta(folder: Path) -> ModelMeta:
 def load_saved_model(folder: Path, label: str, *, trusted: bool) -> tuple[keras.Model, ModelMeta]:
     """A Keras 3 model for the SavedModel in `folder` (already checked by check_folder)."""
     meta = folder_meta(folder)
-    if (folder / KERAS2_METADATA).is_file():
+    metadata = folder / KERAS2_METADATA
+    if not trusted:
+        # Before anything of it runs: tf_keras runs a Lambda's bytecode even in its safe mode,
+        # and a graph runs its ops on the first call.
+        check_saved_model(folder, metadata if metadata.is_file() else None, label)
+    if metadata.is_file():
         model = _from_keras2(folder, label, trusted=trusted)
         if model is not None:
             return model, meta
@@ -88,11 +97,6 @@ def load_saved_model(folder: Path, label: str, *, trusted: bool) -> tuple[keras.
 def _from_keras2(folder: Path, label: str, *, trusted: bool) -> keras.Model | None:
     """The Keras 2 model rebuilt with Keras 3 layers, or None when it cannot be rebuilt
     faithfully (custom layers, a mismatch), in which case the signature wrapper is used."""
-    if not trusted and _has_lambda(folder / KERAS2_METADATA):
-        # tf_keras runs a Lambda's saved bytecode even in its safe mode, so look first.
-        raise UntrustedFileError(
-            f"{label} contains a Lambda layer (Python code saved in the file). {TRUST_NOTE}"
-        )
     try:
         import tf_keras  # only here: it is a second Keras and takes a while to import
     except ImportError:  # an install without it: the serving signature still opens
@@ -126,7 +130,69 @@ def _patch_h5_config(h5: Path) -> None:
     with h5py.File(h5, "r+") as file:
         config = json.loads(file.attrs["model_config"])
         _shift_nested_nodes(config)
+        _keras2_layer_fixes(config)
         file.attrs["model_config"] = json.dumps(config)
+
+
+@contextmanager
+def keras3_readable_h5(path: Path) -> Iterator[Path]:
+    """`path`, or for a Keras 2 (tf_keras) .h5 file whose config Keras 3 misreads, a copy with
+    the config patched as `_patch_h5_config` patches a SavedModel's rebuild, for the context's
+    duration. The user's file is never written."""
+    if not _keras2_h5_needs_patch(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="convscope-h5-") as scratch:
+        patched = Path(scratch) / path.name
+        shutil.copyfile(path, patched)
+        _patch_h5_config(patched)
+        yield patched
+
+
+def _keras2_h5_needs_patch(path: Path) -> bool:
+    try:
+        with h5py.File(path, "r") as file:
+            version = file.attrs.get("keras_version", b"")
+            text = file.attrs.get("model_config")
+            if isinstance(version, bytes):
+                version = version.decode("utf-8", "replace")
+            if text is None or not str(version).startswith("2."):
+                return False  # not Keras 2's: Keras 3 reads it as it is, or says why not
+            config = json.loads(text)
+    except (OSError, ValueError, TypeError):
+        return False  # Keras reports a damaged file in its own words
+    patched = copy.deepcopy(config)
+    _shift_nested_nodes(patched)
+    _keras2_layer_fixes(patched)
+    return patched != config
+
+
+def _keras2_layer_fixes(config: object) -> None:
+    """Keras 2 config keys that Keras 3 refuses or misreads, fixed in place, recursively:
+    `groups` of DepthwiseConv2D (always 1 there), BatchNormalization's one-item `axis` list,
+    and a functional model's one-item input and output lists (a nested one called with them
+    hands the next layer a list)."""
+    if isinstance(config, list):
+        for item in config:
+            _keras2_layer_fixes(item)
+        return
+    if not isinstance(config, dict):
+        return
+    inner = config.get("config")
+    kind = config.get("class_name")
+    if isinstance(inner, dict):
+        if kind == "DepthwiseConv2D" and inner.get("groups", 1) == 1:
+            inner.pop("groups", None)
+        axis = inner.get("axis")
+        if kind == "BatchNormalization" and isinstance(axis, list) and len(axis) == 1:
+            inner["axis"] = axis[0]
+        if kind in ("Functional", "Model"):
+            for key in ("input_layers", "output_layers"):
+                refs = inner.get(key)
+                if isinstance(refs, list) and len(refs) == 1 and isinstance(refs[0], list):
+                    inner[key] = refs[0]
+    for value in config.values():
+        _keras2_layer_fixes(value)
 
 
 def _shift_nested_nodes(config: dict) -> None:
@@ -157,26 +223,6 @@ def _shift_nested_nodes(config: dict) -> None:
         if calls and min(ref[1] for ref in calls) >= 1:
             for ref in calls:
                 ref[1] -= 1
-
-
-def _has_lambda(metadata: Path) -> bool:
-    """Whether keras_metadata.pb describes a Lambda layer (its config carries Python code)."""
-    try:
-        from tf_keras.src.protobuf import saved_metadata_pb2
-    except ImportError:  # a layout change in tf_keras: fall back to the raw bytes
-        return b'"class_name": "Lambda"' in metadata.read_bytes()
-    proto = saved_metadata_pb2.SavedMetadata()
-    try:
-        proto.ParseFromString(metadata.read_bytes())
-    except Exception:  # a damaged file: tf_keras will refuse it with its own message
-        return False
-    for node in proto.nodes:
-        try:
-            if json.loads(node.metadata or "{}").get("class_name") == "Lambda":
-                return True
-        except (ValueError, AttributeError):
-            continue
-    return False
 
 
 def _outputs_match(old, new: keras.Model) -> bool:

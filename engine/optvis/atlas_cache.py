@@ -25,13 +25,19 @@ class CachedAtlas:
     dead: np.ndarray  # (N,) bool
 
 
-def cache_dir() -> Path:
-    """Where atlases live: $CONVSCOPE_CACHE_DIR, else the user's cache folder."""
+def cache_root() -> Path:
+    """The folder every convscope cache lives under: $CONVSCOPE_CACHE_DIR, else the user's."""
     explicit = os.environ.get("CONVSCOPE_CACHE_DIR")
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "convscope" / "atlas"
+    return Path(base) / "convscope"
+
+
+def cache_dir() -> Path:
+    """Where atlases live: $CONVSCOPE_CACHE_DIR itself, else `atlas` in the user's cache."""
+    root = cache_root()
+    return root if os.environ.get("CONVSCOPE_CACHE_DIR") else root / "atlas"
 
 
 def weights_fingerprint(weights: list[np.ndarray]) -> str:

@@ -6,6 +6,7 @@ models, the images in the folder of the current image, else the bundled samples.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,12 @@ from engine.images.convert import ImageError, convert_image, read_image
 from engine.images.samples import load_sample
 from engine.models.meta import REPO_ROOT
 from engine.protocol.catalogue import sample_names
+from engine.protocol.model import FREE_INPUT_SIZE
 
 MNIST_DIR = REPO_ROOT.parent / "shared" / "data" / "mnist"
 MNIST_REFERENCE_COUNT = 1000
-FOLDER_LIMIT = 64
+FOLDER_LIMIT = 64  # images of a folder decoded at most, when a quality is asked for
+REFERENCE_BYTES = 256 * 2**20  # and at most this much model input kept
 
 
 def mnist_references(count: int = MNIST_REFERENCE_COUNT) -> np.ndarray | None:
@@ -37,18 +40,42 @@ def folder_references(
     input_shape: tuple[int | None, int | None, int],
     input_range: tuple[float, float],
 ) -> np.ndarray | None:
-    """Up to FOLDER_LIMIT images of `folder`, converted for the model; None if there are none."""
+    """A sample of `folder`'s images, converted for the model; None if there are none.
+
+    At most FOLDER_LIMIT files, and no more than REFERENCE_BYTES of model input, spread evenly
+    over the folder's sorted names (the same folder gives the same sample); only those are
+    decoded, plus as many spares as files in the sample turn out broken.
+    """
+    height, width, channels = input_shape
+    pixels = (height or FREE_INPUT_SIZE) * (width or FREE_INPUT_SIZE) * channels
+    count = max(1, min(FOLDER_LIMIT, REFERENCE_BYTES // (4 * pixels)))
+    try:
+        names = sorted(
+            entry.name
+            for entry in os.scandir(folder)
+            if Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
+        )
+    except OSError:
+        return None
     converted = []
-    for path in sorted(folder.iterdir())[: FOLDER_LIMIT * 4]:
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+    for name in sample_names_evenly(names, count):
         try:
-            converted.append(convert_image(read_image(path), input_shape, input_range).pixels)
+            picture = read_image(folder / name)
+            converted.append(convert_image(picture, input_shape, input_range).pixels)
         except ImageError:
             continue  # a broken file in the folder just does not count
-        if len(converted) == FOLDER_LIMIT:
+        if len(converted) == count:
             break
     return _stack(converted)
+
+
+def sample_names_evenly(names: list[str], count: int) -> list[str]:
+    """`count` of `names` spread evenly over them, then as many spares spread between those."""
+    if len(names) <= count:
+        return list(names)
+    picks = np.linspace(0, len(names), 2 * count, endpoint=False).astype(int)
+    order = [*picks[0::2], *picks[1::2]]  # the even spread first; the spares only if needed
+    return [names[k] for k in dict.fromkeys(int(k) for k in order)]
 
 
 def sample_references(

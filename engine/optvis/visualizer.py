@@ -12,8 +12,10 @@ from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from engine.models.surgery import linearized
+from engine.optvis import memory
 from engine.optvis.initial import scale_mixture
 from engine.optvis.objectives import Objective
 from engine.optvis.program import (
@@ -28,7 +30,7 @@ from engine.optvis.program import (
     octave_steps,
     visualize,
 )
-from engine.protocol import ObjectiveTerm
+from engine.protocol import ModelSummary, ObjectiveTerm
 from engine.protocol.recipe import Recipe
 
 # Filters optimized together in one batch by the layer atlas.
@@ -96,8 +98,10 @@ class Visualizer:
         input_shape: tuple[int | None, int | None, int],
         input_range: tuple[float, float],
         reference_images: Callable[[], np.ndarray | None],
+        summary: ModelSummary | None = None,
     ) -> None:
         self.model = model
+        self.summary = summary  # its layers' shapes size the atlas's batches to free memory
         self.input_shape = input_shape
         self.input_range = input_range
         self._reference_images = reference_images
@@ -255,13 +259,37 @@ class Visualizer:
         recipe: Recipe,
         should_stop: Callable[[], bool],
         live_every: int = 16,
+        budget_bytes: int | None = None,
     ) -> Iterator[AtlasChunk]:
         """Visualize `units` of `layer`, many per batch: one compiled step serves them all.
 
-        Yields in-progress chunks every `live_every` steps and a final chunk per batch.
+        Yields in-progress chunks every `live_every` steps and a final chunk per batch. The
+        batch is at most ATLAS_BATCH and what fits `budget_bytes` (default: the free memory);
+        NotEnoughMemory, before anything runs, when not even one image fits, or when TensorFlow
+        runs out all the same.
         """
         units = list(units)
-        batch = min(ATLAS_BATCH, len(units))
+        plan = self.atlas_plan(layer, len(units), budget_bytes)
+        try:
+            yield from self._atlas(layer, units, recipe, should_stop, live_every, plan.batch)
+        except (MemoryError, tf.errors.ResourceExhaustedError) as error:
+            if isinstance(error, memory.NotEnoughMemory) or self.summary is None:
+                raise
+            raise memory.NotEnoughMemory(
+                memory.ran_out(self.summary, layer, "layer atlas", plan)
+            ) from error
+
+    def atlas_plan(
+        self, layer: tuple[str, ...], count: int, budget_bytes: int | None = None
+    ) -> memory.MemoryPlan:
+        """The atlas's batch for `count` filters of `layer` within `budget_bytes` (default:
+        the free memory); without a summary, ATLAS_BATCH unchecked."""
+        wanted = max(1, min(ATLAS_BATCH, count))
+        if self.summary is None:
+            return memory.MemoryPlan(wanted, 0, None)
+        return memory.plan_batch(self.summary, layer, wanted, "layer atlas", budget_bytes)
+
+    def _atlas(self, layer, units, recipe, should_stop, live_every, batch):
         recipe = replace(recipe, batch=batch, diversity=0.0)
         height, width, channels = model_size(self.input_shape)
         for first in range(0, len(units), batch):
