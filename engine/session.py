@@ -35,6 +35,7 @@ from engine.models.predictions import top_predictions
 from engine.models.surgery import truncate
 from engine.models.zoo import fetch_weights_for
 from engine.optvis import atlas_cache
+from engine.optvis.memory import NotEnoughMemory, gigabytes, plan_batch
 from engine.optvis.references import reference_images
 from engine.optvis.visualizer import Visualizer
 from engine.protocol import (
@@ -223,6 +224,7 @@ class EngineSession:
         for term in terms:
             self._check_unit(self._layer_info(term.layer), term.unit)
         recipe = request.settings
+        self._plan(request.layer, recipe.batch, "visualization")
         visualizer = self._require_visualizer()
         yield Status(f"Visualizing {info.name} #{request.unit}…", busy=True)
         user_image = self.image.converted.display if self.image else None
@@ -293,6 +295,9 @@ class EngineSession:
             self._check_unit(self._layer_info(request.unit_layer), request.unit or 0)
         if request.layer is not None:
             self._layer_info(request.layer)
+        summary = self._require_model()
+        if summary.layers:  # gradients through the whole model, for one image
+            self._plan(summary.layers[-1].path, 1, "explanation")
         yield Status(f"Explaining with {request.method}…", busy=True)
         return (
             yield from run_explain(
@@ -375,6 +380,18 @@ class EngineSession:
         return (yield from run_compare(request, side_a, self.comparison, picture, should_stop))
 
     # ------------------------------------------------------------------ helpers
+
+    def _plan(self, target: tuple[str, ...], batch: int, job: str) -> None:
+        """Refuse, before anything is allocated, a job whose images would not fit in memory
+        (NotEnoughMemory says what would)."""
+        summary = self._require_model()
+        plan = plan_batch(summary, tuple(target), batch, job)
+        if plan.batch < batch:
+            raise NotEnoughMemory(
+                f"Not enough memory for a batch of {batch} images of {LayerPath(target)}: "
+                f"about {gigabytes(plan.per_image * batch)} needed, {gigabytes(plan.budget or 0)} "
+                f"free; a batch of {plan.batch} fits."
+            )
 
     def _require_visualizer(self) -> Visualizer:
         if self.visualizer is None:

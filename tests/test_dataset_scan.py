@@ -382,3 +382,41 @@ def test_a_signal_saves_the_scan_and_the_next_run_resumes(tmp_path, number, stat
     whole = tmp_path / "whole"
     assert main(["scan", "--images", str(folder), "--out", str(whole), "--no-cache"]) == 0
     _assert_same(ScanState.load(tmp_path / "out" / "scan.npz"), ScanState.load(whole / "scan.npz"))
+
+
+_SAVE_FOREVER = """
+import sys
+from engine.dataset.state import ScanState
+state = ScanState.load(sys.argv[1])
+print("saving", flush=True)
+while True:
+    state.save(sys.argv[2])
+"""
+
+
+def test_kill_9_while_the_state_is_written_never_leaves_a_corrupt_file(
+    tiny_conv_model, folder, tmp_path
+):
+    import subprocess
+    import sys
+    import time
+
+    from engine.dataset.scan import Scanner
+    from engine.dataset.state import ScanState
+
+    state = Scanner(tiny_conv_model, (16, 16, 3), (0.0, 1.0), top_k=4, cache=False).scan(folder)
+    state.save(tmp_path / "source.npz")
+    target = tmp_path / "cache" / "scan.npz"
+    root = Path(__file__).resolve().parents[1]
+    for delay in (0.05, 0.2, 0.45):  # killed at different points of a write
+        child = subprocess.Popen(
+            [sys.executable, "-c", _SAVE_FOREVER, str(tmp_path / "source.npz"), str(target)],
+            cwd=root, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert child.stdout is not None and child.stdout.readline().strip() == "saving"
+        time.sleep(delay)
+        child.kill()  # SIGKILL: no clean-up runs
+        child.wait(timeout=30)
+        if target.exists():  # the rename is atomic: the file is the old one or the new one
+            again = ScanState.load(target)
+            assert again.names == state.names and again.done.sum() == state.done.sum()

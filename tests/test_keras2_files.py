@@ -111,3 +111,25 @@ def _walk(model):
         yield layer
         if hasattr(layer, "layers"):
             yield from _walk(layer)
+
+
+@pytest.mark.parametrize(
+    ("family", "side"), [("ResNet50", 32), ("Xception", 71), ("DenseNet121", 32)]
+)
+def test_other_keras2_application_families_open_from_h5(tmp_path, family, side):
+    """Residual blocks; separable convolutions with Keras 2's unused kernel settings; layer
+    names with "/" (DenseNet's), which Keras 3 refuses: written with "_"."""
+    import tf_keras
+
+    from engine.models.loading import load_model
+
+    old = getattr(tf_keras.applications, family)(
+        weights=None, input_shape=(side, side, 3), classes=5
+    )
+    path = tmp_path / f"{family}.h5"
+    old.save(path)
+    new, _meta, _label = load_model(str(path))
+    names = [layer.name.replace("/", "_") for layer in old.layers]
+    assert [layer.name for layer in new.layers] == names
+    x = np.random.default_rng(0).random((1, side, side, 3), np.float32) * 255
+    np.testing.assert_allclose(np.asarray(new(x)), old(x).numpy(), atol=1e-4)

@@ -149,3 +149,29 @@ def test_the_atlas_command_prints_the_message_not_a_traceback(tmp_path, monkeypa
     monkeypatch.setattr(atlas_cli, "_compute", exhausted)
     assert atlas_cli.main([*args, "--out", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err.startswith("convscope atlas: error: Out of memory:")
+
+
+def test_a_visualization_too_big_for_the_memory_is_refused_before_it_starts(monkeypatch):
+    from engine.protocol import Ascend, FailureKind, LoadModel, Recipe
+    from engine.session import EngineSession
+
+    session = EngineSession(lambda _result: None)
+    session.handle(LoadModel(None), lambda: False)
+    assert session.summary.image_bytes > 0  # what one image needs, for the window to show
+    monkeypatch.setenv(memory.BUDGET_VARIABLE, "1K")
+    with pytest.raises(MemoryError, match="Not enough memory") as caught:
+        session.handle(Ascend(("conv3",), 0, Recipe(steps=2)), lambda: False)
+    assert failure_kind(caught.value) is FailureKind.MEMORY
+
+
+def test_a_model_file_too_big_for_the_memory_is_refused_before_loading(monkeypatch, tmp_path):
+    from engine.models.loading import load_model
+
+    path = tmp_path / "big.keras"
+    keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="c")]).save(path)
+    monkeypatch.setenv(memory.BUDGET_VARIABLE, "1K")
+    with pytest.raises(MemoryError, match=r"big\.keras .* needs about .* to open"):
+        load_model(str(path))
+    monkeypatch.delenv(memory.BUDGET_VARIABLE)
+    model, _meta, _label = load_model(str(path))  # with the memory there, it opens
+    assert model.get_layer("c").filters == 2

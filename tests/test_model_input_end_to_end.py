@@ -22,6 +22,8 @@ def test_choosing_caffe_for_an_undescribed_file_reloads_it_with_the_layer(
     assert (summary.input_origin, summary.input_range) == ("chosen", (0.0, 255.0))
     assert [layer.name for layer in summary.layers][:2] == ["pixels", "preprocess_caffe"]
     assert "Caffe BGR" in window.ui.model_label.text()
+    # What one image of a visualization needs, from the engine's own memory plan.
+    assert "one image visualized needs about" in window.ui.model_label.toolTip()
     with qtbot.waitSignal(window.state.image_changed, timeout=30_000) as opened:
         window.images.open_image(sample="photo:chelsea")
     assert len(opened.args[0].predictions) == 4  # the tiny model's four classes

@@ -165,17 +165,20 @@ def run_scan(args: argparse.Namespace, signals: Signals | None = None) -> int:
     # and usage errors answer at once.
     from engine.dataset.scan import Scanner
     from engine.models.introspect import describe_model
+    from engine.optvis.memory import plan_batch
 
     model, meta, label, _ = load_model_arg(args.model, args.random_weights)
     summary = describe_model(model, meta, label)
     layers = [name.strip() for name in args.layers.split(",")] if args.layers else None
+    # No more images at once than fit the memory free (a huge input: fewer).
+    batch = plan_batch(summary, summary.layers[-1].path, args.batch_size, "scan").batch
     scanner = Scanner(
         model,
         summary.input_shape,
         summary.input_range,
         layers,
         args.top_k,
-        batch_size=args.batch_size,
+        batch_size=batch,
         cache=not args.no_cache,
     )
     signals = signals or Signals()
@@ -257,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             if command == "merge":
                 return run_merge(_parse_merge(rest))
             return run_scan(_parse_scan(rest), signals)
-    except (CliError, ValueError) as error:
+    except (CliError, ValueError, MemoryError) as error:  # NotEnoughMemory says what fits
         print(f"convscope {command}: error: {error}", file=sys.stderr)
         return 1
     except Interrupted as stop:

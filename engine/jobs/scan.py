@@ -11,11 +11,12 @@ import keras
 import numpy as np
 
 from engine.attribution import Target, explain
-from engine.dataset.scan import Scanner, top_image_maps
+from engine.dataset.scan import BATCH_SIZE, Scanner, top_image_maps
 from engine.dataset.sources import ImageSource, builtin_images, folder_source
 from engine.dataset.state import ScanState
 from engine.images.channels import to_model_channels
 from engine.jobs.job import Done, Emit, Job, ShouldStop
+from engine.optvis.memory import plan_batch
 from engine.protocol import (
     EndReason,
     LayerPath,
@@ -52,8 +53,14 @@ def run_scan(
     """
     source = builtin_images() if request.folder is None else folder_source(request.folder)
     if context.scanner is None or context.scanner.top_k != request.top_k:
+        # Images go through in batches that fit the memory free (a huge input: fewer at once).
+        batch = plan_batch(summary, summary.layers[-1].path, BATCH_SIZE, "scan").batch
         context.scanner = Scanner(
-            model, summary.input_shape, summary.input_range, top_k=request.top_k
+            model,
+            summary.input_shape,
+            summary.input_range,
+            top_k=request.top_k,
+            batch_size=batch,
         )
     scanner = context.scanner
     cached = scanner.cached(source)

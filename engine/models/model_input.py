@@ -19,6 +19,7 @@ import numpy as np
 from engine.models.introspect import describe_model
 from engine.models.meta import ModelLoadError, ModelMeta
 from engine.models.preprocessing import with_preprocessing
+from engine.optvis.memory import image_bytes
 from engine.protocol import FREE_INPUT_SIZE, LoadModel, ModelSummary
 from engine.protocol.input_spec import MAX_FREE_SIDE, MIN_FREE_SIDE, InputPreprocessing
 
@@ -59,13 +60,15 @@ def set_up_input(
     free = height is None or width is None
     if free:
         height, width = _free_size(model, (height, width, channels), source, request.input_size)
-    return model, replace(
+    summary = replace(
         summary,
         input_shape=(height, width, channels),
         preprocessing=spec,
         input_origin=origin,
         free_size=free,
     )
+    last = summary.layers[-1].path if summary.layers else None
+    return model, replace(summary, image_bytes=image_bytes(summary, last) if last else 0)
 
 
 def _free_size(

@@ -128,7 +128,7 @@ def _from_keras2(folder: Path, label: str, *, trusted: bool) -> keras.Model | No
 
 def _patch_h5_config(h5: Path) -> None:
     with h5py.File(h5, "r+") as file:
-        config = json.loads(file.attrs["model_config"])
+        config = _unslashed(json.loads(file.attrs["model_config"]))
         _shift_nested_nodes(config)
         _keras2_layer_fixes(config)
         file.attrs["model_config"] = json.dumps(config)
@@ -161,15 +161,49 @@ def _keras2_h5_needs_patch(path: Path) -> bool:
             config = json.loads(text)
     except (OSError, ValueError, TypeError):
         return False  # Keras reports a damaged file in its own words
-    patched = copy.deepcopy(config)
+    patched = _unslashed(copy.deepcopy(config))
     _shift_nested_nodes(patched)
     _keras2_layer_fixes(patched)
     return patched != config
 
 
+def _unslashed(config: dict) -> dict:
+    """The config with every layer name holding "/" (DenseNet's "conv1/conv"), which Keras 3
+    refuses, written with "_" instead, wherever the name appears (the layer, the nodes that
+    call it, a model's inputs and outputs). Weights of a Keras 2 .h5 file are matched to layers
+    by their order, so they follow the renamed layers unchanged."""
+    renamed: dict[str, str] = {}
+
+    def collect(node: object) -> None:
+        if isinstance(node, list):
+            for item in node:
+                collect(item)
+        elif isinstance(node, dict):
+            inner = node.get("config")
+            name = inner.get("name") if isinstance(inner, dict) else None
+            if "class_name" in node and isinstance(name, str) and "/" in name:
+                renamed[name] = name.replace("/", "_")
+            for value in node.values():
+                collect(value)
+
+    def rename(node: object) -> object:
+        if isinstance(node, str):
+            return renamed.get(node, node)
+        if isinstance(node, list):
+            return [rename(item) for item in node]
+        if isinstance(node, dict):
+            return {key: rename(value) for key, value in node.items()}
+        return node
+
+    collect(config)
+    result = rename(config) if renamed else config
+    return result if isinstance(result, dict) else config
+
+
 def _keras2_layer_fixes(config: object) -> None:
     """Keras 2 config keys that Keras 3 refuses or misreads, fixed in place, recursively:
-    `groups` of DepthwiseConv2D (always 1 there), BatchNormalization's one-item `axis` list,
+    `groups` of DepthwiseConv2D and SeparableConv2D (always 1 there) and the unused kernel
+    settings of SeparableConv2D, BatchNormalization's one-item `axis` list,
     and a functional model's one-item input and output lists (a nested one called with them
     hands the next layer a list)."""
     if isinstance(config, list):
@@ -181,8 +215,13 @@ def _keras2_layer_fixes(config: object) -> None:
     inner = config.get("config")
     kind = config.get("class_name")
     if isinstance(inner, dict):
-        if kind == "DepthwiseConv2D" and inner.get("groups", 1) == 1:
+        if kind in ("DepthwiseConv2D", "SeparableConv2D") and inner.get("groups", 1) == 1:
             inner.pop("groups", None)
+        if kind == "SeparableConv2D":
+            # Keras 2 carried a plain convolution's kernel settings it never used; Keras 3 has
+            # only the depthwise and pointwise ones.
+            for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint"):
+                inner.pop(key, None)
         axis = inner.get("axis")
         if kind == "BatchNormalization" and isinstance(axis, list) and len(axis) == 1:
             inner["axis"] = axis[0]

@@ -90,7 +90,10 @@ class ModelController(QObject):
         if summary.input_origin == "assumed":
             pixels += " (assumed)"
         self._label.setText(f"{summary.name} · input {size}{pixels}{untrained}")
-        self._label.setToolTip("Model › Input Preprocessing and Size… changes this")
+        memory = ""
+        if summary.image_bytes:  # what the engine plans with before a run (optvis/memory.py)
+            memory = f"; one image visualized needs about {_size(summary.image_bytes)} of memory"
+        self._label.setToolTip(f"Model › Input Preprocessing and Size… changes this{memory}")
         marker = " (untrained)" if summary.untrained else ""
         self.title_changed.emit(f"convscope — {Path(summary.source).name}{marker}")
         if summary.signature_only:
@@ -114,3 +117,7 @@ class ModelController(QObject):
             )
         else:
             self._feedback.error(failure.message)
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{max(1, round(count / 2**20))} MB"
