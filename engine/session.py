@@ -314,6 +314,9 @@ class EngineSession:
     def _walk(self, request: WalkNetwork, _should_stop: ShouldStop) -> Job:
         if self.image is None:
             return Done()  # nothing to walk through yet; the window has no image either
+        summary = self._require_model()
+        if summary.layers:  # every layer's maps are held once, and sent once: as a gradient's
+            self._plan(summary.layers[-1].path, 1, "network walk")
         return (
             yield from run_walk(
                 request,

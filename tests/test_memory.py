@@ -175,3 +175,15 @@ def test_a_model_file_too_big_for_the_memory_is_refused_before_loading(monkeypat
     monkeypatch.delenv(memory.BUDGET_VARIABLE)
     model, _meta, _label = load_model(str(path))  # with the memory there, it opens
     assert model.get_layer("c").filters == 2
+
+
+def test_a_network_walk_too_big_for_the_memory_is_refused(monkeypatch):
+    from engine.protocol import LoadModel, OpenImage, WalkNetwork
+    from engine.session import EngineSession
+
+    session = EngineSession(lambda _result: None)
+    session.handle(LoadModel(None), lambda: False)
+    session.handle(OpenImage(sample="digit:3"), lambda: False)
+    monkeypatch.setenv(memory.BUDGET_VARIABLE, "1K")
+    with pytest.raises(MemoryError, match="network walk"):
+        session.handle(WalkNetwork(), lambda: False)

@@ -23,7 +23,8 @@ def test_choosing_caffe_for_an_undescribed_file_reloads_it_with_the_layer(
     assert [layer.name for layer in summary.layers][:2] == ["pixels", "preprocess_caffe"]
     assert "Caffe BGR" in window.ui.model_label.text()
     # What one image of a visualization needs, from the engine's own memory plan.
-    assert "one image visualized needs about" in window.ui.model_label.toolTip()
+    tip = window.ui.model_label.toolTip()
+    assert "opening it takes about" in tip and "one image visualized needs about" in tip
     with qtbot.waitSignal(window.state.image_changed, timeout=30_000) as opened:
         window.images.open_image(sample="photo:chelsea")
     assert len(opened.args[0].predictions) == 4  # the tiny model's four classes

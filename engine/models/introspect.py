@@ -8,6 +8,7 @@ from keras.layers import TFSMLayer
 from engine.anatomy.filter_bank import CONV_TYPES
 from engine.models.meta import ModelMeta
 from engine.models.surgery import layer_output
+from engine.optvis.memory import LOAD_PEAK_FACTOR
 from engine.protocol import LayerInfo, LayerKind, LayerPath, ModelSummary
 
 
@@ -75,4 +76,5 @@ def describe_model(model: keras.Model, meta: ModelMeta, source: str) -> ModelSum
         description=meta.description,
         untrained=meta.untrained,
         signature_only=meta.signature_only,
+        open_bytes=LOAD_PEAK_FACTOR * meta.file_bytes,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -20,7 +21,12 @@ from engine.models.meta import (
 from engine.models.savedmodel import check_folder, keras3_readable_h5, load_saved_model
 from engine.models.trust import check_model_file
 from engine.models.zoo import load_zoo
-from engine.optvis.memory import NotEnoughMemory, available_bytes, gigabytes
+from engine.optvis.memory import (
+    LOAD_PEAK_FACTOR,
+    NotEnoughMemory,
+    available_bytes,
+    gigabytes,
+)
 
 
 def _check_container(model_path: Path, label: str) -> None:
@@ -74,11 +80,6 @@ def _check_image_model(model: keras.Model, label: str) -> None:
             f"{label} expects input shape {shape}, with no fixed channel count; convscope needs "
             "to know how many channels an image has (1 greyscale, 3 RGB, or any other number)"
         )
-
-
-# Loading a model file peaks at about this many times its size (a 393M-parameter model was
-# measured at 5.4x): the file's bytes, the weights as tensors, and Keras's copies while building.
-LOAD_PEAK_FACTOR = 6
 
 
 def check_room_to_load(model_path: Path, label: str) -> None:
@@ -158,4 +159,4 @@ def load_model(
     if not isinstance(model, keras.Model):
         raise ModelLoadError(f"{label} holds a {type(model).__name__}, not a model")
     _check_image_model(model, label)
-    return model, read_sidecar(model_path), label
+    return model, replace(read_sidecar(model_path), file_bytes=model_path.stat().st_size), label

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.protocol.input_spec import InputPreprocessing
@@ -37,6 +37,7 @@ class ModelMeta:
     preprocessing: InputPreprocessing | None = None
     untrained: bool = False  # a zoo architecture built with random weights
     signature_only: bool = False  # a SavedModel wrapped around its serving signature
+    file_bytes: int = field(default=0, compare=False)  # the file's size (0: a folder, the zoo)
 
 
 def read_sidecar(model_path: Path) -> ModelMeta:

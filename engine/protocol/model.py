@@ -83,8 +83,10 @@ class ModelSummary:
     untrained: bool = False  # a zoo architecture with random weights
     # A SavedModel opened as its serving signature: predictions work, inner layers are hidden.
     signature_only: bool = False
-    # Memory one image of a visualization of the last layer needs (engine/optvis/memory.py).
+    # Memory one image of a visualization of the last layer needs, and opening the file took
+    # (about; 0: unknown), from engine/optvis/memory.py.
     image_bytes: int = 0
+    open_bytes: int = 0
 
     def find(self, path: tuple[str, ...]) -> LayerInfo | None:
         """The layer at `path`, searching nested sub-models."""

@@ -91,8 +91,10 @@ class ModelController(QObject):
             pixels += " (assumed)"
         self._label.setText(f"{summary.name} · input {size}{pixels}{untrained}")
         memory = ""
+        if summary.open_bytes:
+            memory += f"; opening it takes about {_size(summary.open_bytes)} of memory"
         if summary.image_bytes:  # what the engine plans with before a run (optvis/memory.py)
-            memory = f"; one image visualized needs about {_size(summary.image_bytes)} of memory"
+            memory += f"; one image visualized needs about {_size(summary.image_bytes)}"
         self._label.setToolTip(f"Model › Input Preprocessing and Size… changes this{memory}")
         marker = " (untrained)" if summary.untrained else ""
         self.title_changed.emit(f"convscope — {Path(summary.source).name}{marker}")
