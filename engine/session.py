@@ -8,7 +8,7 @@ engine thread drives. Errors propagate to the engine thread, which turns them in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,9 @@ from engine.models.surgery import truncate
 from engine.models.zoo import fetch_weights_for
 from engine.optvis import atlas_cache
 from engine.optvis.memory import NotEnoughMemory, gigabytes, plan_batch
+from engine.optvis.program import Snapshot
 from engine.optvis.references import reference_images
-from engine.optvis.visualizer import Visualizer
+from engine.optvis.visualizer import RunResult, Visualizer
 from engine.protocol import (
     Ascend,
     Atlas,
@@ -54,8 +55,10 @@ from engine.protocol import (
     LoadModel,
     ModelLoaded,
     ModelSummary,
+    ObjectiveTerm,
     OpenImage,
     Prediction,
+    Recipe,
     Request,
     ScanImages,
     ShowFeatureMaps,
@@ -231,32 +234,33 @@ class EngineSession:
         is_class = info.is_output and request.neuron is None
         target = RunTarget(LayerPath(request.layer), request.unit, is_class)
         run = visualizer.run(terms, recipe, should_stop, user_image)
-        return (
-            yield from run_visualization(
-                request.request_id,
-                target,
-                recipe.steps,
-                run,
-                visualizer,
-                self._predict,
-                self._stopped,
-                lambda activation: visualizer.quality(terms, recipe, activation),
-            )
-        )
+        return (yield from self._stream(request.request_id, target, run, terms, recipe))
 
     def _continue(self, request: ContinueRun, should_stop: ShouldStop) -> Job:
         target, stopped = self._stopped.take(request.run_id)
         visualizer = self._require_visualizer()
         yield Status(f"Continuing {target.layer.name} #{target.unit}…", busy=True)
         run = visualizer.resume(stopped, should_stop)
-        terms, recipe = stopped.terms, stopped.recipe
+        return (
+            yield from self._stream(request.request_id, target, run, stopped.terms, stopped.recipe)
+        )
+
+    def _stream(
+        self,
+        request_id: int,
+        target: RunTarget,
+        run: Generator[Snapshot, None, RunResult],
+        terms: tuple[ObjectiveTerm, ...],
+        recipe: Recipe,
+    ) -> Job:
+        """A visualization's frames, then its RunFinished (kept for ContinueRun if stopped)."""
+        visualizer = self._require_visualizer()
         return (
             yield from run_visualization(
-                request.request_id,
+                request_id,
                 target,
                 recipe.steps,
                 run,
-                visualizer,
                 self._predict,
                 self._stopped,
                 lambda activation: visualizer.quality(terms, recipe, activation),

@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.jobs.job import RUN_END, Done, Job
 from engine.optvis.program import Snapshot
-from engine.optvis.visualizer import Resumable, RunResult, Visualizer
+from engine.optvis.visualizer import Resumable, RunResult
 from engine.protocol import EndReason, Frame, LayerPath, Prediction, RunFinished
 
 # Stopped runs kept for ContinueRun: each holds a few images' worth of parameters.
@@ -58,7 +58,6 @@ def run_visualization(
     target: RunTarget,
     steps: int,
     run: Generator[Snapshot, None, RunResult],
-    visualizer: Visualizer,
     predict: Callable[[np.ndarray], tuple[Prediction, ...]],
     stopped: StoppedRuns,
     quality: Callable[[float], float | None],
