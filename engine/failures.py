@@ -20,7 +20,9 @@ OUT_OF_MEMORY = (
 
 def failure(request_id: int, error: BaseException) -> EngineFailure:
     """`error`, raised by the job of request `request_id`, as the window's EngineFailure."""
-    return EngineFailure(request_id, failure_kind(error), user_message(error), _traceback(error))
+    side = error.fitting_side if isinstance(error, NotEnoughMemory) else None
+    kind = failure_kind(error)
+    return EngineFailure(request_id, kind, user_message(error), _traceback(error), side)
 
 
 def failure_kind(error: BaseException) -> FailureKind:

@@ -94,6 +94,8 @@ class EngineClient(QObject):
     status = Signal(object)  # Status: a line for the status bar
     # EngineFailure of a request no job waits for (a live knob, TensorFlow not starting, ...).
     failed = Signal(object)
+    # EngineFailure: a job ran out of memory and the model would fit at `fitting_side` px
+    smaller_side_fits = Signal(object)
 
     def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -144,6 +146,8 @@ class EngineClient(QObject):
         job = self._jobs.pop(ended.request_id, None)
         if job is not None:
             job.end(ended)
+            if ended.failure is not None and ended.failure.fitting_side is not None:
+                self.smaller_side_fits.emit(ended.failure)  # after the job's own message
             return
         unwatched = ended.request_id in self._unwatched or ended.request_id == 0
         self._unwatched.discard(ended.request_id)

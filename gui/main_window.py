@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.client.status.connect(self.feedback.show_engine_status)
         self.client.failed.connect(self._on_client_failed)
+        self.client.smaller_side_fits.connect(self.models.offer_smaller_side)
         self.ui.centre_tabs.currentChanged.connect(self._on_centre_tabs_changed)
         self.models.opening.connect(self.files.remember_model)
         self.images.opening.connect(self.files.remember_image)

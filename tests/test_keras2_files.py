@@ -114,11 +114,13 @@ def _walk(model):
 
 
 @pytest.mark.parametrize(
-    ("family", "side"), [("ResNet50", 32), ("Xception", 71), ("DenseNet121", 32)]
+    ("family", "side"),
+    [("ResNet50", 32), ("Xception", 71), ("DenseNet121", 32), ("ConvNeXtTiny", 32)],
 )
 def test_other_keras2_application_families_open_from_h5(tmp_path, family, side):
     """Residual blocks; separable convolutions with Keras 2's unused kernel settings; layer
-    names with "/" (DenseNet's), which Keras 3 refuses: written with "_"."""
+    names with "/" (DenseNet's), which Keras 3 refuses: written with "_"; ConvNeXt's LayerScale
+    and its `x + y` op layers."""
     import tf_keras
 
     from engine.models.loading import load_model

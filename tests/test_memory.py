@@ -187,3 +187,26 @@ def test_a_network_walk_too_big_for_the_memory_is_refused(monkeypatch):
     monkeypatch.setenv(memory.BUDGET_VARIABLE, "1K")
     with pytest.raises(MemoryError, match="network walk"):
         session.handle(WalkNetwork(), lambda: False)
+
+
+def test_a_free_size_model_too_big_at_its_side_is_told_the_side_that_fits(tmp_path, monkeypatch):
+    from engine.failures import failure
+    from engine.protocol import Ascend, LoadModel, Recipe
+    from engine.session import EngineSession
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x))
+    path = tmp_path / "free.keras"
+    keras.Model(inputs, outputs).save(path)
+    session = EngineSession(lambda _result: None)
+    session.handle(LoadModel(str(path), input_size=512), lambda: False)
+    budget = memory.image_bytes(session.summary, ("c1",), 256)  # 256 px fits, 512 does not
+    monkeypatch.setenv(memory.BUDGET_VARIABLE, str(budget))
+    with pytest.raises(memory.NotEnoughMemory) as caught:
+        session.handle(Ascend(("c1",), 0, Recipe(steps=2)), lambda: False)
+    side = caught.value.fitting_side
+    assert side is not None and 200 <= side <= 256
+    told = failure(7, caught.value)
+    assert told.fitting_side == side and f"{side} px" in told.message

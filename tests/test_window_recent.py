@@ -146,3 +146,23 @@ def test_a_model_of_free_size_says_the_size_it_works_at(window, engine):
     window.models.open_model(None)
     engine.load(replace(fake_summary(), input_shape=(128, 128, 3), free_size=True))
     assert "input 128×128×3 (free size)" in window.ui.model_label.text()
+
+
+def test_out_of_memory_on_a_free_size_model_offers_the_side_that_fits(qtbot, engine, tmp_path):
+    from dataclasses import replace
+
+    from fake_engine import fake_summary, fake_window
+
+    from engine.protocol import Ascend, EndReason, EngineFailure
+
+    window = fake_window(qtbot, engine, summary=replace(fake_summary(), free_size=True))
+    window.layers.select_layer(("conv2",))
+    window.runs.visualize(1)
+    run = engine.last(Ascend)
+    message = "Not enough memory for the visualization of conv2: … 200 px or less would fit"
+    failure = EngineFailure(run.request_id, FailureKind.MEMORY, message, "", fitting_side=200)
+    engine.end(run, EndReason.FAILED, failure=failure)
+    bar = window.ui.message_bar
+    assert bar.action_button.isVisible() and bar.action_button.text() == "Open at 200 px"
+    bar.action_button.click()
+    assert engine.last(LoadModel).input_size == 200  # the same model, at the side that fits

@@ -10,6 +10,7 @@ import h5py
 import keras
 
 from engine.models.custom_classes import quiet_legacy_load, unknown_classes
+from engine.models.keras2_layers import KERAS2_LAYERS
 from engine.models.meta import (
     DEFAULT_MODEL_LABEL,
     DEFAULT_MODEL_PATH,
@@ -145,7 +146,9 @@ def load_model(
         # safe_mode=False reaches nested models too: Keras scopes it over the whole load.
         # A Keras 2 .h5 file loads through the same config patch as a Keras 2 SavedModel.
         with quiet_legacy_load(model_path), keras3_readable_h5(model_path) as readable:
-            model = keras.models.load_model(readable, compile=False, safe_mode=not trusted)
+            model = keras.models.load_model(
+                readable, compile=False, safe_mode=not trusted, custom_objects=KERAS2_LAYERS
+            )
     except Exception as error:  # Keras raises many types for bad files; all mean "unusable".
         missing = unknown_classes(model_path)
         if missing:

@@ -129,6 +129,7 @@ def _from_keras2(folder: Path, label: str, *, trusted: bool) -> keras.Model | No
 def _patch_h5_config(h5: Path) -> None:
     with h5py.File(h5, "r+") as file:
         config = _unslashed(json.loads(file.attrs["model_config"]))
+        _tf_ops_as_layers(config)
         _shift_nested_nodes(config)
         _keras2_layer_fixes(config)
         file.attrs["model_config"] = json.dumps(config)
@@ -162,6 +163,7 @@ def _keras2_h5_needs_patch(path: Path) -> bool:
     except (OSError, ValueError, TypeError):
         return False  # Keras reports a damaged file in its own words
     patched = _unslashed(copy.deepcopy(config))
+    _tf_ops_as_layers(patched)
     _shift_nested_nodes(patched)
     _keras2_layer_fixes(patched)
     return patched != config
@@ -232,6 +234,44 @@ def _keras2_layer_fixes(config: object) -> None:
                     inner[key] = refs[0]
     for value in config.values():
         _keras2_layer_fixes(value)
+
+
+def _tf_ops_as_layers(config: object) -> None:
+    """Keras 2 op layers (TFOpLambda) that Keras 3 has a layer for, as that layer, in place,
+    recursively; before the nodes of nested models are renumbered, since it adds references."""
+    if isinstance(config, list):
+        for item in config:
+            _tf_ops_as_layers(item)
+        return
+    if not isinstance(config, dict):
+        return
+    inner = config.get("config")
+    if config.get("class_name") == "TFOpLambda" and isinstance(inner, dict):
+        _as_add_layer(config, inner)
+    for value in config.values():
+        _tf_ops_as_layers(value)
+
+
+def _as_add_layer(layer: dict, inner: dict) -> None:
+    """Keras 2's `x + y` between two tensors (a TFOpLambda of `__operators__.add`, as in
+    ConvNeXt's residual blocks) as the Add layer Keras 3 has: `y` moves from the call's
+    keyword arguments to a second input."""
+    nodes = layer.get("inbound_nodes")
+    if inner.get("function") != "__operators__.add" or not isinstance(nodes, list):
+        return
+    calls = []
+    for node in nodes:
+        # An op layer's call is one [layer, node, tensor, kwargs] (not a list of them).
+        if not (isinstance(node, list) and len(node) == 4 and isinstance(node[0], str)):
+            return  # another shape of call: left for Keras to refuse in its own words
+        name, index, tensor, kwargs = node
+        other = kwargs.get("y") if isinstance(kwargs, dict) else None
+        if not (isinstance(other, list) and len(other) == 3):
+            return
+        calls.append([[name, index, tensor, {}], [*other, {}]])
+    layer["class_name"] = "Add"
+    layer["config"] = {key: inner[key] for key in ("name", "trainable", "dtype") if key in inner}
+    layer["inbound_nodes"] = calls
 
 
 def _shift_nested_nodes(config: dict) -> None:

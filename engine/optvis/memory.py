@@ -36,7 +36,12 @@ _SUFFIXES = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 class NotEnoughMemory(MemoryError):
-    """A job that would not fit in memory; the message says what ran out and what to try."""
+    """A job that would not fit in memory; the message says what ran out and what to try, and
+    `fitting_side`, for a model that takes any size, the input side at which it would fit."""
+
+    def __init__(self, message: str, fitting_side: int | None = None) -> None:
+        super().__init__(message)
+        self.fitting_side = fitting_side
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,16 @@ def fitting_side(summary: ModelSummary, target: tuple[str, ...], budget: int) ->
     return low
 
 
+def smaller_side(summary: ModelSummary, target: tuple[str, ...], budget: int) -> int | None:
+    """For a free-size model, a side smaller than the one in use at which `target` fits
+    `budget`; None otherwise."""
+    if not summary.free_size:
+        return None
+    side = fitting_side(summary, target, budget)
+    height, width, _ = summary.input_shape
+    return side if side is not None and side < max(height or 0, width or 0) else None
+
+
 def gigabytes(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**29 else f"{count / 2**20:.0f} MB"
 
@@ -157,7 +172,9 @@ def plan_batch(
         return MemoryPlan(wanted, per_image, None)
     batch = min(wanted, budget // per_image)
     if batch < 1:
-        raise NotEnoughMemory(shortage(summary, target, job, per_image, budget))
+        raise NotEnoughMemory(
+            shortage(summary, target, job, per_image, budget), smaller_side(summary, target, budget)
+        )
     return MemoryPlan(int(batch), per_image, budget)
 
 

@@ -276,7 +276,8 @@ class Visualizer:
             if isinstance(error, memory.NotEnoughMemory) or self.summary is None:
                 raise
             raise memory.NotEnoughMemory(
-                memory.ran_out(self.summary, layer, "layer atlas", plan)
+                memory.ran_out(self.summary, layer, "layer atlas", plan),
+                memory.smaller_side(self.summary, layer, plan.total // 2),
             ) from error
 
     def atlas_plan(

@@ -46,6 +46,9 @@ class EngineFailure:
     kind: FailureKind
     message: str
     details: str = ""
+    # A MEMORY failure of a model that takes any size: the largest input side at which the job
+    # fits, for the window to offer (None: no such side, or another kind of failure).
+    fitting_side: int | None = None
 
 
 @dataclass(frozen=True)

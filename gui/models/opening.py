@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel
 
-from engine.protocol import FailureKind, JobEnded, LoadModel, ModelLoaded
+from engine.protocol import EngineFailure, FailureKind, JobEnded, LoadModel, ModelLoaded
 from engine.protocol.input_spec import InputPreprocessing
 from gui.common.feedback import Feedback
 from gui.engine_client import EngineClient, JobSlot
@@ -42,6 +42,7 @@ class ModelController(QObject):
         self._inputs = inputs
         self._label = model_label
         self._load = JobSlot(client)
+        self._shown: LoadModel | None = None  # the request of the model on show
 
     def open_model(
         self,
@@ -68,6 +69,24 @@ class ModelController(QObject):
         summary = self._state.summary
         self.load_started.emit(job, f"; {summary.name} stays open" if summary else "")
 
+    def offer_smaller_side(self, failure: EngineFailure) -> None:
+        """A job ran out of memory on a model that takes any size: offer to reopen it at the
+        side at which the job fits (its preprocessing kept)."""
+        request, side = self._shown, failure.fitting_side
+        if request is None or side is None:
+            return
+        self._feedback.error(
+            failure.message,
+            f"Open at {side} px",
+            lambda: self.open_model(
+                request.path,
+                random_weights=request.random_weights,
+                trusted=request.trusted,
+                preprocessing=request.preprocessing,
+                input_size=side,
+            ),
+        )
+
     def open_like(self, request: LoadModel) -> None:
         """Load the model of `request` again, as it says (e.g. with a new input choice)."""
         self.open_model(
@@ -82,6 +101,7 @@ class ModelController(QObject):
 
     def _on_job_model_loaded(self, request: LoadModel, loaded: ModelLoaded) -> None:
         summary = loaded.summary
+        self._shown = request
         self._state.set_model(summary)
         h, w, c = summary.input_shape
         untrained = " · untrained (random weights)" if summary.untrained else ""
