@@ -71,6 +71,12 @@ from engine.protocol import (
     WalkNetwork,
 )
 
+# Said under the predictions of a sigmoid head, whose scores do not share 100 %.
+INDEPENDENT_NOTE = (
+    "independent scores: the model ends in a sigmoid (multi-label), so each class is scored on "
+    "its own from 0 to 100 %, and several can be high at once"
+)
+
 
 class LayerError(ValueError):
     """A layer cannot be shown; the message is meant for the user."""
@@ -194,14 +200,16 @@ class EngineSession:
         outputs = model(converted.pixels[None], training=False)
         predictions: tuple[Prediction, ...] = ()
         if len(outputs.shape) == 2:
-            predictions = top_predictions(outputs.numpy()[0], summary.class_names)
+            predictions = top_predictions(
+                outputs.numpy()[0], summary.class_names, scores_are=summary.scores
+            )
         yield ImageOpened(
             request_id,
             source,
             np.array(converted.display, copy=True),
             converted.original_size,
             predictions,
-            converted.notes,
+            converted.notes + ((INDEPENDENT_NOTE,) if summary.scores == "independent" else ()),
         )
         if layer is not None:
             yield from self._show_feature_maps(ShowFeatureMaps(layer, request_id), lambda: False)
@@ -288,7 +296,7 @@ class EngineSession:
         summary, model = self._require_model(), self._require_model_object()
         low, high = summary.input_range
         outputs = model(low + (high - low) * images[:1], training=False)
-        return top_predictions(outputs.numpy()[0], summary.class_names)
+        return top_predictions(outputs.numpy()[0], summary.class_names, scores_are=summary.scores)
 
     # ------------------------------------------------------------------ explanations and views
 

@@ -82,7 +82,7 @@ def test_last_conv_layer_searches_nested_models(nested_models, tiny_conv_model):
     assert last_conv_layer(nested_models["functional"]) == ("fbase", "f2")
     assert last_conv_layer(tiny_conv_model) == ("conv_b",)
     dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="mlp")
-    with pytest.raises(ValueError, match="no layer with a 4-D output"):
+    with pytest.raises(ValueError, match="no convolution or other layer with feature maps"):
         last_conv_layer(dense)
 
 

@@ -172,10 +172,19 @@ def _last_matching(model: keras.Model, accept: Callable) -> tuple[str, ...] | No
 def last_conv_layer(model: keras.Model) -> tuple[str, ...]:
     """The path of the last conv layer (searching nested sub-models), else the last layer with a
     4-D output; ValueError if the model has none."""
-    path = _last_matching(model, _is_conv) or _last_matching(model, lambda layer: _rank(layer) == 4)
+    path = _last_matching(model, _is_conv) or _last_matching(model, _has_feature_maps)
     if path is None:
-        raise ValueError(f"model {model.name!r} has no layer with a 4-D output to explain")
+        # The input itself is 4-D, but weighing "the pixels' own maps" is not Grad-CAM: refuse.
+        raise ValueError(
+            f"model {model.name!r} has no convolution or other layer with feature maps (a 4-D "
+            "output) after its input, so the CAM methods have nothing to weigh; saliency, "
+            "integrated gradients, occlusion or LIME explain its pixels directly"
+        )
     return path
+
+
+def _has_feature_maps(layer: keras.layers.Layer) -> bool:
+    return _rank(layer) == 4 and not isinstance(layer, keras.layers.InputLayer)
 
 
 def _end_tensor(model: keras.Model, end: tuple[str, ...] | None, before: bool):

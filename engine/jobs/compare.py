@@ -121,7 +121,9 @@ def _measure(
     predictions = ()
     outputs = side.model(batch, training=False)
     if len(outputs.shape) == 2:
-        predictions = top_predictions(np.asarray(outputs)[0], summary.class_names)
+        predictions = top_predictions(
+            np.asarray(outputs)[0], summary.class_names, scores_are=summary.scores
+        )
     feature_map, value = None, None
     if not note:
         extractor = side.extractors.get(request.layer)

@@ -77,4 +77,20 @@ def describe_model(model: keras.Model, meta: ModelMeta, source: str) -> ModelSum
         untrained=meta.untrained,
         signature_only=meta.signature_only,
         open_bytes=LOAD_PEAK_FACTOR * meta.file_bytes,
+        scores=output_scores(model),
     )
+
+
+def output_scores(model: keras.Model) -> str:
+    """What the model's output numbers are, from its last layer's activation: "probabilities"
+    (softmax), "independent" (sigmoid, multi-label) or "logits"."""
+    layer = model.layers[-1] if model.layers else None
+    activation = getattr(layer, "activation", None)
+    if isinstance(layer, keras.layers.Softmax):
+        return "probabilities"
+    name = str(getattr(activation, "__name__", "") or getattr(activation, "name", "")).lower()
+    if "softmax" in name:
+        return "probabilities"
+    if "sigmoid" in name:
+        return "independent"
+    return "logits"

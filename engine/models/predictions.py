@@ -7,13 +7,17 @@ import numpy as np
 from engine.protocol import Prediction
 
 
-def top_predictions(outputs: np.ndarray, class_names: tuple[str, ...], k: int = 5):
-    """The `k` most likely classes of one output vector, as probabilities."""
+def top_predictions(
+    outputs: np.ndarray, class_names: tuple[str, ...], k: int = 5, scores_are: str = "logits"
+):
+    """The `k` most likely classes of one output vector. Probabilities stay as they are, and
+    so do a sigmoid head's independent scores (`scores_are` "independent": multi-label, each
+    class its own 0..1); logits become probabilities by a softmax."""
     scores = np.asarray(outputs, dtype=np.float64).reshape(-1)
     if not np.isfinite(scores).all():  # NaN has no rank: list nothing rather than a wrong class
         return ()
     looks_like_probabilities = scores.min() >= 0 and abs(scores.sum() - 1.0) < 1e-3
-    if not looks_like_probabilities:  # logits or sigmoid scores: softmax makes them comparable
+    if scores_are != "independent" and not looks_like_probabilities:
         scores = np.exp(scores - scores.max())
         scores /= scores.sum()
     order = np.argsort(scores)[::-1][:k]

@@ -87,6 +87,9 @@ class ModelSummary:
     # (about; 0: unknown), from engine/optvis/memory.py.
     image_bytes: int = 0
     open_bytes: int = 0
+    # What the output's numbers are: "probabilities" (a softmax: they share 100 %), "independent"
+    # (a sigmoid head, multi-label: each its own 0..1) or "logits" (anything else).
+    scores: str = "logits"
 
     def find(self, path: tuple[str, ...]) -> LayerInfo | None:
         """The layer at `path`, searching nested sub-models."""
