@@ -93,13 +93,6 @@ def test_a_model_of_free_input_size_loads(tmp_path):
     assert tuple(model.inputs[0].shape) == (None, None, None, 3)
 
 
-def test_the_free_input_size_is_one_number_for_engine_and_window():
-    from engine import protocol as messages
-    from engine.optvis import program as optvis
-
-    assert optvis.FREE_INPUT_SIZE == messages.FREE_INPUT_SIZE == 128
-
-
 def test_the_engine_loads_a_trusted_file_only_when_asked(tmp_path):
     from engine.protocol import LoadModel, ModelLoaded
     from engine.session import EngineSession

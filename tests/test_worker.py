@@ -292,7 +292,7 @@ def test_stop_cancels_an_atlas(qtbot, engine):
     assert _ended(ended, atlas).reason is EndReason.CANCELLED
 
 
-def test_a_new_model_drops_waiting_quick_work_of_the_old(qtbot, engine):
+def test_quick_work_for_the_old_model_ends_when_a_new_model_comes(qtbot, engine):
     ended = _collect(engine.ended)
     with qtbot.waitSignal(engine.frame, timeout=30_000):
         engine.submit(Ascend(("conv3",), 0, LONG))

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from engine.images.convert import convert_image
-from engine.jobs.job import Done, Job, ShouldStop
+from engine.jobs.job import Done, Job, ShouldStop, mapped
 from engine.jobs.visualize import tiled
 from engine.models.loading import load_model
 from engine.models.model_input import set_up_input
@@ -169,19 +169,19 @@ def _grow(
     recipe = request.settings
     terms = [ObjectiveTerm(request.layer, request.unit)]
     run = side.visualizer.run(terms, recipe, should_stop, user_image)
-    while True:
-        try:
-            snapshot = next(run)
-        except StopIteration as ended:
-            return ended.value
-        yield CompareFrame(
-            request.request_id,
-            name,
-            snapshot.step,
-            recipe.steps,
-            tiled(snapshot.images),
-            snapshot.objectives,
+    return (
+        yield from mapped(
+            run,
+            lambda snapshot: CompareFrame(
+                request.request_id,
+                name,
+                snapshot.step,
+                recipe.steps,
+                tiled(snapshot.images),
+                snapshot.objectives,
+            ),
         )
+    )
 
 
 def _with_image(found: CompareSide, grown: RunResult) -> CompareSide:

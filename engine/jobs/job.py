@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from engine.protocol import EndReason
 
@@ -26,6 +27,23 @@ class Done:
 
 
 Job = Generator[object, None, Done]
+
+Item = TypeVar("Item")
+Value = TypeVar("Value")
+
+
+def mapped(
+    items: Generator[Item, None, Value], result: Callable[[Item], object]
+) -> Generator[object, None, Value]:
+    """`items` passed on as `result(item)`, returning what `items` returns, so a job writes
+    `value = yield from mapped(run, to_frame)` instead of catching StopIteration itself."""
+    while True:
+        try:
+            item = next(items)
+        except StopIteration as ended:
+            return ended.value
+        yield result(item)
+
 
 # How a visualization's stop reason (engine/protocol/recipe.py's STOP_REASONS) ends its job.
 RUN_END = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.jobs.job import RUN_END, Done, Job
+from engine.jobs.job import RUN_END, Done, Job, mapped
 from engine.optvis.program import Snapshot
 from engine.optvis.visualizer import Resumable, RunResult
 from engine.protocol import EndReason, Frame, LayerPath, Prediction, RunFinished
@@ -67,13 +67,9 @@ def run_visualization(
     `predict` classifies the final image (for a class visualization), `quality` rates its
     activation against real images; a run stopped early is kept in `stopped` for ContinueRun.
     """
-    while True:
-        try:
-            snapshot = next(run)
-        except StopIteration as ended:
-            result: RunResult = ended.value
-            break
-        yield Frame(
+    result = yield from mapped(
+        run,
+        lambda snapshot: Frame(
             request_id,
             target.layer,
             target.unit,
@@ -82,7 +78,8 @@ def run_visualization(
             tiled(snapshot.images),
             snapshot.objectives,
             snapshot.milestone,
-        )
+        ),
+    )
     reason = RUN_END[result.outcome.reason]
     if result.resumable is not None:
         stopped.keep(request_id, target, result.resumable)
