@@ -24,6 +24,7 @@ from engine.images.convert import ConvertedImage, ImageError, convert_image, fro
 from engine.images.samples import SAMPLES, load_sample
 from engine.jobs.atlas import run_atlas
 from engine.jobs.compare import ModelSide, load_comparison, run_compare
+from engine.jobs.evaluate import run_evaluation
 from engine.jobs.explain import run_explain, run_walk
 from engine.jobs.job import Done, Emit, Job, ShouldStop
 from engine.jobs.scan import ScanContext, run_scan, run_top_images
@@ -31,7 +32,7 @@ from engine.jobs.training import run_training
 from engine.jobs.visualize import RunTarget, StoppedRuns, run_visualization
 from engine.models.loading import load_model
 from engine.models.model_input import set_up_input
-from engine.models.predictions import top_predictions
+from engine.models.predictions import MAP_NOTE, top_predictions
 from engine.models.surgery import truncate
 from engine.models.zoo import fetch_weights_for
 from engine.optvis import atlas_cache
@@ -45,6 +46,7 @@ from engine.protocol import (
     Compare,
     ContinueRun,
     EndReason,
+    EvaluateDataset,
     Explain,
     FeatureMaps,
     ImageOpened,
@@ -124,6 +126,7 @@ class EngineSession:
             TraceCircuit: self._circuit,
             ScanImages: self._scan,
             ShowTopImages: self._top_images,
+            EvaluateDataset: self._evaluate,
             TrainDefault: lambda request, stop: run_training(request, self._emit, stop),
             LoadComparison: self._load_comparison,
             Compare: self._compare,
@@ -199,7 +202,7 @@ class EngineSession:
         self.image = CurrentImage(converted, picture, source)
         outputs = model(converted.pixels[None], training=False)
         predictions: tuple[Prediction, ...] = ()
-        if len(outputs.shape) == 2:
+        if len(outputs.shape) in (2, 4):  # a map output (B, H', W', K) is ranked per channel
             predictions = top_predictions(
                 outputs.numpy()[0], summary.class_names, scores_are=summary.scores
             )
@@ -209,7 +212,9 @@ class EngineSession:
             np.array(converted.display, copy=True),
             converted.original_size,
             predictions,
-            converted.notes + ((INDEPENDENT_NOTE,) if summary.scores == "independent" else ()),
+            converted.notes
+            + ((INDEPENDENT_NOTE,) if summary.scores == "independent" else ())
+            + ((MAP_NOTE,) if len(outputs.shape) == 4 else ()),
         )
         if layer is not None:
             yield from self._show_feature_maps(ShowFeatureMaps(layer, request_id), lambda: False)
@@ -239,6 +244,8 @@ class EngineSession:
         visualizer = self._require_visualizer()
         yield Status(f"Visualizing {info.name} #{request.unit}…", busy=True)
         user_image = self.image.converted.display if self.image else None
+        if request.start_image is not None:  # a result or a real image to go on from
+            user_image = request.start_image
         is_class = info.is_output and request.neuron is None
         target = RunTarget(LayerPath(request.layer), request.unit, is_class)
         run = visualizer.run(terms, recipe, should_stop, user_image)
@@ -320,6 +327,7 @@ class EngineSession:
                 self.image.converted.display,
                 self._emit,
                 should_stop,
+                original=self.image.picture,
             )
         )
 
@@ -346,8 +354,31 @@ class EngineSession:
         channels = int(found.kernel.shape[-1])
         channel = min(max(request.input_channel, 0), channels - 1)
         grid = layer_grid(model, request.layer, channel)
-        yield replace(found, grid=grid, grid_channel=channel, input_channels=channels)
+        yield replace(
+            found,
+            grid=grid,
+            grid_channel=channel,
+            input_channels=channels,
+            input_maps=self._layer_input(tuple(request.layer)),
+        )
         return Done()
+
+    def _layer_input(self, layer: tuple[str, ...]) -> np.ndarray | None:
+        """What `layer` reads for the current image (the previous layer's maps, or the image),
+        (H, W, C); None without an image or for a layer whose input is not one such map."""
+        if self.image is None:
+            return None
+        key = ("<input of>", *layer)  # no layer path starts so: a key of its own
+        extractor = self._extractors.get(key)
+        if extractor is None:
+            try:
+                extractor = truncate(self._require_model_object(), layer, before=True)
+            except ValueError:
+                return None  # a layer fed by several tensors: no one input to show
+            self._extractors[key] = extractor
+        found = extractor(self.image.converted.pixels[None], training=False)
+        maps = np.asarray(found[0] if isinstance(found, list | tuple) else found)
+        return np.array(maps[0], copy=True) if maps.ndim == 4 else None
 
     def _circuit(self, request: TraceCircuit, _should_stop: ShouldStop) -> Job:
         self._layer_info(request.layer)
@@ -364,6 +395,14 @@ class EngineSession:
                 self._scans,
                 self._emit,
                 should_stop,
+            )
+        )
+
+    def _evaluate(self, request: EvaluateDataset, should_stop: ShouldStop) -> Job:
+        yield Status("Evaluating the model on labelled images…", busy=True)
+        return (
+            yield from run_evaluation(
+                request, self._require_model_object(), self._require_model(), should_stop
             )
         )
 

@@ -30,7 +30,8 @@ running job, "serve": served in slices between the running job's steps):
 | CancelExplain                 | keep       | keep       | keep      | stop      | keep        |
 | CancelLoad(load_id)           | stop (6)   | stop (6)   | keep      | keep      | keep        |
 
-(1) Ascend, ContinueRun, Atlas, ScanImages, TrainDefault, Compare: one lane, the newest wins.
+(1) Ascend, ContinueRun, Atlas, ScanImages, EvaluateDataset, TrainDefault, Compare: one
+    lane, the newest wins.
 (2) A stopped visualization keeps its state: ContinueRun resumes it.
 (3) `Explain(interrupts=True)`: the Explain tab's button.
 (4) A fast method; a slow one waits for the run to end.

@@ -14,11 +14,12 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow
 
-from engine.protocol import EngineFailure
+from engine.protocol import EngineFailure, ModelSummary
 from gui.common.feedback import Feedback
 from gui.common.file_dialogs import FileDialogs
 from gui.common.names import COLUMNS_KEY, GEOMETRY_KEY, Tab
 from gui.compare.controller import CompareController
+from gui.dataset.controller import EvaluationController
 from gui.engine_client import Engine, EngineClient
 from gui.explain.controller import ExplainController
 from gui.files.controller import FilesController
@@ -82,6 +83,9 @@ class MainWindow(QMainWindow):
             dialogs,
             self.settings,
         )
+        self.evaluation = EvaluationController(
+            client, state, feedback, ui.evaluation_view, tabs, self.images, dialogs
+        )
         self.downloads = DownloadController(client, feedback, self)
         self.model_input = ModelInputController(feedback, inputs, self)
         self.training = TrainingController(client, feedback, self)
@@ -133,6 +137,8 @@ class MainWindow(QMainWindow):
             "export_maps": self.network.export_feature_maps,
             "scan_folder": self.dataset.choose_scan_folder,
             "scan_builtin": self.dataset.scan_builtin,
+            "evaluate_folder": self.evaluation.choose_folder,
+            "evaluate_mnist": self.evaluation.evaluate_mnist,
             "model_input": self.model_input.choose_model_input,
             "compare_with": self.comparison.choose_comparison,
             "compare": self.comparison.compare,
@@ -163,6 +169,8 @@ class MainWindow(QMainWindow):
         self.model_input.chosen.connect(self.models.open_like)
         self.training.trained.connect(self.models.open_model)
         self.runs.resumable_changed.connect(self.menu_actions["continue"].setEnabled)
+        self.ui.controls.display_mode_changed.connect(self._on_controls_display_mode_changed)
+        self.state.model_changed.connect(self._on_state_model_changed)
 
     def _lay_out(self) -> None:
         self.setCentralWidget(self.ui.central)
@@ -200,6 +208,16 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     # ------------------------------------------------------------------ slots
+
+    def _on_controls_display_mode_changed(self, _mode: str) -> None:
+        # Every visualization on screen is drawn again in the new mode (not the input photo).
+        self.ui.canvas.redraw()
+        self.ui.filmstrip.redraw()
+        self.atlas.redraw()
+
+    def _on_state_model_changed(self, summary: ModelSummary | None) -> None:
+        if summary is not None:
+            self.ui.controls.offer_default(summary.input_shape[-1])
 
     def _on_client_failed(self, failure: EngineFailure) -> None:
         self.feedback.error(failure.message)

@@ -39,6 +39,11 @@ ACTIONS: dict[str, tuple[str, object, str]] = {
                     "top images"),
     "scan_builtin": ("Scan &Built-in Images", None,
                      "Record how every filter fires on the images that come with convscope"),
+    "evaluate_folder": ("E&valuate on Labelled Folder…", None,
+                        "Predict every image of a folder (one sub-folder per class, or files "
+                        "named <label>_….png) and compare with the labels"),
+    "evaluate_mnist": ("Evaluate on Held-out &MNIST Digits", None,
+                       "The built-in model on the 2,000 real MNIST digits it was not trained on"),
     "model_input": ("Input &Preprocessing and Size…", "Ctrl+Shift+I",
                     "How this model wants its pixels (range, Caffe mean, mean/std) and, if it "
                     "takes any size, the size to work at"),
@@ -138,6 +143,7 @@ def build_menus(
     file_menu.addAction(actions["load_settings"])
     file_menu.addSeparator()
     file_menu.addAction(actions["scan_folder"])
+    file_menu.addAction(actions["evaluate_folder"])
     file_menu.addSeparator()
     file_menu.addAction(actions["quit"])
     model_menu = bar.addMenu("&Model")
@@ -157,7 +163,7 @@ def build_menus(
     for name in ("stop", "restart", "continue"):
         run_menu.addAction(actions[name])
     run_menu.addSeparator()
-    for name in ("atlas", "explain", "compare", "scan_builtin"):
+    for name in ("atlas", "explain", "compare", "scan_builtin", "evaluate_mnist"):
         run_menu.addAction(actions[name])
     view_menu = bar.addMenu("&View")
     for name in ("feature_map", "input", "fit", "sketch"):

@@ -22,6 +22,7 @@ from gui.common.message_bar import MessageBar
 from gui.common.names import Tab
 from gui.common.predictions import PredictionsPanel
 from gui.compare.view import CompareView
+from gui.dataset.view import EvaluationView
 from gui.explain.panel import ExplainPanel
 from gui.filters.panel import FiltersPanel
 from gui.images.sketch_pad import SketchPad
@@ -43,6 +44,7 @@ TAB_TIPS = {
     Tab.NETWORK: "Every layer's feature maps for the current image, in order",
     Tab.FILTERS: "Inside the selected filter: its kernels, its circuit, its top images",
     Tab.COMPARE: "Two models, or two checkpoints, side by side on the selected filter",
+    Tab.DATASET: "The model on labelled images: accuracy, confusion matrix, the misclassified",
 }
 
 
@@ -63,6 +65,7 @@ class WindowWidgets:
         self.network = NetworkView()
         self.filters_panel = FiltersPanel()
         self.compare_view = CompareView()
+        self.evaluation_view = EvaluationView()
         self.centre_tabs = QTabWidget()
         self.sort_bar = SortBar()
         self.filter_picker = FilterPicker()
@@ -108,6 +111,7 @@ class WindowWidgets:
             Tab.NETWORK: self.network,
             Tab.FILTERS: _scrolling(self.filters_panel),
             Tab.COMPARE: _scrolling(self.compare_view),
+            Tab.DATASET: self.evaluation_view,
         }
         for tab, page in pages.items():
             tabs.insertTab(tab, page, tab.title)

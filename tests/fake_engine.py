@@ -254,8 +254,14 @@ class FakeEngine(QObject):
         self.end(request, reason, last)
         return last
 
-    def show_kernels(self, request: ShowKernels, kernel: np.ndarray | None = None) -> Kernels:
-        """Emit Kernels for `request`: a seeded (3, 3, 8) kernel unless `kernel` is given."""
+    def show_kernels(
+        self,
+        request: ShowKernels,
+        kernel: np.ndarray | None = None,
+        input_maps: np.ndarray | None = None,
+    ) -> Kernels:
+        """Emit Kernels for `request`: a seeded (3, 3, 8) kernel unless `kernel` is given, with
+        the layer's `input_maps` ((H, W, in)) when given."""
         rng = np.random.default_rng(request.unit)
         kernel = rng.standard_normal((3, 3, 8)).astype(np.float32) if kernel is None else kernel
         stats = dict(min=float(kernel.min()), max=float(kernel.max()), mean=float(kernel.mean()),
@@ -264,7 +270,8 @@ class FakeEngine(QObject):
         histogram = np.histogram(layer_weights, bins=20)
         per_filter = rng.standard_normal((16, 5)).astype(np.float32)
         done = Kernels(request.request_id, request.layer, request.unit, kernel, 0.1, stats,
-                       dict(stats, max=9.0), histogram, per_filter)  # fmt: skip
+                       dict(stats, max=9.0), histogram, per_filter,
+                       input_maps=input_maps)  # fmt: skip
         self.kernels.emit(done)
         self.end(request)
         return done

@@ -71,8 +71,19 @@ def test_atlas_writes_pngs_contact_sheet_and_json(two_runs):
         assert entry["file"] == f"conv1_{entry['unit']}.png"
         if not entry["dead"]:
             assert entry["activation"] > 0
+        # The verdict the window shows, its evidence, and how noisy and saturated the tile is.
+        assert entry["verdict"] in ("fine", "failed", "weak", "dead")
+        assert entry["dead"] == (entry["verdict"] == "dead") and entry["message"]
+        assert entry["evidence"]["references"] > 0 and entry["evidence"]["kind"] == entry["verdict"]
+        assert (entry["warning"] is not None) == (entry["verdict"] in ("failed", "weak"))
+        assert entry["high_frequency"] >= 0 and 0 <= entry["saturated"] <= 1
     # Real MNIST digits or the bundled samples: either way the first layer has references.
     assert sum(entry["quality"] is not None for entry in entries) >= 6
+    summary = report["summary"]
+    assert summary["filters"] == 8 and sum(summary["verdicts"].values()) == 8
+    live = [entry for entry in entries if not entry["dead"]]
+    assert summary["live"] == len(live) and summary["beat_best_real"] <= len(live)
+    assert summary["saturated"]["max"] == max(entry["saturated"] for entry in entries)
 
 
 def test_same_seed_and_settings_give_the_same_pngs(two_runs):

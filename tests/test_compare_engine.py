@@ -112,7 +112,7 @@ def test_two_checkpoints_get_maps_predictions_and_live_visualizations(files) -> 
     for side in (last.a, last.b):
         assert side.feature_map.shape == (8, 8) and not side.note
         assert len(side.predictions) == 4
-        assert side.image.shape == (16, 16, 3) and 0 <= side.image.min() <= side.image.max() <= 1
+        assert side.image.shape == (16, 16, 3) and np.isfinite(side.image).all()  # unclipped
         assert side.steps_done == QUICK.steps and side.activation > 0
     assert last.a.name == "tiny_1" and last.b.name == "tiny_2"
     # Different checkpoints: different feature maps, so a correlation below one.

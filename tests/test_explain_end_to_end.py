@@ -33,7 +33,7 @@ def test_gradcam_of_a_seven_overlays_the_digit(qtbot, window):
     assert explanation.method == "gradcam" and explanation.label == "class '7'"
     assert explanation.heatmap.shape == (28, 28) and np.isfinite(explanation.heatmap).all()
     assert explanation.layer is not None  # the last conv layer, named by the engine
-    shown = window.ui.explain_panel.view.canvas.current_rgb8()
+    shown = window.ui.explain_panel.view.canvas.current_rgb8()[:, :280]  # colorbar on the right
     plain = upscale_nearest(to_rgb8(explanation.image), 256)
     assert shown.shape == plain.shape and np.abs(shown.astype(int) - plain).mean() > 5
     assert window.ui.explain_panel.view.canvas.title().startswith("Grad-CAM · class '7'")

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from fake_engine import FakeEngine, bump_heatmap, fake_window
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from engine.protocol import Ascend, CancelExplain, EndReason, Explain, FailureKind, StopRun
-from gui.common.heatmaps import OUTLINE_AGAINST, OUTLINE_FOR, HeatmapStyle, render
+from engine.protocol import (
+    Ascend,
+    CancelExplain,
+    EndReason,
+    Explain,
+    FailureKind,
+    LayerInfo,
+    LayerKind,
+    ModelSummary,
+    StopRun,
+)
+from gui.common.heatmaps import (
+    COLORBAR_WIDTH,
+    OUTLINE_AGAINST,
+    OUTLINE_FOR,
+    HeatmapStyle,
+    render,
+    value_range,
+)
 from gui.common.imaging import to_rgb8, upscale_nearest
 from gui.explain.controls import INNER_UNIT
 from gui.main_window import MainWindow
@@ -39,17 +58,24 @@ def test_explain_sends_the_chosen_method_class_layer_and_options(qtbot, window, 
     assert (request.method, request.target_class, request.layer) == ("gradcam", 7, ("conv1",))
     controls.set_method("occlusion")
     controls.option_boxes["patch"].setValue(6)
+    controls.option_boxes["stride"].setValue(2)
     request = _press_explain(qtbot, window, engine)
-    assert request.options == (("patch", 6),) and request.layer is None  # not a CAM method
+    assert request.options == (("patch", 6), ("stride", 2)) and request.layer is None
     controls.set_method("lime")
-    assert _press_explain(qtbot, window, engine).options == (("samples", 300),)
+    lime_defaults = (("samples", 300), ("n_segments", 0), ("fill_mode", 0), ("labels", 1))
+    assert _press_explain(qtbot, window, engine).options == lime_defaults
+    assert not controls.option_boxes["stride"].isVisibleTo(controls)  # only LIME's own show
     controls.set_method("smoothgrad")
     controls.option_boxes["samples"].setValue(40)
     assert _press_explain(qtbot, window, engine).options == (("n", 40),)
     controls.set_method("lime")  # each method remembers its own sample count
     assert controls.option_boxes["samples"].value() == 300
+    assert controls.option_boxes["samples"].isVisibleTo(controls)
     controls.set_method("integrated_gradients")
     assert _press_explain(qtbot, window, engine).options == (("steps", 64),)
+    assert _press_explain(qtbot, window, engine).score == "logit"  # Grad-CAM's choice
+    controls.score_combo.setCurrentIndex(controls.score_combo.findData("probability"))
+    assert _press_explain(qtbot, window, engine).score == "probability"
 
 
 def test_the_class_list_names_the_models_classes(window) -> None:
@@ -82,17 +108,17 @@ def test_an_explanation_overlays_the_image_and_opacity_changes_it(qtbot, window,
     with qtbot.waitSignal(window.explainer.shown):
         done = engine.explain(request)
     canvas = window.ui.explain_panel.view.canvas
-    shown = canvas.current_rgb8()
+    shown = canvas.current_rgb8()[:, :280]  # the colorbar is on the right
     plain = upscale_nearest(to_rgb8(done.image), 256)
     assert shown.shape == plain.shape == (280, 280, 3)
     assert np.abs(shown.astype(int) - plain).mean() > 20
     assert canvas.title() == "Grad-CAM · class '3' · 0.25 s"
     window.ui.explain_panel.view.opacity_slider.setValue(90)
-    stronger = canvas.current_rgb8()
+    stronger = canvas.current_rgb8()[:, :280]
     assert np.abs(stronger.astype(int) - plain).mean() > np.abs(shown.astype(int) - plain).mean()
     window.ui.explain_panel.view.alone_check.setChecked(True)
     expected = render(done.image, done.heatmap, False, HeatmapStyle(0.9, "jet", True), None, 256)
-    np.testing.assert_array_equal(canvas.current_rgb8(), expected)
+    np.testing.assert_array_equal(canvas.current_rgb8()[:, :280], expected)
     window.ui.explain_panel.view.colormap_combo.setCurrentText("viridis")
     assert not np.array_equal(canvas.current_rgb8(), expected)
     engine.explain(Explain("saliency"))  # not the newest request: dropped
@@ -144,6 +170,9 @@ def test_export_writes_a_png_and_the_raw_map(qtbot, window, engine, tmp_path, mo
     raw = np.load(tmp_path / "why.npy")
     assert raw.dtype == np.float32
     np.testing.assert_array_equal(raw, done.heatmap)
+    report = json.loads((tmp_path / "why.json").read_text())
+    assert (report["method"], report["verdict"], report["warning"]) == ("gradcam", "ok", "")
+    assert report["range"] == [pytest.approx(float(done.heatmap.min())), pytest.approx(3.125)]
     window.ui.explain_panel.comparison.add(done)
     asked = []
     monkeypatch.setattr(
@@ -232,6 +261,72 @@ def test_lime_outlines_its_top_superpixels(qtbot, window, engine) -> None:
     red = np.all(shown == OUTLINE_AGAINST, axis=-1)
     assert green[140:, 140:].any() and not green[:140, :140].any()
     assert red[:140, :140].any() and not red[140:, 140:].any()
+
+
+def test_an_empty_map_is_said_so_and_every_map_has_a_colorbar(qtbot, window, engine) -> None:
+    view = window.ui.explain_panel.view
+    warning = "The Grad-CAM map is empty: no positive gradient at layer 'conv3'. Try layer 'conv2'."
+    engine.explain(
+        _press_explain(qtbot, window, engine), np.zeros((28, 28), np.float32),
+        verdict="empty", warning=warning, score="logit of class 3",
+    )  # fmt: skip
+    assert view.warning_label.isVisibleTo(view) and view.warning_label.text() == warning
+    assert "EMPTY MAP" in view.canvas.title() and " · logit · " in view.canvas.title()
+    window.explainer.add_to_comparison()  # kept beside others, it still says so
+    assert window.ui.explain_panel.comparison.caption(0).endswith("empty map")
+    engine.explain(_press_explain(qtbot, window, engine), bump_heatmap(signed=True), signed=True)
+    assert not view.warning_label.isVisibleTo(view)
+    shown = view.canvas.current_rgb8()
+    assert shown.shape[0] == 280 and shown.shape[1] > 280 + COLORBAR_WIDTH
+    bar = shown[:, 280 + 4 + COLORBAR_WIDTH // 2]  # the middle column of the bar
+    assert bar[0][0] > 150 and bar[0][2] < 80  # top: the largest positive value, red
+    assert bar[-1][2] > bar[-1][0] + 40  # bottom: its negative, blue
+    assert bar[140].min() > 230  # zero in the middle: white
+    labels = shown[:, 280 + 4 + COLORBAR_WIDTH :]
+    assert (labels.sum(axis=-1) < 200).any()  # the values are written beside it
+    low, high = value_range(bump_heatmap(signed=True), True)
+    assert low == -high and high > 0
+
+
+def test_the_map_can_be_drawn_over_the_original_photo(qtbot, window, engine) -> None:
+    view = window.ui.explain_panel.view
+    engine.explain(_press_explain(qtbot, window, engine))
+    assert not view.photo_check.isEnabled()  # no photo came with it
+    photo = np.zeros((40, 60, 3), np.float32)  # wider than the model's square input
+    engine.explain(_press_explain(qtbot, window, engine), original=photo)
+    assert view.photo_check.isEnabled()
+    view.alone_check.setChecked(False)
+    view.photo_check.setChecked(True)
+    shown = view.canvas.current_rgb8()
+    assert shown.shape[0] == 280 and shown.shape[1] > 420  # 40x60 enlarged 7 times, + colorbar
+    middle, corner = shown[140, 210], shown[5, 5]  # the bump stretched over the photo's middle
+    assert middle[0] > middle[2] and corner[2] > corner[0]  # jet: the peak red, the rest blue
+
+
+def _map_output_summary() -> ModelSummary:
+    """A P-Net-like model: conv layers, then a 1x1 conv whose (9, 9, 2) output is the scores."""
+    conv = LayerInfo(("c2",), "c2", "Conv2D", (None, 9, 9, 8), 1, LayerKind.CHANNELS, 8)
+    scores = LayerInfo(("cls",), "cls", "Conv2D", (None, 9, 9, 2), 1, LayerKind.CHANNELS, 2, True)
+    names = ("class 0", "class 1")
+    return ModelSummary("pnet", "pnet.keras", (24, 24, 3), (0.0, 1.0), names, (conv, scores))
+
+
+def test_a_map_output_offers_its_channels_and_a_position(qtbot, engine) -> None:
+    win = fake_window(qtbot, engine, summary=_map_output_summary())
+    win.show_tab(1)
+    controls = win.ui.explain_panel.controls
+    combo = controls.target_combo
+    assert [combo.itemText(k) for k in range(1, combo.count() - 1)] == ["class 0", "class 1"]
+    layers = [controls.layer_combo.itemData(k) for k in range(controls.layer_combo.count())]
+    assert layers == [None, ("c2",)]  # the score map itself is no CAM layer
+    assert controls.position_edit.isVisibleTo(controls)
+    assert _press_explain(qtbot, win, engine).position is None  # empty: the spatial mean
+    controls.position_edit.setText("3, 4")
+    assert _press_explain(qtbot, win, engine).position == (3, 4)
+    count = len(engine.of_type(Explain))
+    controls.position_edit.setText("middle")
+    win.explainer.explain()
+    assert len(engine.of_type(Explain)) == count and "'middle'" in win.ui.message_bar.text()
 
 
 def test_file_menu_and_tabs(window) -> None:

@@ -8,6 +8,7 @@ import pytest
 from gui.common.heatmaps import (
     OUTLINE_AGAINST,
     OUTLINE_FOR,
+    OUTLINE_SUPERPIXELS,
     HeatmapStyle,
     colorize,
     fit_to,
@@ -110,3 +111,37 @@ def test_channel_statistics_and_sort_orders() -> None:
     assert list(dense.maximum) == [0.5, -2.0] and list(dense.positive) == [1.0, 0.0]
     with pytest.raises(ValueError, match="sort key"):
         sort_order(stats, "colour", 3)
+
+
+def test_the_lime_legend_names_the_colours_really_drawn() -> None:
+    from engine.protocol import Explanation
+    from gui.explain.view import explanation_title
+
+    segments = (np.arange(8)[:, None] // 4) * 2 + np.arange(8)[None, :] // 4
+    details = {"segments": segments, "top_positive": [3], "top_negative": [0]}
+    picture = render(
+        np.zeros((8, 8, 3), np.float32), np.zeros((8, 8)), True, HeatmapStyle(), details, 80
+    )
+    against = picture[np.all(picture == OUTLINE_AGAINST, axis=-1)]
+    assert (
+        against.size and OUTLINE_AGAINST[2] > 2 * OUTLINE_AGAINST[0]
+    )  # blue, as the fill's "against"
+    assert OUTLINE_FOR[1] > 2 * max(OUTLINE_FOR[0], OUTLINE_FOR[2])  # green
+    done = Explanation(1, "lime", 3, "class '3'", None, np.zeros((8, 8)), np.zeros((8, 8, 3)),
+                       True, details=details)  # fmt: skip
+    title = explanation_title(done)
+    assert (
+        "red for, blue against" in title and "green strongest for, blue strongest against" in title
+    )
+
+
+def test_the_plain_superpixel_plot_draws_every_boundary_and_no_map() -> None:
+    segments = (np.arange(8)[:, None] // 4) * 2 + np.arange(8)[None, :] // 4
+    image = np.full((8, 8, 3), 0.5, np.float32)
+    picture = render(
+        image, np.ones((8, 8)), True, HeatmapStyle(superpixels=True), {"segments": segments}, 80
+    )
+    boundary = np.all(picture == OUTLINE_SUPERPIXELS, axis=-1)
+    assert boundary[:, 39].all() and boundary[39, :].all()  # the cross between the 4 segments
+    assert not boundary[:30, :30].any()
+    np.testing.assert_array_equal(np.unique(picture[~boundary].reshape(-1, 3), axis=0), [[128] * 3])

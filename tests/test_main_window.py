@@ -75,13 +75,13 @@ def test_clicking_a_filter_streams_frames_and_the_objective_rises(qtbot, window)
 def test_at_least_ten_frames_a_second_reach_the_canvas(qtbot, window):
     _settings(window, steps=3000, frame_every=1)
     shown_at: list[float] = []
-    original = window.ui.canvas.show_image
+    original = window.ui.canvas.show_visualization  # grown images, in the display mode
 
     def spy(*args, **kwargs):
         shown_at.append(time.monotonic())
         original(*args, **kwargs)
 
-    window.ui.canvas.show_image = spy
+    window.ui.canvas.show_visualization = spy
     with qtbot.waitSignal(window.runs.finished, timeout=120_000):
         window.runs.visualize(5)
     assert len(shown_at) >= 10
@@ -104,13 +104,13 @@ def test_stop_stops_the_run_and_keeps_the_image(qtbot, window):
 def test_choosing_another_filter_cancels_and_stale_frames_never_show(qtbot, window):
     _settings(window, steps=1_000_000, frame_every=1)
     titles: list[str] = []
-    original = window.ui.canvas.show_image
+    original = window.ui.canvas.show_visualization  # grown images, in the display mode
 
-    def spy(image, title="", colormap=None):
+    def spy(image, title=""):
         titles.append(title)
-        original(image, title, colormap)
+        original(image, title)
 
-    window.ui.canvas.show_image = spy
+    window.ui.canvas.show_visualization = spy
     window.runs.visualize(0)
     qtbot.waitUntil(lambda: window.runs.painter.frames_shown >= 2, timeout=30_000)
     _settings(window, steps=40, frame_every=1)

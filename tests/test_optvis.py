@@ -236,7 +236,8 @@ def test_octaves_and_milestones():
 def test_every_preset_is_a_valid_recipe_that_round_trips():
     assert {"Notebook", "Lucid", "Fast preview"} <= set(PRESETS)
     notebook, lucid = PRESETS["Notebook"], PRESETS["Lucid"]
-    assert (notebook.steps, notebook.learning_rate, notebook.init) == (40, 1.0, "grey")
+    # One 8-bit pixel level (1/255, to 6 decimals) per step on every range (test_notebook_preset).
+    assert (notebook.steps, notebook.learning_rate, notebook.init) == (40, 0.003922, "grey")
     assert (lucid.param, lucid.optimizer, lucid.steps) == ("fourier", "adam", 512)
     for recipe in PRESETS.values():
         assert Recipe.from_dict(recipe.to_dict()) == recipe

@@ -72,7 +72,7 @@ def test_a_large_input_keeps_fewer_images(big_folder, decoded):
     assert found is not None and len(found) == expected == len(decoded)
 
 
-def test_the_reference_set_is_read_only_when_a_quality_is_asked_for():
+def test_the_reference_set_is_read_once_when_a_quality_or_verdict_is_asked_for():
     inputs = keras.Input((8, 8, 3))
     model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="c")(inputs))
     calls: list[int] = []
@@ -84,9 +84,14 @@ def test_the_reference_set_is_read_only_when_a_quality_is_asked_for():
     vis = Visualizer(model, (8, 8, 3), (0.0, 1.0), reference_images)
     recipe = PRESETS["Classic"]
     term = ObjectiveTerm(("c",), 0)
-    for _ in vis.atlas(("c",), [0, 1], replace(recipe, steps=2, batch=1), lambda: False):
+    stopped = vis.run([term], replace(recipe, steps=2), lambda: True)
+    for _ in stopped:  # a cancelled run (the window closing) gets no verdict: nothing read
         pass
     assert calls == []
+    # The atlas judges each filter against the layer's scale on the reference images.
+    for _ in vis.atlas(("c",), [0, 1], replace(recipe, steps=2, batch=1), lambda: False):
+        pass
+    assert calls == [1]
     vis.quality([term], recipe, 1.0)
     vis.quality([term], recipe, 1.0)
-    assert calls == [1]  # once per layer
+    assert calls == [1]  # read once, kept

@@ -19,7 +19,7 @@ from engine.protocol import (
     TweakRun,
 )
 from engine.protocol.recipe import PRESETS, Recipe
-from gui.common.imaging import to_rgb8
+from gui.common.imaging import visualization_rgb8
 from gui.main_window import MainWindow
 
 CONV2 = ("conv2",)
@@ -92,7 +92,8 @@ def test_the_filmstrip_fills_from_milestones_and_a_click_shows_that_image(qtbot,
     strip = window.ui.filmstrip
     assert strip.steps() == [1, 2, 4, 8, 16, 20]
     qtbot.mouseClick(strip.strip.viewport(), Qt.LeftButton, pos=strip.item_rect(3).center())
-    np.testing.assert_array_equal(window.ui.canvas.current_rgb8(), to_rgb8(frames[7].image))
+    shown = window.ui.canvas.current_rgb8()
+    np.testing.assert_array_equal(shown, visualization_rgb8(frames[7].image))
     assert "step 8" in window.ui.canvas.title()
     window.runs.visualize(4)
     assert strip.count() == 0  # a new run starts a new strip
@@ -185,7 +186,9 @@ def test_atlas_tiles_fill_the_picker_and_cancel_stops_it(qtbot, window, engine) 
     for unit in range(4):
         engine.tile(request.request_id, CONV2, unit, dead=unit == 2)
     engine.atlas_step(request.request_id, CONV2, 4, 16)
-    np.testing.assert_array_equal(window.ui.filter_picker.thumbnail(1), to_rgb8(colour_image(1)))
+    # Drawn as every visualization is, in the display mode (View's default: the notebooks').
+    expected = visualization_rgb8(colour_image(1))
+    np.testing.assert_array_equal(window.ui.filter_picker.thumbnail(1), expected)
     assert window.ui.filter_picker.is_marked_dead(2) and not window.ui.filter_picker.is_marked_dead(
         1
     )
@@ -206,7 +209,8 @@ def test_reselecting_a_layer_asks_the_cache(window, engine) -> None:
     assert request.cache_only and request.layer == CONV2 and request is not first
     engine.tile(request.request_id, CONV2, 7)
     engine.end_atlas(request, 16, 16, from_cache=True)
-    np.testing.assert_array_equal(window.ui.filter_picker.thumbnail(7), to_rgb8(colour_image(7)))
+    expected = visualization_rgb8(colour_image(7))
+    np.testing.assert_array_equal(window.ui.filter_picker.thumbnail(7), expected)
     assert "from the cache" in window.ui.atlas_bar.status_label.text()
     # A running visualization does not hold the look-up back: the engine serves it between steps.
     window.runs.visualize(1)

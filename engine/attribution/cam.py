@@ -132,7 +132,8 @@ def gradcam(
     activations, _, grads = step(tf.constant(image[None]), target_index(target))
     weights = tf.reduce_mean(grads, axis=(1, 2))  # (1, K)
     cam = tf.nn.relu(tf.reduce_sum(activations * weights[:, None, None, :], axis=-1))[0]
-    return _result(cam.numpy(), image, path, weights=weights.numpy()[0])
+    pooled = tf.reduce_mean(grads, axis=(1, 2)).numpy()[0]  # for the verdict on an empty map
+    return _result(cam.numpy(), image, path, weights=weights.numpy()[0], pooled_gradients=pooled)
 
 
 def gradcam_plus_plus(
@@ -163,7 +164,8 @@ def gradcam_plus_plus(
     alphas /= total + tf.cast(total == 0.0, total.dtype)  # as tf-keras-vis: alphas sum to 1
     weights = tf.reduce_sum(alphas * tf.nn.relu(grads), axis=(1, 2))  # (1, K)
     cam = tf.nn.relu(tf.reduce_sum(activations * weights[:, None, None, :], axis=-1))[0]
-    return _result(cam.numpy(), image, path, weights=weights.numpy()[0])
+    pooled = tf.reduce_mean(grads, axis=(1, 2)).numpy()[0]  # for the verdict on an empty map
+    return _result(cam.numpy(), image, path, weights=weights.numpy()[0], pooled_gradients=pooled)
 
 
 def _masked_scores_fn(model: keras.Model, target: Target) -> Callable:
@@ -255,6 +257,13 @@ def cam_structure(model: keras.Model) -> tuple[tuple[str, ...], keras.layers.Lay
     final = final_path(model)
     dense = find_layer(model, final)
     container = find_layer(model, final[:-1]) if len(final) > 1 else model
+    if _is_score_map(dense):
+        # A fully convolutional head: a 1x1 conv is a Dense at every position, and the spatial
+        # mean of its output is the Dense on the GAP of its input, so CAM is its logit map.
+        source = outer_input_tensor(container, dense)._keras_history.operation
+        if isinstance(source, keras.layers.InputLayer):
+            raise ValueError(f"model {model.name!r} scores its input directly; no conv map")
+        return (*final[:-1], source.name), dense
     if not isinstance(dense, keras.layers.Dense):
         raise ValueError(
             f"CAM needs a model that ends in conv -> GlobalAveragePooling2D -> Dense; model "
@@ -273,6 +282,16 @@ def cam_structure(model: keras.Model) -> tuple[tuple[str, ...], keras.layers.Lay
     return (*final[:-1], source.name), dense
 
 
+def _is_score_map(layer: keras.layers.Layer) -> bool:
+    """A final 1x1 Conv2D (no groups, no dilation issue at 1x1): a per-position Dense."""
+    return (
+        type(layer) is keras.layers.Conv2D
+        and tuple(layer.kernel_size) == (1, 1)
+        and tuple(layer.strides) == (1, 1)
+        and layer.groups == 1
+    )
+
+
 def cam(
     model: keras.Model,
     image: np.ndarray,
@@ -284,7 +303,8 @@ def cam(
     progress: Callable[[float], None] = lambda fraction: None,
 ) -> AttributionResult:
     """CAM (Zhou et al. 2016): Σ_k w_k^c A_k with w^c the final Dense kernel's column for class
-    c, for models whose last conv map goes through GlobalAveragePooling2D into that Dense.
+    c, for models whose last conv map goes through GlobalAveragePooling2D into that Dense, or
+    whose output is a map made by a final 1x1 conv (scored by its spatial mean).
 
     The conv map is fixed by that structure, so `layer` is ignored. An inner-unit target works
     only when it is a unit of that final Dense (ValueError otherwise). The map is ReLU'd like
@@ -296,11 +316,17 @@ def cam(
             f"CAM explains units of the final Dense {dense.name!r} only, not of "
             f"{str(LayerPath(target.unit_layer))!r}; use Grad-CAM for inner units"
         )
+    if target.position is not None:
+        raise ValueError(
+            f"CAM maps the spatial mean of the output, not its position {target.position}; "
+            "use Grad-CAM for one position"
+        )
     unit = target.index  # the class, or the unit of that final Dense
     classes = int(dense.kernel.shape[-1])
     if not 0 <= int(unit) < classes:
         raise ValueError(f"class {unit} is out of range: {dense.name!r} has {classes} units")
-    column = tf.convert_to_tensor(dense.kernel).numpy()[:, int(unit)]
+    kernel = tf.convert_to_tensor(dense.kernel).numpy()
+    column = kernel.reshape(-1, classes)[:, int(unit)]
     activations, _ = activations_and_score_fn(model, path, Target(class_index=int(unit)))(
         tf.constant(image[None]), tf.constant(int(unit), tf.int32)
     )

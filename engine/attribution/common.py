@@ -17,13 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 from engine.attribution import Target
+from engine.attribution.tapping import tapped
 from engine.models.surgery import (
     _is_softmax,
     find_layer,
-    layer_output,
     linearized,
-    outer_input_tensor,
-    truncate,
 )
 from engine.protocol import LayerPath
 
@@ -64,7 +62,7 @@ def target_kind(target: Target) -> tuple:
     """The part of a target that shapes the graph (its index is a tensor argument instead)."""
     if target.unit_layer is not None:
         return ("unit", tuple(target.unit_layer))
-    return ("class",)
+    return ("class", target.score, target.position)
 
 
 def target_index(target: Target) -> tf.Tensor:
@@ -97,9 +95,14 @@ def image_range(image: np.ndarray, options: dict) -> tuple[float, float]:
     return low, high
 
 
-def reduce_to_score(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-    """(B, ..., C) layer output -> (B,) score: unit `index`, averaged over any positions."""
+def reduce_to_score(
+    values: tf.Tensor, index: tf.Tensor, position: tuple[int, int] | None = None
+) -> tf.Tensor:
+    """(B, ..., C) layer output -> (B,) score: unit `index`, averaged over any positions, or
+    taken at `position` (row, column) of a (B, H, W, C) map."""
     picked = tf.gather(values, index, axis=-1)
+    if position is not None and len(picked.shape) == 3:
+        return picked[:, position[0], position[1]]
     if len(picked.shape) > 1:
         picked = tf.reduce_mean(tf.reshape(picked, [tf.shape(picked)[0], -1]), axis=1)
     return picked
@@ -110,11 +113,35 @@ def _check_index(model: keras.Model, target: Target) -> None:
         size = find_layer(model, tuple(target.unit_layer)).output.shape[-1]
         what = f"layer {str(LayerPath(target.unit_layer))!r}"
     else:
-        size = model.outputs[0].shape[-1]
+        shape = model.outputs[0].shape
+        size = shape[-1]
         what = f"model {model.name!r} output"
+        _check_position(target.position, shape, what)
     index = target.index
     if size is not None and not 0 <= int(index) < int(size):
         raise ValueError(f"index {index} is out of range: {what} has {size} units")
+
+
+def _check_position(position: tuple[int, int] | None, shape: tuple, what: str) -> None:
+    if position is None:
+        return
+    if len(shape) != 4:
+        raise ValueError(f"output position {position} needs a map output; {what} is {shape}")
+    rows, columns = shape[1], shape[2]
+    if (rows is not None and not position[0] < rows) or (
+        columns is not None and not position[1] < columns
+    ):
+        raise ValueError(f"output position {position} is outside {what}'s {rows}x{columns} map")
+
+
+def _probabilities(model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
+    """What turns the model's output into probabilities: nothing when it ends in a softmax or
+    sigmoid already, else a softmax over its classes (the last axis)."""
+    from engine.models.introspect import output_scores
+
+    if output_scores(model) == "logits":
+        return lambda values: tf.nn.softmax(values, axis=-1)
+    return lambda values: values
 
 
 def _end_path(model: keras.Model, kind: tuple) -> tuple[str, ...]:
@@ -128,11 +155,20 @@ def score_fn(model: keras.Model, target: Target) -> Callable[[tf.Tensor, tf.Tens
     kind = target_kind(target)
 
     def build() -> Callable:
+        position = kind[2] if kind[0] == "class" else None
+        if kind[0] == "class" and kind[1] == "probability":
+            to_probabilities = _probabilities(model)
+
+            def probability(images: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+                values = to_probabilities(model(images, training=False))
+                return reduce_to_score(values, index, position)
+
+            return probability
         # Softmax outputs are replaced by their logits, as in the optimization objectives.
         scored = linearized(model, _end_path(model, kind))
 
         def run(images: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-            return reduce_to_score(scored(images, training=False), index)
+            return reduce_to_score(scored(images, training=False), index, position)
 
         return run
 
@@ -171,8 +207,13 @@ def _last_matching(model: keras.Model, accept: Callable) -> tuple[str, ...] | No
 
 def last_conv_layer(model: keras.Model) -> tuple[str, ...]:
     """The path of the last conv layer (searching nested sub-models), else the last layer with a
-    4-D output; ValueError if the model has none."""
-    path = _last_matching(model, _is_conv) or _last_matching(model, _has_feature_maps)
+    4-D output; ValueError if the model has none. The output layer itself is skipped: in a
+    fully convolutional model (a map of class scores) it holds the scores, not evidence."""
+    final = final_path(model)
+    path = _last_matching(model, lambda layer: _is_conv(layer) and _not_at(final, layer))
+    path = path or _last_matching(
+        model, lambda layer: _has_feature_maps(layer) and _not_at(final, layer)
+    )
     if path is None:
         # The input itself is 4-D, but weighing "the pixels' own maps" is not Grad-CAM: refuse.
         raise ValueError(
@@ -183,85 +224,13 @@ def last_conv_layer(model: keras.Model) -> tuple[str, ...]:
     return path
 
 
+def _not_at(final: tuple[str, ...], layer: keras.layers.Layer) -> bool:
+    """Whether `layer` is not the model's output layer (the last name of `final`)."""
+    return not final or layer.name != final[-1]
+
+
 def _has_feature_maps(layer: keras.layers.Layer) -> bool:
     return _rank(layer) == 4 and not isinstance(layer, keras.layers.InputLayer)
-
-
-def _end_tensor(model: keras.Model, end: tuple[str, ...] | None, before: bool):
-    """The symbolic output (or input, `before`) of layer `end` in `model`'s own graph; None when
-    `end` is inside a sub-model."""
-    if end is None:
-        return model.outputs[0]
-    if len(end) > 1:
-        return None
-    layer = model.get_layer(end[0])
-    return outer_input_tensor(model, layer) if before else layer_output(model, layer)
-
-
-def _nested_end(end: tuple[str, ...] | None) -> tuple[str, ...]:
-    """`end` where `_end_tensor` found no tensor for it: a path into a sub-model."""
-    if end is None or len(end) < 2:
-        raise ValueError(f"layer path {end!r} does not lead into a sub-model")
-    return end
-
-
-def _tapped(
-    model: keras.Model, tap: tuple[str, ...], end: tuple[str, ...] | None, before: bool = False
-) -> keras.Model:
-    """A model from `model`'s input to [output of layer `tap`, output (or input, `before`) of
-    layer `end` (None: the model's output)], built so both tensors live in ONE graph even when
-    `tap` sits inside a nested sub-model, where `keras.Model(outer.input, inner_layer.output)`
-    is "disconnected": the sub-model is re-entered layer by layer on the outer tensor."""
-    model_input = model.inputs[0]
-    end_symbolic = _end_tensor(model, end, before)
-    if len(tap) == 1 and end_symbolic is not None:
-        # Both in this model's own graph: any functional topology, skips included.
-        tap_symbolic = layer_output(model, model.get_layer(tap[0]))
-        return keras.Model(model_input, [tap_symbolic, end_symbolic])
-
-    x = keras.Input(shape=model_input.shape[1:], dtype=model_input.dtype)
-    head = model.get_layer(tap[0])
-    feed = outer_input_tensor(model, head)
-    into_head = x if feed is model_input else keras.Model(model_input, feed)(x)
-    if end is not None and len(end) > 1 and end[0] == tap[0] and len(tap) > 1:
-        tap_new, end_new = _tapped(head, tap[1:], end[1:], before)(into_head)
-        return keras.Model(x, [tap_new, end_new])
-    if len(tap) == 1:
-        # The tap is here, the end inside a later sub-model: cut at that sub-model's input.
-        nested = _nested_end(end)
-        end_head = model.get_layer(nested[0])
-        tap_symbolic = layer_output(model, head)
-        end_feed = outer_input_tensor(model, end_head)
-        tap_new, feed_new = keras.Model(model_input, [tap_symbolic, end_feed])(x)
-        inner_end = truncate(end_head, nested[1:], before=before)
-        return keras.Model(x, [tap_new, inner_end(feed_new)])
-
-    # The tap is inside `head`: re-enter it up to the tap, then run the rest of this model from
-    # `head`'s output (a model that starts at an intermediate tensor).
-    tap_new, head_new = _tapped(head, tap[1:], None)(into_head)
-    head_symbolic = layer_output(model, head)
-    if end_symbolic is None:
-        nested = _nested_end(end)
-        end_head = model.get_layer(nested[0])
-        stop = outer_input_tensor(model, end_head)
-        middle = head_new if stop is head_symbolic else _rest(model, head, stop)(head_new)
-        end_new = truncate(end_head, nested[1:], before=before)(middle)
-    elif end_symbolic is head_symbolic:
-        end_new = head_new
-    else:
-        end_new = _rest(model, head, end_symbolic)(head_new)
-    return keras.Model(x, [tap_new, end_new])
-
-
-def _rest(model: keras.Model, head: keras.layers.Layer, stop) -> keras.Model:
-    """`model` from `head`'s output to the symbolic tensor `stop`."""
-    try:
-        return keras.Model(layer_output(model, head), stop)
-    except ValueError as error:
-        raise ValueError(
-            f"cannot follow model {model.name!r} on from its sub-model {head.name!r}: the rest "
-            f"also depends on tensors that bypass it ({error})"
-        ) from error
 
 
 def _logit_head(layer: keras.layers.Layer) -> tuple[bool, Callable[[tf.Tensor], tf.Tensor]]:
@@ -304,12 +273,16 @@ def activations_and_score_fn(
 
     def build() -> Callable:
         end = _end_path(model, kind)
-        before, to_logits = _logit_head(find_layer(model, end))
-        both = _tapped(model, layer, None if kind[0] == "class" and not before else end, before)
+        position = kind[2] if kind[0] == "class" else None
+        if kind[0] == "class" and kind[1] == "probability":
+            before, to_logits = False, _probabilities(model)
+        else:
+            before, to_logits = _logit_head(find_layer(model, end))
+        both = tapped(model, layer, None if kind[0] == "class" and not before else end, before)
 
         def run(images: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             activations, out = both(images, training=False)
-            return activations, reduce_to_score(to_logits(out), index)
+            return activations, reduce_to_score(to_logits(out), index, position)
 
         return run
 

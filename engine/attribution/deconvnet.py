@@ -22,7 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from engine.attribution import AttributionResult, Cancelled, Target
-from engine.attribution.common import activations_and_score_fn, cached, last_conv_layer
+from engine.attribution.common import (
+    activations_and_score_fn,
+    cached,
+    last_conv_layer,
+    target_kind,
+)
 from engine.models.surgery import find_layer, truncate
 from engine.protocol import LayerPath
 
@@ -199,7 +204,7 @@ def _channel_weights(
         run = activations_and_score_fn(model, path, target)
         return tf.function(functools.partial(_score_gradients, run))
 
-    gradients = cached(model, ("deconvnet-class-weights", path), build)
+    gradients = cached(model, ("deconvnet-class-weights", path, target_kind(target)), build)
     grads = gradients(images, tf.constant(int(target.index), tf.int32)).numpy()[0]
     weights = np.maximum(grads.mean(axis=(0, 1)), 0.0).astype(np.float32)
     if not weights.any():

@@ -112,5 +112,9 @@ def guided_gradcam(
         heatmap=heatmap,
         signed=False,
         layer=coarse.layer,
-        details={"rgb": product.astype(np.float32), "cam": coarse.details["cam"]},
+        details={
+            "rgb": product.astype(np.float32),
+            "cam": coarse.details["cam"],
+            "pooled_gradients": coarse.details["pooled_gradients"],
+        },
     )

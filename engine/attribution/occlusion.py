@@ -33,7 +33,8 @@ def _geometry(height: int, width: int, options: Mapping[str, float]) -> tuple[in
     patch = int(options.get("patch", max(3, round(side / 7))))
     if not 1 <= patch <= side:
         raise ValueError(f"occlusion patch {patch} must be between 1 and the image side {side}")
-    stride = int(options.get("stride", max(1, patch // 2)))
+    # 0 (the window's "default") is half the patch, as when no stride is given.
+    stride = int(options.get("stride", 0)) or max(1, patch // 2)
     if stride < 1:
         raise ValueError(f"occlusion stride {stride} must be at least 1")
     return patch, stride
@@ -56,9 +57,9 @@ def occlusion(
     """Map of score(image) − score(image with a patch hidden), averaged where patches overlap.
 
     Options: "patch" (side in pixels, default 1/7 of the image side, at least 3), "stride"
-    (default patch // 2), "value" (the fill; default the image's mean colour), "batch" (occluded
-    copies scored at once, default 64). `layer` is unused. Positive: the region supports the
-    target; negative: hiding it raises the score.
+    (default, or 0: patch // 2), "value" (the fill; default the image's mean colour), "batch"
+    (occluded copies scored at once, default 64). `layer` is unused. Positive: the region
+    supports the target; negative: hiding it raises the score.
     """
     options = dict(options or {})
     height, width, channels = image.shape

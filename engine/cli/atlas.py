@@ -27,8 +27,14 @@ from engine.cli.common import (
     load_model_arg,
     writable_folder,
 )
-from engine.protocol import LayerPath
-from engine.protocol.display import screen_colours
+from engine.optvis import image_stats
+from engine.protocol import LayerPath, Verdict, VerdictKind
+from engine.protocol.display import (
+    DEFAULT_DISPLAY,
+    DISPLAY_MODES,
+    normalize_for_display,
+    screen_colours,
+)
 from engine.protocol.recipe import PRESETS, Recipe
 
 TILE_MIN_SIDE = 128  # per-filter PNGs are upscaled (nearest neighbour) to at least this
@@ -83,6 +89,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--layer", required=True, help="layer name, nested names joined by '/'")
     parser.add_argument("--filters", help="e.g. 0-63, 1,5,9 or 3 (default: all)")
     parser.add_argument("--preset", default="classic", help=f"one of {', '.join(PRESETS)}")
+    parser.add_argument(
+        "--display",
+        default=DEFAULT_DISPLAY,
+        choices=DISPLAY_MODES,
+        help="how tiles are normalized for the PNGs, as View ▸ Display in the window "
+        f"(default {DEFAULT_DISPLAY}: the notebooks' mean ± std)",
+    )
     parser.add_argument("--steps", type=int, help="override the preset's steps")
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--out", required=True, help="folder for the PNGs and atlas.json")
@@ -92,9 +105,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def to_png(image: np.ndarray) -> Image.Image:
-    """(H, W, C) in [0, 1] as an 8-bit picture (grey for one channel, other counts as
-    `engine.protocol.display.screen_colours` draws them), short side ≥ 128 px."""
+def to_png(image: np.ndarray, display: str = "raw") -> Image.Image:
+    """An (H, W, C) visualization as an 8-bit picture, normalized with `display` (a mode of
+    `engine.protocol.display.DISPLAY_MODES`; "raw" clips to [0, 1]), grey for one channel,
+    other counts as `screen_colours` draws them, short side ≥ 128 px."""
+    image = normalize_for_display(image, display)
     if image.shape[-1] != 1:
         image = screen_colours(image)
     pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
@@ -130,6 +145,7 @@ class FilterResult:
     activation: float
     quality: float | None  # activation ÷ the filter's best over real images; None: unknown
     dead: bool
+    verdict: Verdict | None = None  # fine / failed / weak / dead, with the evidence
 
 
 def _compute(model, summary, info, units, recipe, is_default) -> list[FilterResult]:
@@ -164,9 +180,10 @@ def _compute(model, summary, info, units, recipe, is_default) -> list[FilterResu
             activation = float(chunk.activations[k])
             term = ObjectiveTerm(info.path, unit)
             quality = visualizer.quality([term], recipe, activation)
-            results.append(
-                FilterResult(unit, chunk.images[k], activation, quality, bool(chunk.dead[k]))
-            )
+            from_real = chunk.from_real is not None and bool(chunk.from_real[k])
+            verdict = visualizer.unit_verdict(info.path, unit, activation, from_real)
+            dead = verdict.kind is VerdictKind.DEAD
+            results.append(FilterResult(unit, chunk.images[k], activation, quality, dead, verdict))
         elapsed = time.perf_counter() - began
         print(f"filters {len(results)}/{len(units)} · {elapsed:.1f} s", flush=True)
     return results
@@ -177,7 +194,7 @@ def _write(out: Path, stem: str, results: list[FilterResult], report: dict) -> N
     tiles, entries = [], []
     for result in results:
         name = f"{stem}_{result.unit}.png"
-        tile = to_png(result.image)
+        tile = to_png(result.image, report.get("display", DEFAULT_DISPLAY))
         tile.save(out / name)
         tiles.append(tile)
         entries.append(
@@ -187,12 +204,43 @@ def _write(out: Path, stem: str, results: list[FilterResult], report: dict) -> N
                 "activation": result.activation,
                 "quality": result.quality,
                 "dead": result.dead,
+                **_judged(result),
             }
         )
     sheet = contact_sheet(tiles, [r.unit for r in results], [r.dead for r in results])
     sheet.save(out / "contact_sheet.png")
-    text = json.dumps({**report, "filters": entries}, indent=2)
+    text = json.dumps({**report, "summary": atlas_summary(entries), "filters": entries}, indent=2)
     (out / "atlas.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _judged(result: FilterResult) -> dict:
+    """A filter's verdict, its warning (the hint) and its image statistics, for atlas.json."""
+    verdict = result.verdict
+    return {
+        "verdict": None if verdict is None else verdict.kind.value,
+        "message": None if verdict is None else verdict.message,
+        "warning": verdict.hint if verdict is not None and verdict.hint else None,
+        "evidence": None if verdict is None else verdict.to_dict(),
+        "high_frequency": image_stats.high_frequency_ratio(result.image),
+        "saturated": image_stats.saturated_share(result.image),
+    }
+
+
+def atlas_summary(entries: list[dict]) -> dict:
+    """Counts of each verdict, the share of live filters that beat their best real image, and
+    the image statistics over the tiles."""
+    kinds = [entry.get("verdict") for entry in entries]
+    live = [e for e in entries if not e["dead"]]
+    beat = [e for e in live if e["quality"] is not None and e["quality"] >= 1]
+    return {
+        "filters": len(entries),
+        "verdicts": {kind.value: kinds.count(kind.value) for kind in VerdictKind},
+        "live": len(live),
+        "beat_best_real": len(beat),
+        "beat_best_real_share": len(beat) / len(live) if live else None,
+        "high_frequency": image_stats.summary([e["high_frequency"] for e in entries]),
+        "saturated": image_stats.summary([e["saturated"] for e in entries]),
+    }
 
 
 def _cache(model, layer: tuple[str, ...], recipe: Recipe, results: list[FilterResult]) -> None:
@@ -254,12 +302,17 @@ def run(args: argparse.Namespace) -> int:
         "input_range": list(summary.input_range),
         "recipe": recipe.to_dict(),
         "seed": recipe.seed,
+        "display": args.display,  # how the PNGs were normalized (DISPLAY_MODES)
     }
     _write(out, "_".join(info.path), results, report)
     if not args.no_cache:
         _cache(model, info.path, recipe, results)
     live = [r for r in results if not r.dead]
     good = sum(1 for r in live if r.quality is not None and r.quality >= 1)
+    for result in results:  # headless users see the warnings the window would show
+        verdict = result.verdict
+        if verdict is not None and verdict.kind in (VerdictKind.FAILED, VerdictKind.WEAK):
+            print(f"#{result.unit} {verdict.message}; {verdict.hint or 'see atlas.json'}")
     print(
         f"{len(results)} filters, {len(results) - len(live)} dead, {good} of {len(live)} live "
         f"reach quality ≥ 1; wrote {out}"

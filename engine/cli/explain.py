@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from engine.cli.common import (
     CliError,
@@ -26,6 +26,7 @@ from engine.images.convert import ImageError, check_image_path, shown_name
 from engine.protocol import EXPLAIN_METHODS
 
 MIN_SIDE = 256  # PNGs are upscaled (nearest neighbour) to at least this on their short side
+ORIGINAL_MAX_SIDE = 2048  # the overlay on the original photo, at most this on its long side
 OVERLAY_OPACITY = 0.5
 
 
@@ -42,22 +43,108 @@ def _parse(argv: list[str]):
     parser.add_argument("--class", dest="target_class", type=int, help="class (default: the top)")
     parser.add_argument("--unit", help="explain an inner unit instead: LAYER:CHANNEL")
     parser.add_argument("--layer", help="conv layer for the CAM methods (default: the last)")
+    parser.add_argument(
+        "--score",
+        choices=("logit", "probability"),
+        default="logit",
+        help="what a class's map explains: its logit (default) or its probability",
+    )
+    parser.add_argument(
+        "--position", help="for a map output (fully convolutional): score at ROW,COL, not the mean"
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a method setting, e.g. patch=8, stride=4, n_segments=30, fill=0, samples=500",
+    )
+    parser.add_argument(
+        "--on-original",
+        action="store_true",
+        help="also draw the map over the original photo at its own size",
+    )
     parser.add_argument("--out", required=True, help="folder for the PNGs and the .npy")
     return parser.parse_args(argv)
 
 
-def colorize(heatmap: np.ndarray, signed: bool) -> np.ndarray:
-    """(H, W) raw map → (H, W, 3) uint8: hot colours for unsigned maps, red/blue for signed."""
+def colorbar_png(heatmap: np.ndarray, signed: bool, height: int = MIN_SIDE) -> Image.Image:
+    """The colours of `colorize` from the map's highest raw value (top) to its lowest, with
+    those values written beside the bar (0 in the middle of a signed map's)."""
     values = np.nan_to_num(np.asarray(heatmap, dtype=np.float64))
+    top = float(np.abs(values).max()) if signed else float(values.max())
+    bottom = -top if signed else float(values.min())
+    ramp = np.linspace(top, bottom, height)[:, None].repeat(16, axis=1)
+    if not signed and top <= bottom:
+        ramp = np.linspace(1.0, 0.0, height)[:, None].repeat(16, axis=1)  # a flat map: a ramp
+    bar = colorize(ramp, signed)
+    paper = Image.new("RGB", (90, height), (255, 255, 255))
+    paper.paste(Image.fromarray(bar), (4, 0))
+    draw = ImageDraw.Draw(paper)
+    labels = [(0, top), (height - 12, bottom)] + ([(height // 2 - 6, 0.0)] if signed else [])
+    for row, value in labels:
+        draw.text((24, row), f"{value:.3g}", fill=(0, 0, 0))
+    return paper
+
+
+def on_original(image_path: Path, heatmap: np.ndarray, signed: bool) -> Image.Image:
+    """The map over the original photo at the photo's own size: the model input is the photo
+    resized (engine/images/convert.py), so the map goes back by the inverse resize."""
+    from engine.images.convert import read_image
+
+    photo = read_image(image_path).convert("RGB")
+    scale = min(1.0, ORIGINAL_MAX_SIDE / max(photo.size))  # a 20-megapixel photo needs no more
+    size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+    photo = photo.resize(size, Image.Resampling.LANCZOS) if scale < 1.0 else photo
+    raw = Image.fromarray(np.asarray(heatmap, dtype=np.float32), mode="F")
+    resized = np.asarray(raw.resize(size, Image.Resampling.BILINEAR))
+    base = np.asarray(photo, dtype=np.float64) / 255.0
+    # Coloured on the model-size map's range, so the colorbar holds for this picture too.
+    values = np.nan_to_num(np.asarray(heatmap, dtype=np.float64))
+    span = (float(values.min()), float(values.max()))
+    return Image.fromarray(overlay(base, colorize(resized, signed, span)))
+
+
+def _options(pairs: list[str]) -> dict[str, float]:
+    """--option KEY=VALUE pairs as the method's options; CliError naming a bad one."""
+    options: dict[str, float] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            options[key.strip()] = float(value)
+        except ValueError:
+            raise CliError(f"--option {pair!r}: expected KEY=NUMBER, e.g. patch=8") from None
+        if not key.strip():
+            raise CliError(f"--option {pair!r}: expected KEY=NUMBER, e.g. patch=8")
+    return options
+
+
+def _position(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    row, _, column = text.partition(",")
+    if not (row.strip().isdigit() and column.strip().isdigit()):
+        raise CliError(f"--position {text!r}: expected ROW,COL, e.g. 3,4")
+    return int(row), int(column)
+
+
+def colorize(
+    heatmap: np.ndarray, signed: bool, span: tuple[float, float] | None = None
+) -> np.ndarray:
+    """(H, W) raw map → (H, W, 3) uint8: hot colours for unsigned maps, red/blue for signed;
+    scaled to `span` (low, high) when given (another map's range), else to the map's own."""
+    values = np.nan_to_num(np.asarray(heatmap, dtype=np.float64))
+    if span is not None:
+        values = np.clip(values, *span)
     if signed:
-        scale = np.abs(values).max() or 1.0
+        scale = (max(abs(span[0]), abs(span[1])) if span else np.abs(values).max()) or 1.0
         t = values / scale  # -1 .. 1
         red = np.where(t > 0, 1.0, 1.0 + t)
         blue = np.where(t < 0, 1.0, 1.0 - t)
         green = 1.0 - np.abs(t)
         rgb = np.stack([red, green, blue], axis=-1)
     else:
-        low, high = values.min(), values.max()
+        low, high = span if span is not None else (values.min(), values.max())
         t = (values - low) / (high - low) if high > low else np.zeros_like(values)
         # black → red → yellow → white: readable on screen and in grey print
         rgb = np.stack(
@@ -95,11 +182,13 @@ def run(args) -> int:
         if not name or not channel.isdigit():
             raise CliError(f"--unit {args.unit!r}: expected LAYER:CHANNEL, e.g. conv3:5")
         unit_layer, unit = tuple(name.split("/")), int(channel)
+    options, position = _options(args.option), _position(args.position)
     # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
     # and usage errors answer at once.
     from engine.attribution import Target, explain
     from engine.images.convert import convert_image, read_image
     from engine.models.introspect import describe_model
+    from engine.models.predictions import class_scores
 
     model, meta, label, _ = load_model_arg(args.model, args.random_weights)
     summary = describe_model(model, meta, label)
@@ -117,14 +206,19 @@ def run(args) -> int:
     outputs = model(converted.pixels[None], training=False).numpy()[0]
     if not np.isfinite(outputs).all():  # argmax of NaN is 0: never report that as a prediction
         raise CliError(f"the model's outputs for {shown_name(image_path.name)} are NaN or infinite")
-    predicted = int(np.argmax(outputs))
+    scores = class_scores(outputs)  # a map output: one score per channel, its spatial mean
+    predicted = int(np.argmax(scores))
     if unit_layer is not None:
         target = Target(unit_layer=unit_layer, unit=unit)
     else:
         chosen = predicted if args.target_class is None else args.target_class
-        if not 0 <= chosen < outputs.shape[-1]:
-            raise CliError(f"--class {chosen}: the model has {outputs.shape[-1]} classes")
-        target = Target(class_index=chosen)
+        if not 0 <= chosen < len(scores):
+            what = "output channels (its classes)" if outputs.ndim == 3 else "classes"
+            raise CliError(f"--class {chosen}: the model has {len(scores)} {what}")
+        try:
+            target = Target(class_index=chosen, score=args.score, position=position)
+        except ValueError as error:
+            raise CliError(str(error)) from None
     started = time.perf_counter()
     try:
         low, high = meta.input_range
@@ -134,7 +228,7 @@ def run(args) -> int:
             args.method,
             target,
             layer=layer,
-            options={"low": low, "high": high},
+            options={"low": low, "high": high, **options},
         )
     except ValueError as error:
         raise CliError(str(error)) from None
@@ -144,6 +238,15 @@ def run(args) -> int:
     np.save(out / f"{stem}.npy", result.heatmap.astype(np.float32))
     _png(colours).save(out / f"{stem}_heatmap.png")
     _png(overlay(converted.display, colours)).save(out / f"{stem}_overlay.png")
+    colorbar_png(result.heatmap, result.signed).save(out / f"{stem}_colorbar.png")
+    written = [f"{stem}_heatmap.png", f"{stem}_overlay.png", f"{stem}_colorbar.png"]
+    if args.on_original:
+        on_original(image_path, result.heatmap, result.signed).save(
+            out / f"{stem}_overlay_original.png"
+        )
+        written.append(f"{stem}_overlay_original.png")
+    if result.warning:
+        print(f"warning: {result.warning}", file=sys.stderr)
     report = {
         "model": label,
         "image": str(image_path),
@@ -153,12 +256,43 @@ def run(args) -> int:
         "unit": None if unit_layer is None else {"layer": "/".join(unit_layer), "channel": unit},
         "layer": None if result.layer is None else "/".join(result.layer),
         "signed": result.signed,
+        "score": result.score,
+        "position": None if target.position is None else list(target.position),
+        "verdict": result.verdict,
+        "warning": result.warning,
+        "check": _plain(result.details.get("check")),
+        "options": options,
+        "files": [*written, f"{stem}.npy"],
+        "settings": _settings(result.details),
+        "range": [float(np.nanmin(result.heatmap)), float(np.nanmax(result.heatmap))],
         "seconds": round(seconds, 4),
         "notes": list(converted.notes),
     }
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    print(f"{args.method}: wrote {stem}_heatmap.png, {stem}_overlay.png, {stem}.npy to {out}")
+    print(f"{args.method}: wrote {', '.join(written)}, {stem}.npy to {out}")
     return 0
+
+
+# Settings a method reports in its details as it used them (defaults filled in).
+_SETTING_KEYS = ("patch", "stride", "n_segments", "segments_made", "fill", "labels", "samples",
+                 "compactness", "fit_r2")  # fmt: skip
+
+
+def _plain(value):
+    """`value` as JSON can hold it: arrays become lists, numpy numbers Python numbers."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _settings(details: dict) -> dict:
+    return {key: _plain(details[key]) for key in _SETTING_KEYS if key in details}
 
 
 def main(argv: list[str] | None = None) -> int:

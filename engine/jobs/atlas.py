@@ -1,6 +1,8 @@
 """The layer atlas request: many filters of one layer, batched, cached on disk.
 
 A job (engine/jobs/job.py): it yields tiles and progress, and ends with the last AtlasProgress.
+Each final tile carries its filter's verdict (engine/optvis/verdict.py): only a filter that no
+real image and no starting image makes fire is dead.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from engine.protocol import (
     LayerInfo,
     ObjectiveTerm,
     Status,
+    VerdictKind,
 )
 
 
@@ -36,7 +39,7 @@ def run_atlas(
     key = atlas_cache.atlas_key(fingerprint, request.layer, recipe)
     cached = atlas_cache.load(key)
     if cached is not None and set(units) <= set(cached.units.tolist()):
-        return (yield from _cached_tiles(request, units, cached))
+        return (yield from _cached_tiles(request, units, cached, visualizer))
     if request.cache_only:
         return Done(AtlasProgress(request.request_id, request.layer, 0, 0))
     yield Status(f"Visualizing all of {info.name}…", busy=True)
@@ -46,12 +49,17 @@ def run_atlas(
         activations = chunk.activations if chunk.final else None
         dead = chunk.dead if chunk.final else None
         for k, unit in enumerate(chunk.units):
-            quality, activation, is_dead = None, float("nan"), False
+            quality, activation, is_dead, verdict = None, float("nan"), False, None
             if activations is not None and dead is not None:
-                activation, is_dead = float(activations[k]), bool(dead[k])
+                activation = float(activations[k])
                 quality = visualizer.quality(
                     [ObjectiveTerm(request.layer, unit)], recipe, activation
                 )
+                from_real = chunk.from_real is not None and bool(chunk.from_real[k])
+                verdict = visualizer.unit_verdict(
+                    request.layer, unit, activation, from_real, chunk.images[k]
+                )
+                is_dead = verdict.kind is VerdictKind.DEAD
                 results[unit] = (chunk.images[k], activation, quality, is_dead)
             yield AtlasTile(
                 request.request_id,
@@ -62,6 +70,7 @@ def run_atlas(
                 quality,
                 is_dead,
                 chunk.final,
+                verdict,
             )
         if chunk.final:
             done += len(chunk.units)
@@ -73,20 +82,26 @@ def run_atlas(
     return Done(last)
 
 
-def _cached_tiles(request: Atlas, units, cached: atlas_cache.CachedAtlas) -> Job:
+def _cached_tiles(
+    request: Atlas, units, cached: atlas_cache.CachedAtlas, visualizer: Visualizer
+) -> Job:
+    """The cached tiles, each judged again (the verdict rules may be newer than the cache)."""
     index = {int(unit): k for k, unit in enumerate(cached.units)}
     for unit in units:
         k = index[unit]
         quality = float(cached.qualities[k])
+        activation = float(cached.activations[k])
+        verdict = visualizer.unit_verdict(request.layer, unit, activation, image=cached.images[k])
         yield AtlasTile(
             request.request_id,
             request.layer,
             unit,
             cached.images[k].copy(),
-            float(cached.activations[k]),
+            activation,
             None if np.isnan(quality) else quality,
-            bool(cached.dead[k]),
+            verdict.kind is VerdictKind.DEAD,
             True,
+            verdict,
         )
     return Done(
         AtlasProgress(request.request_id, request.layer, len(units), len(units), from_cache=True)

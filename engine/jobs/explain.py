@@ -11,9 +11,11 @@ import time
 
 import keras
 import numpy as np
+from PIL import Image
 
 from engine.attribution import Cancelled, Target, explain
 from engine.jobs.job import Done, Emit, Job, ShouldStop
+from engine.models.predictions import class_scores
 from engine.models.stepwise import functional_graph, layer_outputs
 from engine.models.surgery import truncate
 from engine.protocol import (
@@ -30,6 +32,9 @@ from engine.protocol import (
     method_title,
 )
 
+# The photo sent back with an explanation is at most this on its long side: enough to look at.
+ORIGINAL_SIDE = 1024
+
 
 def run_explain(
     request: Explain,
@@ -39,8 +44,10 @@ def run_explain(
     display: np.ndarray,
     emit: Emit,
     should_stop: ShouldStop,
+    original: Image.Image | None = None,
 ) -> Job:
-    """Explain the current image, ending with the Explanation.
+    """Explain the current image, ending with the Explanation (with `original`, the photo the
+    image was made from, at its own geometry, so the window can draw the map over it).
 
     A slow method reports its progress through a callback from inside its loop: that goes
     straight out through `emit`, since nothing can be yielded from there.
@@ -52,9 +59,10 @@ def run_explain(
     else:
         class_index = request.target_class
         if class_index is None:
+            # A map output's classes are its channels: the top one by its spatial mean.
             outputs = model(pixels[None], training=False).numpy()[0]
-            class_index = int(np.argmax(outputs))
-        target = Target(class_index=class_index)
+            class_index = int(np.argmax(class_scores(outputs)))
+        target = Target(class_index=class_index, score=request.score, position=request.position)
         names = summary.class_names
         label = f"class {names[class_index]!r}" if class_index < len(names) else f"#{class_index}"
 
@@ -92,8 +100,24 @@ def run_explain(
             result.signed,
             time.perf_counter() - started,
             dict(result.details),
+            result.verdict,
+            result.warning,
+            result.score,
+            None if original is None else photo_pixels(original),
         )
     )
+
+
+def photo_pixels(picture: Image.Image, side: int = ORIGINAL_SIDE) -> np.ndarray | None:
+    """(h, w, 3) float32 in [0, 1]: `picture` in RGB, shrunk to at most `side` on its long side
+    (keeping its aspect ratio); None for a picture PIL cannot show as RGB (16-bit, float)."""
+    try:
+        photo = picture.copy()
+        photo.thumbnail((side, side), Image.Resampling.LANCZOS)
+        rgb = photo.convert("RGB")
+    except (ValueError, OSError):
+        return None
+    return np.asarray(rgb, dtype=np.float32) / 255.0
 
 
 def run_walk(

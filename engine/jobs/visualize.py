@@ -97,6 +97,8 @@ def run_visualization(
         quality=None if reason is EndReason.CANCELLED else quality(result.activation),
         restarted=result.restarted,
         resumable=result.resumable is not None,
+        verdict=result.verdict,
+        best_real_image=None if result.best_real_image is None else result.best_real_image.copy(),
     )
     return Done(finished, reason)
 

@@ -64,7 +64,9 @@ def describe_model(model: keras.Model, meta: ModelMeta, source: str) -> ModelSum
     height, width, channels = tuple(model.inputs[0].shape[1:])
     class_names = meta.class_names
     last = layers[-1] if layers else None
-    if last is not None and last.kind is LayerKind.UNITS and len(class_names) != last.size:
+    # A map output (a fully convolutional detector) has its classes in its channels.
+    has_classes = last is not None and last.kind in (LayerKind.UNITS, LayerKind.CHANNELS)
+    if last is not None and has_classes and len(class_names) != last.size:
         class_names = tuple(f"class {k}" for k in range(last.size))
     return ModelSummary(
         name=model.name,

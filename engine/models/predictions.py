@@ -6,14 +6,30 @@ import numpy as np
 
 from engine.protocol import Prediction
 
+# Said under the predictions of a model whose output is a map (a fully convolutional detector).
+MAP_NOTE = (
+    "the output is a map: its classes are the channels, each scored by its mean over the map's "
+    "positions"
+)
+
+
+def class_scores(outputs: np.ndarray) -> np.ndarray:
+    """One image's class scores: the output vector as it is, or for a map output (H', W', K),
+    e.g. a P-Net's, the spatial mean of each channel (its classes are its channels)."""
+    values = np.asarray(outputs, dtype=np.float64)
+    if values.ndim == 3:
+        return values.reshape(-1, values.shape[-1]).mean(axis=0)
+    return values.reshape(-1)
+
 
 def top_predictions(
     outputs: np.ndarray, class_names: tuple[str, ...], k: int = 5, scores_are: str = "logits"
 ):
-    """The `k` most likely classes of one output vector. Probabilities stay as they are, and
-    so do a sigmoid head's independent scores (`scores_are` "independent": multi-label, each
-    class its own 0..1); logits become probabilities by a softmax."""
-    scores = np.asarray(outputs, dtype=np.float64).reshape(-1)
+    """The `k` most likely classes of one output vector (a map output: per channel, see
+    `class_scores`). Probabilities stay as they are, and so do a sigmoid head's independent
+    scores (`scores_are` "independent": multi-label, each class its own 0..1); logits become
+    probabilities by a softmax."""
+    scores = class_scores(outputs)
     if not np.isfinite(scores).all():  # NaN has no rank: list nothing rather than a wrong class
         return ()
     looks_like_probabilities = scores.min() >= 0 and abs(scores.sum() - 1.0) < 1e-3

@@ -19,7 +19,7 @@ from engine.protocol.recipe import Recipe
 @dataclass(frozen=True)
 class CachedAtlas:
     units: np.ndarray  # (N,)
-    images: np.ndarray  # (N, H, W, C) float32 in [0, 1]
+    images: np.ndarray  # (N, H, W, C) float32, fractions of the input range (may leave [0, 1])
     activations: np.ndarray  # (N,)
     qualities: np.ndarray  # (N,), NaN where unknown
     dead: np.ndarray  # (N,) bool
@@ -66,7 +66,7 @@ def load(key: str) -> CachedAtlas | None:
         with np.load(path) as data:
             return CachedAtlas(
                 units=data["units"],
-                images=data["images"].astype(np.float32) / 255.0,
+                images=_images(data["images"]),
                 activations=data["activations"],
                 qualities=data["qualities"],
                 dead=data["dead"],
@@ -84,7 +84,8 @@ def save(key: str, atlas: CachedAtlas) -> None:
         np.savez_compressed(
             temporary,
             units=atlas.units,
-            images=np.round(np.clip(atlas.images, 0, 1) * 255).astype(np.uint8),
+            # float16, not 8-bit: unclipped images leave [0, 1] and are normalized for display
+            images=atlas.images.astype(np.float16),
             activations=atlas.activations,
             qualities=atlas.qualities,
             dead=atlas.dead,
@@ -92,3 +93,10 @@ def save(key: str, atlas: CachedAtlas) -> None:
         temporary.replace(folder / f"{key}.npz")  # never leave a half-written file under the key
     except OSError:
         pass
+
+
+def _images(stored: np.ndarray) -> np.ndarray:
+    """Stored tiles as float32: 8-bit ones (older caches, always clipped) scaled to [0, 1]."""
+    if stored.dtype == np.uint8:
+        return stored.astype(np.float32) / 255.0
+    return stored.astype(np.float32)

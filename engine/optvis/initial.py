@@ -49,12 +49,21 @@ def _resize(planes: np.ndarray, height: int, width: int, smooth: bool) -> np.nda
     return out
 
 
-def grey_noise(shape: Sequence[int], rng: np.random.Generator, noise: float = 0.05) -> np.ndarray:
-    """Mid-grey plus uniform noise in ±`noise`: the notebooks' start, nearly featureless."""
+def grey_noise(
+    shape: Sequence[int], rng: np.random.Generator, noise: float = 0.05, centre: float = 0.5
+) -> np.ndarray:
+    """`centre` grey plus uniform noise in ±`noise`: the notebooks' start, nearly featureless.
+
+    The notebooks' 128 + U[0, 20) of 255 is centre 138/255, noise 10/255. The result is
+    clipped to [0, 1], so a start near the range's ends stays a valid image.
+    """
     size = check_shape(shape)
     if not (0 <= noise <= 0.5):
         raise ValueError(f"noise {noise!r} must lie in [0, 0.5]")
-    return (0.5 + rng.uniform(-noise, noise, size)).astype(np.float32)
+    if not (np.isfinite(centre) and 0 <= centre <= 1):
+        raise ValueError(f"centre {centre!r} must lie in [0, 1]")
+    start = centre + rng.uniform(-noise, noise, size)
+    return np.clip(start, 0.0, 1.0).astype(np.float32)
 
 
 def scale_mixture(

@@ -1,10 +1,12 @@
 """Image parameterizations: what the optimizer actually changes when it grows an image.
 
 A parameterization owns its `tf.Variable`s (created once, in `__init__`) and maps them to an
-image in [0, 1] with `image()`. Pixels are the obvious choice; Lucid's Fourier basis with a
-1/frequency spectrum and decorrelated colours is the better-conditioned one: an equal step on
-every parameter then changes coarse structure more than fine noise, so high-frequency
-"adversarial" patterns stop dominating the result.
+image with `image()`, in fractions of the model's input range: [0, 1], unless a pixel image is
+left unclipped (`set_clipped(False)`, the notebooks' way), when values may leave it.
+Pixels are the obvious choice; Lucid's Fourier basis with a 1/frequency spectrum and
+decorrelated colours is the better-conditioned one: an equal step on every parameter then
+changes coarse structure more than fine noise, so high-frequency "adversarial" patterns stop
+dominating the result.
 
 Every method except `assign_image` runs inside `tf.function`; none creates variables.
 """
@@ -45,15 +47,19 @@ class ImageParam(Protocol):
     variables: list[tf.Variable]
 
     def image(self) -> tf.Tensor:
-        """The (B, H, W, C) image in [0, 1], differentiable w.r.t. `variables`."""
+        """The (B, H, W, C) image, differentiable w.r.t. `variables`."""
         ...
 
     def assign_image(self, pixels: np.ndarray) -> None:
-        """Set the variables so that `image()` ≈ `pixels` ((B, H, W, C) in [0, 1])."""
+        """Set the variables so that `image()` ≈ `pixels` ((B, H, W, C), [0, 1] if clipped)."""
         ...
 
     def constrain(self) -> None:
         """Project the variables back into their valid set after an optimizer update."""
+        ...
+
+    def set_clipped(self, clipped: bool) -> None:
+        """Keep the image inside [0, 1] (True) or let it leave the range; applies next step."""
         ...
 
 
@@ -76,22 +82,33 @@ def _checked_pixels(pixels: np.ndarray, shape: Shape) -> np.ndarray:
 
 
 class PixelParam:
-    """The variable is the image itself, kept in [0, 1] by clipping after each update."""
+    """The variable is the image itself, kept in [0, 1] by clipping after each update unless
+    `clipped` is False (the notebooks optimise unclipped)."""
 
-    def __init__(self, shape: Sequence[int]) -> None:
+    def __init__(self, shape: Sequence[int], clipped: bool = True) -> None:
         self.shape = check_shape(shape)
         self._pixels = tf.Variable(tf.fill(self.shape, 0.5), name="pixels")
         self.variables = [self._pixels]
+        # The bounds are variables, not Python numbers, so switching clipping on or off does
+        # not retrace the compiled step; ±inf bounds make the clip the identity.
+        self._low = tf.Variable(0.0, trainable=False)
+        self._high = tf.Variable(1.0, trainable=False)
+        self.set_clipped(clipped)
 
     def image(self) -> tf.Tensor:
         # identity() gives a tensor, so callers cannot accidentally assign into the variable.
         return tf.identity(self._pixels)
 
     def assign_image(self, pixels: np.ndarray) -> None:
-        self._pixels.assign(np.clip(_checked_pixels(pixels, self.shape), 0.0, 1.0))
+        low, high = float(self._low.numpy()), float(self._high.numpy())
+        self._pixels.assign(np.clip(_checked_pixels(pixels, self.shape), low, high))
 
     def constrain(self) -> None:
-        self._pixels.assign(tf.clip_by_value(self._pixels, 0.0, 1.0))
+        self._pixels.assign(tf.clip_by_value(self._pixels, self._low, self._high))
+
+    def set_clipped(self, clipped: bool) -> None:
+        self._low.assign(0.0 if clipped else -np.inf)
+        self._high.assign(1.0 if clipped else np.inf)
 
 
 def spectrum_scale(height: int, width: int, decay: float) -> np.ndarray:
@@ -157,6 +174,10 @@ class FourierParam:
 
     def constrain(self) -> None:
         # The sigmoid already keeps every pixel in [0, 1]; nothing to project.
+        return None
+
+    def set_clipped(self, clipped: bool) -> None:
+        # The sigmoid keeps the image in [0, 1] either way.
         return None
 
 

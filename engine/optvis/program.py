@@ -36,7 +36,9 @@ class Snapshot:
     """What `visualize` yields: steps done, fresh images and the new objective values."""
 
     step: int
-    images: np.ndarray  # (B, H, W, C) float32 in [0, 1], at the model's input size
+    # (B, H, W, C) float32 at the model's input size, fractions of its input range: in [0, 1]
+    # unless the recipe leaves pixels unclipped (keep_in_range=False), when they may lie outside
+    images: np.ndarray
     objectives: tuple[float, ...]  # mean over the batch, one per step since the last snapshot
     scores: np.ndarray  # (B,) objective of each image at the last step
     milestone: bool  # a step of the filmstrip: 1, 2, 4, 8, ...
@@ -102,6 +104,7 @@ class Program:
             "lp": tf.Variable(0.0, trainable=False),
             "tv": tf.Variable(0.0, trainable=False),
             "diversity": tf.Variable(0.0, trainable=False),
+            "grad_epsilon": tf.Variable(0.0, trainable=False),
         }
         self.sign = tf.Variable(1.0, trainable=False)
         self._rng = tf.random.Generator.from_seed(0)
@@ -115,6 +118,7 @@ class Program:
         self._t = tf.Variable(0.0, trainable=False)
         self._step = tf.function(self._graph_step)
         self._blur = tf.function(self._graph_blurred)
+        self._clipped = recipe.keep_in_range
         self.set_knobs(recipe)
 
     # ------------------------------------------------------------------ knobs and state
@@ -124,9 +128,11 @@ class Program:
         for name, variable in self.knobs.items():
             variable.assign(getattr(recipe, name))
         self.sign.assign(-1.0 if recipe.negate else 1.0)
+        self.param.set_clipped(recipe.keep_in_range)
+        self._clipped = recipe.keep_in_range
 
     def start(self, pixels: np.ndarray, seed: int) -> None:
-        """Begin a run from `pixels` (B, H, W, C) in [0, 1], at any size."""
+        """Begin a run from `pixels` (B, H, W, C), fractions of the input range, at any size."""
         self.set_images(pixels)
         self._rng.reset_from_seed(seed)
         self._t.assign(0.0)
@@ -155,7 +161,7 @@ class Program:
 
     def set_images(self, pixels: np.ndarray) -> None:
         _, height, width, _ = self.param.shape
-        self.param.assign_image(_resize(pixels, height, width))
+        self.param.assign_image(_resize(pixels, height, width, self._clipped))
 
     def trace_count(self) -> int:
         return int(self._step.experimental_get_tracing_count())
@@ -197,7 +203,7 @@ class Program:
             self.param.variables, grads, self._moments, strict=True
         ):
             if self._normalize:
-                grad = _per_image_rms_normalized(grad)
+                grad = _per_image_rms_normalized(grad, knobs["grad_epsilon"])
             step = self._adam(grad, first, second) if self._optimizer == "adam" else grad
             variable.assign_sub(knobs["learning_rate"] * step)
         self.param.constrain()
@@ -223,22 +229,25 @@ class Program:
         self.param.assign_image(self._blur(float(sigma)).numpy())
 
     def images(self) -> np.ndarray:
-        """The current images at the model's input size in [0, 1]; a fresh array."""
+        """The current images at the model's input size; a fresh array. In [0, 1] when kept in
+        range; raw, unclipped values when the recipe leaves pixels free."""
         view = self._model_view(self.param.image()).numpy()
-        return np.array(np.clip(view, 0.0, 1.0), dtype=np.float32, copy=True)
+        if self._clipped:
+            view = np.clip(view, 0.0, 1.0)
+        return np.array(view, dtype=np.float32, copy=True)
 
 
-def _per_image_rms_normalized(grad: tf.Tensor) -> tf.Tensor:
+def _per_image_rms_normalized(grad: tf.Tensor, epsilon: tf.Tensor) -> tf.Tensor:
     axes = list(range(1, len(grad.shape)))
     rms = tf.sqrt(tf.reduce_mean(tf.square(grad), axis=axes, keepdims=True))
-    return grad / (rms + 1e-8)
+    return grad / (rms + epsilon)
 
 
-def _resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+def _resize(pixels: np.ndarray, height: int, width: int, clipped: bool) -> np.ndarray:
     if pixels.shape[1:3] == (height, width):
         return pixels.astype(np.float32)
     resized = tf.image.resize(pixels.astype(np.float32), (height, width), method="bilinear")
-    return np.clip(resized.numpy(), 0.0, 1.0)
+    return np.clip(resized.numpy(), 0.0, 1.0) if clipped else resized.numpy()
 
 
 def octave_sizes(height: int, width: int, recipe: Recipe) -> list[tuple[int, int]]:
@@ -263,7 +272,7 @@ def initial_images(
     shape: tuple[int, int, int, int],
     user_image: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The starting images of a run, (B, H, W, C) in [0, 1]."""
+    """The starting images of a run, (B, H, W, C) in [0, 1] (fractions of the input range)."""
     rng = np.random.default_rng(recipe.seed)
     if recipe.init == "scales":
         return initial.scale_mixture(shape, rng, recipe.init_scales, recipe.init_smooth)
@@ -271,7 +280,7 @@ def initial_images(
         if user_image is None:
             raise ValueError("the recipe starts from an image, but no image is open")
         return initial.from_image(user_image, shape, recipe.init_noise, rng)
-    return initial.grey_noise(shape, rng, recipe.init_noise)
+    return initial.grey_noise(shape, rng, recipe.init_noise, recipe.init_centre)
 
 
 def is_milestone(step: int) -> bool:

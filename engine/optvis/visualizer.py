@@ -1,8 +1,10 @@
-"""Visualizations of one model: compiled programs, dead-filter rescue, quality, layer atlases.
+"""Visualizations of one model: compiled programs, dead-filter rescue, verdicts, layer atlases.
 
 A `Visualizer` caches what is expensive to build (truncated models, compiled steps) and the
-reference activations that say how good an image is. It yields plain values; the engine
-session turns them into messages.
+reference activations that say how good an image is (engine/optvis/real_images.py). A unit that
+does not fire from the recipe's start is rescued from random mixtures, then from its best real
+image; only a unit no start makes fire is dead (engine/optvis/verdict.py). It yields plain
+values; the engine session turns them into messages.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from engine.models.surgery import linearized
-from engine.optvis import memory
-from engine.optvis.initial import scale_mixture
+from engine.optvis import layer_atlas, memory
+from engine.optvis.initial import from_image, scale_mixture
+from engine.optvis.layer_atlas import AtlasChunk
 from engine.optvis.objectives import Objective
 from engine.optvis.program import (
     STREAM_INTERVAL,
@@ -30,7 +32,8 @@ from engine.optvis.program import (
     octave_steps,
     visualize,
 )
-from engine.protocol import ModelSummary, ObjectiveTerm
+from engine.optvis.real_images import RealImages, single_unit
+from engine.protocol import ModelSummary, ObjectiveTerm, Verdict
 from engine.protocol.recipe import Recipe
 
 # Filters optimized together in one batch by the layer atlas.
@@ -50,6 +53,7 @@ class Resumable:
     restarted: bool
     images: np.ndarray  # (B, H, W, C) in [0, 1], as it stopped
     state: ProgramState  # of the octave it stopped in
+    from_real: bool = False  # it started from its unit's best real image
 
 
 @dataclass(frozen=True)
@@ -62,17 +66,9 @@ class RunResult:
     outcome: Outcome
     restarted: bool
     resumable: Resumable | None = None  # set when it stopped before its steps were done
-
-
-@dataclass(frozen=True)
-class AtlasChunk:
-    """Images of some filters of an atlas; activations and deadness only once `final`."""
-
-    units: list[int]
-    images: np.ndarray  # (len(units), H, W, C) in [0, 1]
-    activations: np.ndarray | None
-    dead: np.ndarray | None
-    final: bool
+    from_real: bool = False  # no other start fired: it started from the best real image
+    verdict: Verdict | None = None  # single-unit runs that were not cancelled
+    best_real_image: np.ndarray | None = None  # (H, W, C) in [0, 1], with the verdict
 
 
 def _static_key(recipe: Recipe) -> tuple:
@@ -104,10 +100,9 @@ class Visualizer:
         self.summary = summary  # its layers' shapes size the atlas's batches to free memory
         self.input_shape = input_shape
         self.input_range = input_range
-        self._reference_images = reference_images
+        self.real = RealImages(model, input_range, reference_images)
         self._objectives: dict[tuple, Objective] = {}
         self._programs: dict[tuple, Program] = {}
-        self._references: dict[tuple[str, ...], np.ndarray | None] = {}
         self.current: list[Program] = []  # the programs of the running visualization
 
     # ------------------------------------------------------------------ building
@@ -147,21 +142,28 @@ class Visualizer:
         should_stop: Callable[[], bool],
         user_image: np.ndarray | None = None,
     ) -> Generator[Snapshot, None, RunResult]:
-        """Yield snapshots; return the RunResult. A dead filter gets one rescue attempt."""
+        """Yield snapshots; return the RunResult.
+
+        A unit that does not fire gets one rescue: from random mixtures, else (a single-unit
+        run) from its best real image, when that fires.
+        """
         programs = self.programs(terms, recipe)
         height, width, channels = model_size(self.input_shape)
         start = initial_images(recipe, (recipe.batch, height, width, channels), user_image)
-        restarted = False
+        restarted = from_real = False
         while True:
             outcome = yield from self._drive(programs, recipe, start, should_stop)
-            if outcome.reason != "dead" or restarted:
+            if restarted or not self._needs_rescue(terms, recipe, programs, outcome):
                 break
             rescue = self.find_live_start(terms, recipe)
             if rescue is None:
+                rescue = self.real_start(terms, recipe)
+                from_real = rescue is not None
+            if rescue is None or should_stop():
                 break
             start, restarted = rescue, True
             programs = self.programs(terms, recipe)  # the rescue reconfigured the objective
-        return self._result(tuple(terms), recipe, programs, outcome, restarted)
+        return self._result(tuple(terms), recipe, programs, outcome, restarted, from_real)
 
     def resume(
         self, stopped: Resumable, should_stop: Callable[[], bool]
@@ -172,7 +174,9 @@ class Visualizer:
         outcome = yield from self._drive(
             programs, stopped.recipe, stopped.images, should_stop, stopped.steps_done
         )
-        return self._result(stopped.terms, stopped.recipe, programs, outcome, stopped.restarted)
+        return self._result(
+            stopped.terms, stopped.recipe, programs, outcome, stopped.restarted, stopped.from_real
+        )
 
     def _drive(
         self,
@@ -199,6 +203,7 @@ class Visualizer:
         programs: list[Program],
         outcome: Outcome,
         restarted: bool,
+        from_real: bool = False,
     ) -> RunResult:
         active = programs[_octave_at(recipe, outcome.steps_done)]
         images = active.images()
@@ -206,9 +211,49 @@ class Visualizer:
         resumable = None
         if outcome.reason == "cancelled" and 0 < outcome.steps_done < recipe.steps:
             resumable = Resumable(
-                terms, recipe, outcome.steps_done, restarted, images, active.save_state()
+                terms, recipe, outcome.steps_done, restarted, images, active.save_state(), from_real
             )
-        return RunResult(images, float(activations[0]), activations, outcome, restarted, resumable)
+        verdict, best = None, None
+        unit = single_unit(terms, recipe)
+        # A cancelled run may be the window closing: no time for the reference set.
+        if unit is not None and outcome.reason != "cancelled":
+            verdict = self.real.verdict(
+                unit.layer, unit.unit, float(activations[0]), from_real, images[0]
+            )
+            best = self.real.best_start(unit.layer, unit.unit)
+        activation = float(activations[0])
+        return RunResult(
+            images, activation, activations, outcome, restarted, resumable, from_real, verdict, best
+        )
+
+    def _needs_rescue(
+        self,
+        terms: Sequence[ObjectiveTerm],
+        recipe: Recipe,
+        programs: list[Program],
+        outcome: Outcome,
+    ) -> bool:
+        """Whether a run that ended with `outcome` left its unit not firing."""
+        if outcome.reason in ("dead", "cancelled"):
+            return outcome.reason == "dead"
+        unit = single_unit(terms, recipe)
+        if unit is None:
+            return False
+        active = programs[_octave_at(recipe, outcome.steps_done)]
+        reached = float(self.evaluate(active, active.images())[0])
+        return not self.real.fires(unit.layer, unit.unit, reached)
+
+    def real_start(self, terms: Sequence[ObjectiveTerm], recipe: Recipe) -> np.ndarray | None:
+        """Starting images from the unit's best real image (with the recipe's start noise), or
+        None: not a single-unit run, no reference images, or none makes it fire."""
+        unit = single_unit(terms, recipe)
+        best = None if unit is None else self.real.best_start(unit.layer, unit.unit)
+        if best is None:
+            return None
+        height, width, channels = model_size(self.input_shape)
+        rng = np.random.default_rng(recipe.seed + 2)
+        noise = min(recipe.init_noise, 0.5)
+        return from_image(best, (recipe.batch, height, width, channels), noise, rng)
 
     def evaluate(self, program: Program, images: np.ndarray) -> np.ndarray:
         """The objective of each image as the model sees it, without random transforms."""
@@ -246,9 +291,15 @@ class Visualizer:
         images = program.images()
         scores = self.evaluate(program, images)
         best = int(np.argmax(scores))
-        if not scores[best] > 0:
+        if not scores[best] > self._fire_level(terms, recipe):
             return None
         return np.repeat(images[best : best + 1], recipe.batch, axis=0)
+
+    def _fire_level(self, terms: Sequence[ObjectiveTerm], recipe: Recipe) -> float:
+        """What counts as firing for the objective: above a small share of its layer's scale
+        for a single unit, above zero otherwise."""
+        unit = single_unit(terms, recipe)
+        return 0.0 if unit is None else self.real.threshold(unit.layer)
 
     # ------------------------------------------------------------------ layer atlas
 
@@ -280,6 +331,9 @@ class Visualizer:
                 memory.smaller_side(self.summary, layer, plan.total // 2),
             ) from error
 
+    def _atlas(self, layer, units, recipe, should_stop, live_every, batch) -> Iterator[AtlasChunk]:
+        return layer_atlas.chunks(self, layer, units, recipe, should_stop, live_every, batch)
+
     def atlas_plan(
         self, layer: tuple[str, ...], count: int, budget_bytes: int | None = None
     ) -> memory.MemoryPlan:
@@ -290,108 +344,33 @@ class Visualizer:
             return memory.MemoryPlan(wanted, 0, None)
         return memory.plan_batch(self.summary, layer, wanted, "layer atlas", budget_bytes)
 
-    def _atlas(self, layer, units, recipe, should_stop, live_every, batch):
-        recipe = replace(recipe, batch=batch, diversity=0.0)
-        height, width, channels = model_size(self.input_shape)
-        for first in range(0, len(units), batch):
-            chunk = units[first : first + batch]
-            padded = chunk + [chunk[-1]] * (batch - len(chunk))  # the last batch is topped up
-            programs = self.programs([ObjectiveTerm(layer, chunk[0])], recipe)
-            programs[0].objective.configure([ObjectiveTerm(layer, chunk[0])], padded)
-            start = initial_images(recipe, (batch, height, width, channels))
-            peak = np.zeros(batch, np.float32)
-            run = visualize(programs, recipe, start, should_stop)
-            while True:
-                try:
-                    snapshot = next(run)
-                except StopIteration as ended:
-                    outcome: Outcome = ended.value
-                    break
-                peak = np.maximum(peak, np.abs(snapshot.scores))
-                if snapshot.step % live_every == 0:
-                    yield AtlasChunk(chunk, snapshot.images[: len(chunk)], None, None, False)
-            if outcome.reason == "cancelled":
-                # Show how far it got, but as unfinished: it must not be taken for a result.
-                yield AtlasChunk(chunk, programs[-1].images()[: len(chunk)], None, None, False)
-                return
-            images = programs[-1].images()[: len(chunk)]
-            activations = self.evaluate(programs[-1], programs[-1].images())[: len(chunk)]
-            # A filter that never moved off zero during the whole run never fired.
-            dead = (peak[: len(chunk)] == 0) & (activations <= 0)
-            if dead.any():
-                images, activations, dead = self._rescue_chunk(
-                    layer, chunk, recipe, should_stop, images, activations, dead
-                )
-                if should_stop():  # cancelled during the rescue: unfinished, as above
-                    yield AtlasChunk(chunk, images, None, None, False)
-                    return
-            yield AtlasChunk(chunk, images, activations, dead, True)
-            if should_stop():
-                return
-
-    def _rescue_chunk(self, layer, chunk, recipe, should_stop, images, activations, dead):
-        """Run the dead filters of a chunk again, together, each from a start that fires.
-
-        The starts come from the same batched search a single visualization uses; filters for
-        which no start fires stay dead.
-        """
-        single = replace(recipe, batch=1)
-        starts: dict[int, np.ndarray] = {}
-        for unit, is_dead in zip(chunk, dead, strict=True):
-            if is_dead and not should_stop():
-                found = self.find_live_start([ObjectiveTerm(layer, unit)], single)
-                if found is not None:
-                    starts[unit] = found[0]
-        if not starts:
-            return images, activations, dead
-        revived = list(starts)
-        batch = recipe.batch
-        padded = (revived * batch)[:batch]
-        programs = self.programs([ObjectiveTerm(layer, revived[0])], recipe)
-        programs[0].objective.configure([ObjectiveTerm(layer, revived[0])], padded)
-        start = np.stack([starts[unit] for unit in padded])
-        for _ in visualize(programs, recipe, start, should_stop):
-            pass
-        found = programs[-1].images()
-        scores = self.evaluate(programs[-1], found)
-        images, activations, dead = images.copy(), activations.copy(), dead.copy()
-        for unit in revived:
-            k = padded.index(unit)
-            if scores[k] > 0:
-                index = chunk.index(unit)
-                images[index], activations[index], dead[index] = found[k], scores[k], False
-        return images, activations, dead
-
     # ------------------------------------------------------------------ quality
 
     def reference_maxima(self, layer: tuple[str, ...]) -> np.ndarray | None:
         """Each filter's highest mean activation over the reference images (None: no images)."""
-        if layer not in self._references:
-            images = self._reference_images()
-            if images is None or not len(images):
-                self._references[layer] = None
-            else:
-                extractor = linearized(self.model, layer)
-                best = None
-                for start in range(0, len(images), 256):
-                    out = extractor(images[start : start + 256], training=False).numpy()
-                    means = out.reshape(out.shape[0], -1, out.shape[-1]).mean(axis=1)
-                    top = means.max(axis=0)
-                    best = top if best is None else np.maximum(best, top)
-                self._references[layer] = best
-        return self._references[layer]
+        return self.real.maxima(layer)
 
     def quality(
         self, terms: Sequence[ObjectiveTerm], recipe: Recipe, activation: float
     ) -> float | None:
         """Activation reached ÷ the filter's best over real images, for single-filter runs."""
-        if len(terms) != 1 or terms[0].neuron is not None or recipe.negate:
+        unit = single_unit(terms, recipe)
+        maxima = None if unit is None else self.reference_maxima(unit.layer)
+        if unit is None or maxima is None:
             return None
-        maxima = self.reference_maxima(terms[0].layer)
-        if maxima is None:
-            return None
-        best = float(maxima[terms[0].unit])
+        best = float(maxima[unit.unit])
         return activation / best if best > 0 else None
+
+    def unit_verdict(
+        self,
+        layer: tuple[str, ...],
+        unit: int,
+        activation: float,
+        from_real: bool = False,
+        image: np.ndarray | None = None,
+    ) -> Verdict:
+        """The verdict on `unit` of `layer` (an atlas tile) that reached `activation`."""
+        return self.real.verdict(layer, unit, activation, from_real, image)
 
 
 def _mixture(shape, rng, amplitude: float, smooth: bool) -> np.ndarray:

@@ -75,11 +75,31 @@ EXPLAIN_CATALOGUE: dict[str, ExplainMethod] = {
                     "patch", "Patch", 1, 512, 0,
                     "Occlusion: side in pixels of the grey square slid over the image.",
                 ),
+                MethodOption(
+                    "stride", "Stride", 0, 512, 0,
+                    "Occlusion: pixels between patch positions; 0: half the patch.",
+                ),
             ),
         ),
         ExplainMethod(
             "lime", "LIME superpixels", slow=True,
-            options=(MethodOption("samples", "Samples", 2, 5000, 300, _SAMPLES_TIP),),
+            options=(
+                MethodOption("samples", "Samples", 2, 5000, 300, _SAMPLES_TIP),
+                MethodOption(
+                    "n_segments", "Superpixels", 0, 1000, 0,
+                    "LIME: how many superpixels SLIC aims for; 0: 25 below 64 px, else 50.",
+                ),
+                MethodOption(
+                    "fill_mode", "Hidden fill", 0, 3, 0,
+                    "LIME: what a hidden superpixel shows: 0 the image's mean colour, 1 grey, "
+                    "2 black, 3 the image blurred.",
+                ),
+                MethodOption(
+                    "labels", "Labels", 1, 10, 1,
+                    "LIME: classes fitted on the same samples (the explained one, then the next "
+                    "most likely); each one's fit and top superpixels go into the export.",
+                ),
+            ),
         ),
     )
 }  # fmt: skip
@@ -99,8 +119,11 @@ def is_slow_method(name: str) -> bool:
 
 
 def option_default(option: MethodOption, image_side: int) -> int:
-    """The value a spin box starts at: the method's default, or a seventh of the image side."""
-    return option.default or max(3, round(image_side / 7))
+    """The value a spin box starts at: the method's default, or for occlusion's patch (default
+    0) a seventh of the image side; other 0 defaults mean "the method decides"."""
+    if option.default or option.key != "patch":
+        return option.default
+    return max(3, round(image_side / 7))
 
 
 # scikit-image's photographs offered as samples (engine/images/samples.py loads them).

@@ -155,6 +155,9 @@ class Ascend(Scheduled):
     neuron: tuple[int, int] | None = None
     extra_terms: tuple[ObjectiveTerm, ...] = ()
     request_id: int = field(default_factory=next_request_id)
+    # With settings.init == "image": the image to start from, (H, W, C) in [0, 1], instead of
+    # the open image (a run's result, "Continue from this image", or a unit's best real image).
+    start_image: np.ndarray | None = field(default=None, compare=False)
 
     def terms(self) -> tuple[ObjectiveTerm, ...]:
         return (ObjectiveTerm(self.layer, self.unit, 1.0, self.neuron), *self.extra_terms)
@@ -266,6 +269,8 @@ class Explain(Scheduled):
     layer: tuple[str, ...] | None = None
     options: tuple[tuple[str, float], ...] = ()
     interrupts: bool = False
+    score: str = "logit"  # a class's logit, or "probability" (after the softmax)
+    position: tuple[int, int] | None = None  # a map output's (row, column); None: spatial mean
     request_id: int = field(default_factory=next_request_id)
 
     def policy(self) -> Policy:
@@ -316,6 +321,18 @@ class ScanImages(Scheduled):
 
     folder: str | None = None
     top_k: int = 9
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True)
+class EvaluateDataset(Scheduled):
+    """Predict every image of a labelled folder (labels from its sub-folders, else its file
+    names; None: the built-in model's held-out MNIST digits) and compare with the labels.
+    A long job like a scan: StopRun cancels it, keeping what it has done."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.RUN, also_stops=frozenset({Lane.EXPLAIN}))
+
+    folder: str | None = None
     request_id: int = field(default_factory=next_request_id)
 
 
@@ -389,6 +406,7 @@ Request = (
     | ShowKernels
     | TraceCircuit
     | ScanImages
+    | EvaluateDataset
     | ShowTopImages
     | TrainDefault
     | LoadComparison

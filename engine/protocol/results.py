@@ -88,6 +88,62 @@ class Frame:
     milestone: bool = False  # a filmstrip step: 1, 2, 4, 8, ...
 
 
+class VerdictKind(str, Enum):
+    """What a visualization says of its unit, judged against real images (optvis/verdict.py)."""
+
+    FINE = "fine"  # reaches (or beats) its best real image
+    FAILED = "failed"  # fires, but the run ends far below its best real image
+    WEAK = "weak"  # real images excite it, random starts do not: it rarely fires
+    DEAD = "dead"  # no real image and no starting image makes it fire
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A unit's verdict with the evidence behind it; `message` says it in words, `hint` what
+    to try. Activations are the unit's mean over its feature map."""
+
+    kind: VerdictKind
+    message: str
+    activation: float  # what the run (or atlas tile) reached
+    best_real: float | None = None  # the unit's best over the reference images (None: none)
+    best_index: int | None = None  # which reference image that is
+    fires_on: int = 0  # reference images on which it fires
+    references: int = 0  # reference images looked at
+    scale: float = 0.0  # the layer's activation scale: its strongest unit's best real image
+    threshold: float = 0.0  # a run "fires" when its mean is above this (a share of `scale`)
+    peak_threshold: float = 0.0  # a real image, when the unit exceeds this somewhere on it
+    ratio: float | None = None  # activation / best_real
+    from_real: bool = False  # the run started from its best real image
+    hint: str = ""
+    # Share of the image's pixel values outside the model's input range: an unclipped run
+    # (the notebooks' way) may beat its best real image only with inputs no real image has.
+    outside_range: float = 0.0
+
+    @property
+    def leaves_range(self) -> bool:
+        """More than 1% of the image's values lie outside the input range: worth saying."""
+        return self.outside_range > 0.01
+
+    def to_dict(self) -> dict:
+        """The verdict as JSON-ready values."""
+        return {
+            "kind": self.kind.value,
+            "message": self.message,
+            "hint": self.hint,
+            "activation": self.activation,
+            "best_real": self.best_real,
+            "best_index": self.best_index,
+            "fires_on": self.fires_on,
+            "references": self.references,
+            "scale": self.scale,
+            "threshold": self.threshold,
+            "peak_threshold": self.peak_threshold,
+            "ratio": self.ratio,
+            "from_real": self.from_real,
+            "outside_range": self.outside_range,
+        }
+
+
 @dataclass(frozen=True)
 class RunFinished:
     """What a visualization made, the value of its JobEnded (which says why it ended).
@@ -106,6 +162,9 @@ class RunFinished:
     quality: float | None = None  # activation / the filter's best over real images
     restarted: bool = False  # the filter was dead at first; a search found a start that fires
     resumable: bool = False
+    verdict: Verdict | None = None  # single-filter runs that ran to an end
+    # The unit's best reference image (H, W, C) in [0, 1], for the window to show and start from.
+    best_real_image: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -127,6 +186,12 @@ class Explanation:
     signed: bool = False
     seconds: float = 0.0
     details: dict = field(default_factory=dict, compare=False)
+    verdict: str = "ok"  # or "empty", "constant", "non-finite": the map shows nothing
+    warning: str = ""  # for a verdict other than "ok": what, why when known, what to try
+    score: str = ""  # what was explained, in words: "logit of class 3"
+    # The photo at its own geometry ((h, w, 3) in [0, 1], long side <= 1024 px): the model
+    # saw it resized to `image`, so the map goes back over it by the inverse resize. None: none.
+    original: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -174,6 +239,9 @@ class Kernels:
     histogram: tuple[np.ndarray, np.ndarray]
     per_filter_stats: np.ndarray  # (filters, 5): min, max, mean, std, near_zero
     rgb: np.ndarray | None = None  # (kh, kw, 3) in [0, 1] for a first layer on RGB input
+    # What the layer reads for the current image, (H, W, in_channels) raw values: the image
+    # itself for a first layer, the previous layer's maps for a deeper one (None: no image).
+    input_maps: np.ndarray | None = field(default=None, compare=False)
     grid: np.ndarray | None = None  # (filters, kh, kw): every filter's kernel for grid_channel
     grid_channel: int = 0
     input_channels: int = 0  # how many input channels the grid can show
@@ -271,6 +339,48 @@ class TopImages:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """A model's predictions on labelled images (an EvaluateDataset), the value of its JobEnded;
+    cancelled part way, it holds the images done so far.
+
+    Per image i: `names[i]` (relative to `root`; `root` is "" when the images are no files, as
+    the held-out MNIST digits), `true[i]` (an index into `class_names`, the dataset's labels),
+    `predicted[i]` (a model output index) and `confidence[i]` (its probability). `expected[c]`
+    is the model output that dataset class c means (-1: none matches). `confusion` counts
+    (true class, column) pairs, `columns` being the model outputs shown (named by
+    `column_names`): the expected ones and any predicted. `thumbnails` (uint8 (n, h, w, C), what
+    the model saw, shrunk) cover the first n images only when there are very many.
+    `accuracy` is over the images whose label matches an output (None: none does).
+    """
+
+    request_id: int
+    source: str  # the folder, or "held-out MNIST digits"
+    rule: str  # where the labels came from: "sub-folders", "file names", "held-out MNIST"
+    root: str
+    names: tuple[str, ...]
+    class_names: tuple[str, ...]
+    true: np.ndarray  # (N,) int
+    predicted: np.ndarray  # (N,) int
+    confidence: np.ndarray  # (N,) float32
+    expected: tuple[int, ...]
+    columns: tuple[int, ...]
+    column_names: tuple[str, ...]
+    confusion: np.ndarray  # (len(class_names), len(columns)) int
+    thumbnails: np.ndarray
+    accuracy: float | None
+    total: int  # images listed; more than len(names) when cancelled or some were skipped
+    skipped: int = 0  # files that could not be read (or gave no label), left out
+    note: str = ""  # how labels matched the model's outputs, and what was skipped
+
+    def correct(self) -> np.ndarray:
+        """(N,) bool: the prediction is the output the image's label means."""
+        expected = np.asarray(self.expected, dtype=np.int64).reshape(-1)
+        if not len(self.true):
+            return np.zeros(0, dtype=bool)
+        return expected[self.true] == self.predicted
+
+
+@dataclass(frozen=True)
 class AtlasTile:
     """One finished (or, with `final=False`, in-progress) filter image of a layer atlas."""
 
@@ -282,6 +392,7 @@ class AtlasTile:
     quality: float | None
     dead: bool
     final: bool
+    verdict: Verdict | None = None  # once final
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from gui.common.imaging import normalize_per_channel, qimage_from_rgb8, to_rgb8, upscale_nearest
+from gui.common.imaging import (
+    normalize_per_channel,
+    qimage_from_rgb8,
+    to_rgb8,
+    upscale_nearest,
+    visualization_rgb8,
+)
 
 EXPORT_MIN_SIDE = 256
 
@@ -33,6 +39,8 @@ class Canvas(QWidget):
         self._rgb8: np.ndarray | None = None
         self._shape: tuple[int, int] | None = None
         self._showing_map = False
+        # The raw visualization on screen, kept to redraw it when the display mode changes.
+        self._visualization: np.ndarray | None = None
 
         self.title_label = QLabel()
         self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -76,6 +84,18 @@ class Canvas(QWidget):
         """
         self._show(to_rgb8(image, colormap), title)
         self._set_map_mode(False)
+
+    def show_visualization(self, image: np.ndarray, title: str = "") -> None:
+        """Show an (H, W, C) visualization (raw values, maybe outside [0, 1]) with the window's
+        display mode (`gui.common.imaging.display_mode`); `redraw` applies a new mode."""
+        self._show(visualization_rgb8(image), title)
+        self._visualization = np.array(image, copy=True)
+        self._set_map_mode(False)
+
+    def redraw(self) -> None:
+        """Draw the visualization on screen again with the current display mode, if one is."""
+        if self._visualization is not None:
+            self._show(visualization_rgb8(self._visualization), self.title())
 
     def show_rgb8(self, rgb8: np.ndarray, title: str = "") -> None:
         """Show finished (H, W, 3) uint8 pixels as they are (an overlay, a rendered chart)."""
@@ -140,6 +160,7 @@ class Canvas(QWidget):
     def _show(self, rgb8: np.ndarray, title: str) -> None:
         # Pixels are made here rather than by pyqtgraph's levels and lookup table, so that
         # current_rgb8() and export_png() are exactly what is on screen.
+        self._visualization = None  # show_visualization sets it again after this
         self.image_item.setImage(rgb8, autoLevels=False, levels=(0, 255))
         self._rgb8 = rgb8
         self.title_label.setText(title)

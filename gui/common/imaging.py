@@ -13,7 +13,39 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QImage
 
-from engine.protocol.display import screen_colours
+from engine.protocol.display import (
+    DEFAULT_DISPLAY,
+    check_display_mode,
+    normalize_for_display,
+    screen_colours,
+)
+
+# How every visualization in the window is drawn (View ▸ Display): one choice for the canvas,
+# filmstrip, atlas grid and exports, so the same image never looks different in two places.
+# A module-level setting, like pyqtgraph's config options: the window sets it, painters read it.
+_display = {"mode": DEFAULT_DISPLAY}
+
+
+def display_mode() -> str:
+    """The display normalization visualizations are drawn with now (DISPLAY_MODES)."""
+    return _display["mode"]
+
+
+def set_display_mode(mode: str) -> None:
+    """Draw visualizations with `mode` from now on; ValueError names an unknown mode."""
+    _display["mode"] = check_display_mode(mode)
+
+
+def visualization_picture(image: np.ndarray, mode: str | None = None) -> np.ndarray:
+    """A visualization (raw values, fractions of the model's input range, maybe outside
+    [0, 1]) as the [0, 1] picture the window shows, with `mode` or the current display mode.
+    Not for the user's photos, which are pictures already."""
+    return normalize_for_display(image, mode or display_mode())
+
+
+def visualization_rgb8(image: np.ndarray, mode: str | None = None) -> np.ndarray:
+    """`visualization_picture` as contiguous (H, W, 3) RGB bytes, as `to_rgb8` draws them."""
+    return to_rgb8(visualization_picture(image, mode))
 
 
 def normalize_per_channel(maps: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ class Tab(IntEnum):
     NETWORK = 2
     FILTERS = 3
     COMPARE = 4
+    DATASET = 5
 
     @property
     def title(self) -> str:
@@ -43,5 +44,7 @@ RECENT_MODELS_KEY = "recent/models"
 RECENT_IMAGES_KEY = "recent/images"
 MODEL_B_KEY = "compare/model_b"  # the last model B, so the file dialog starts beside it
 RECIPE_GROUP = "ascent"  # the method panel's recipe, one key per field
+RECIPE_CHOSEN_KEY = "method/chosen"  # the user picked or edited the recipe: keep it
+DISPLAY_KEY = "view/display"  # how visualizations are normalized for the screen
 PRESET_GROUP = "presets"  # the user's presets, one JSON recipe per name
 MODEL_INPUT_GROUP = "model_inputs"  # the input chosen for each model file, by hashed path

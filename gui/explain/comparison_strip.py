@@ -26,7 +26,11 @@ PANEL_SIDE = 104
 
 def panel_caption(explanation: Explanation) -> str:
     """Two lines under a panel: the method, then what was explained and how long it took."""
-    return f"{method_title(explanation.method)}\n{explanation.label} · {explanation.seconds:.2f} s"
+    caption = (
+        f"{method_title(explanation.method)}\n{explanation.label} · {explanation.seconds:.2f} s"
+    )
+    # An empty map must not pass for "nothing matters" beside the others either.
+    return caption if explanation.verdict == "ok" else f"{caption} · {explanation.verdict} map"
 
 
 class ComparisonStrip(QWidget):
@@ -132,7 +136,9 @@ class ComparisonStrip(QWidget):
             )
 
     def _paint(self, index: int) -> None:
-        picture = render_explanation(self._explanations[index], self._style, PANEL_SIDE)
+        picture = render_explanation(
+            self._explanations[index], self._style, PANEL_SIDE, colorbar=False
+        )
         self._pictures[index] = picture
         image = qimage_from_rgb8(picture).scaled(
             PANEL_SIDE,

@@ -74,6 +74,11 @@ class ExplainController(QObject):
             return None
         controls = self._panel.controls
         method, target, layer = controls.method(), controls.target(), self._state.layer
+        try:
+            position = controls.position()
+        except ValueError as error:
+            self._feedback.error(str(error))
+            return None
         if target == INNER_UNIT:
             unit = self._state.unit
             if layer is None or not layer.visualizable or unit is None:
@@ -92,6 +97,8 @@ class ExplainController(QObject):
                 layer=controls.cam_layer(),
                 options=controls.options(),
                 interrupts=interrupts,
+                score=controls.score(),
+                position=position,
             )
         controls.set_busy(method_title(method), is_slow_method(method))
         self._cancelling = False

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -67,11 +68,30 @@ class ExplainControls(QWidget):
         )
         self.layer_combo = QComboBox()
         self.layer_combo.setToolTip("The convolution layer whose maps the CAM methods weigh.")
+        self.score_combo = QComboBox()
+        self.score_combo.addItem("Logit", "logit")
+        self.score_combo.addItem("Probability", "probability")
+        self.score_combo.setToolTip(
+            "What a class's map explains: its logit (the score before the softmax; Grad-CAM's "
+            "choice, it asks only for more of the class) or its probability (after the "
+            "softmax, which also rises when other classes fall)."
+        )
+        # A map output (a fully convolutional detector) is scored by its mean, or at one place.
+        self.position_edit = QLineEdit()
+        self.position_edit.setPlaceholderText("mean")
+        self.position_edit.setMaximumWidth(70)
+        self.position_edit.setToolTip(
+            "The model's output is a map: its classes are its channels. Empty: score a class by "
+            "its mean over the map; ROW,COL: at that position of the output map."
+        )
+        self._position_label = QLabel("At")
         self.option_boxes: dict[str, QSpinBox] = {}
+        self._option_labels: dict[str, QLabel] = {}
         for name, option in _BOXES.items():
             box = QSpinBox(minimum=option.minimum, maximum=option.maximum)
             box.setToolTip(option.tip)
             self.option_boxes[name] = box
+            self._option_labels[name] = QLabel(option.label)
         self.live_check = QCheckBox("Live")
         self.live_check.setToolTip(
             "Explain again whenever the image, the method or the class changes (a drawing on "
@@ -95,6 +115,7 @@ class ExplainControls(QWidget):
         self.method_combo.currentIndexChanged.connect(self._on_method_combo_changed)
         self.target_combo.currentIndexChanged.connect(self._on_choice_changed)
         self.layer_combo.currentIndexChanged.connect(self._on_choice_changed)
+        self.score_combo.currentIndexChanged.connect(self._on_choice_changed)
         self.explain_button.clicked.connect(self._on_explain_button_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         self._method = self.method()
@@ -114,8 +135,12 @@ class ExplainControls(QWidget):
         grid.addWidget(self.layer_combo, 1, 1)
         options = QHBoxLayout()
         options.setSpacing(4)
+        options.addWidget(QLabel("Score"))
+        options.addWidget(self.score_combo)
+        options.addWidget(self._position_label)
+        options.addWidget(self.position_edit)
         for name, box in self.option_boxes.items():
-            options.addWidget(QLabel(_BOXES[name].label))
+            options.addWidget(self._option_labels[name])
             options.addWidget(box)
         options.addStretch(1)
         grid.addLayout(options, 1, 2, 1, 2)
@@ -143,8 +168,11 @@ class ExplainControls(QWidget):
                 before = self.target_combo.count() - 1  # the inner unit stays last
                 self.target_combo.insertItem(before, _class_text(k, names), k)
             for info in summary.walk():
-                if info.kind is LayerKind.CHANNELS:
+                # A map output holds the class scores, not evidence: no CAM layer.
+                if info.kind is LayerKind.CHANNELS and not info.is_output:
                     self.layer_combo.addItem(str(LayerPath(info.path)), info.path)
+        last = summary.layers[-1] if summary.layers else None
+        self._set_map_output(bool(last and last.output_shape and len(last.output_shape) == 4))
         height, width, _ = summary.input_shape
         self._image_side = min(height or 224, width or 224)
         self._values = {key: v for key, v in self._values.items() if key[1] != "patch"}
@@ -157,6 +185,7 @@ class ExplainControls(QWidget):
         self.target_combo.addItem("inner unit (selected filter)", INNER_UNIT)
         self.layer_combo.clear()
         self.layer_combo.addItem("last conv layer", None)
+        self._set_map_output(False)
 
     def method(self) -> str:
         return self.method_combo.currentData()
@@ -195,6 +224,21 @@ class ExplainControls(QWidget):
         options = EXPLAIN_CATALOGUE[self.method()].options
         return tuple((o.key, self.option_boxes[_box_name(o)].value()) for o in options)
 
+    def score(self) -> str:
+        """What a class's map explains: "logit" or "probability" (Explain.score)."""
+        return str(self.score_combo.currentData())
+
+    def position(self) -> tuple[int, int] | None:
+        """The output position to score (Explain.position): None for the map's mean, or when
+        the output is no map; ValueError naming the text unless it reads ROW,COL."""
+        text = self.position_edit.text().strip()
+        if not text or not self.position_edit.isEnabled():
+            return None
+        row, _, column = text.partition(",")
+        if not (row.strip().isdigit() and column.strip().isdigit()):
+            raise ValueError(f"output position {text!r}: expected ROW,COL, e.g. 3,4")
+        return int(row), int(column)
+
     def is_live(self) -> bool:
         return self.live_check.isChecked()
 
@@ -226,12 +270,20 @@ class ExplainControls(QWidget):
 
     # ------------------------------------------------------------------------------- helpers
 
+    def _set_map_output(self, is_map: bool) -> None:
+        self.position_edit.setEnabled(is_map)
+        self.position_edit.setVisible(is_map)
+        self._position_label.setVisible(is_map)
+
     def _show_method(self, method: str) -> None:
         """Enable what `method` uses and show its remembered (or default) option values."""
         used = {_box_name(option): option for option in EXPLAIN_CATALOGUE[method].options}
         for name, box in self.option_boxes.items():
             option = used.get(name, _BOXES[name])
+            # Only the method's own settings show: seven boxes in a row would not fit.
             box.setEnabled(name in used)
+            box.setVisible(name in used)
+            self._option_labels[name].setVisible(name in used)
             value = self._values.get((method, name))
             if value is None:
                 value = option_default(option, self._image_side)
@@ -262,4 +314,8 @@ class ExplainControls(QWidget):
 
 
 def _class_text(index: int, names: list[str]) -> str:
-    return f"class {names[index]}" if index < len(names) else f"class #{index}"
+    if index >= len(names):
+        return f"class #{index}"
+    # Unnamed classes are already called "class 3" (engine/models/introspect.py).
+    name = names[index]
+    return name if name.startswith("class ") else f"class {name}"

@@ -1,25 +1,66 @@
-"""An explanation on disk: the picture as drawn (PNG) and the raw heatmap beside it (.npy)."""
+"""An explanation on disk: the picture as drawn (PNG), the raw heatmap beside it (.npy) and
+what it is (.json: method, score, verdict and warning, the method's settings as used)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from engine.protocol import Explanation
-from gui.common.heatmaps import HeatmapStyle
+from engine.protocol import Explanation, LayerPath
+from gui.common.heatmaps import HeatmapStyle, value_range
 from gui.explain.view import render_explanation
+
+# Settings the methods report in their details as used (LIME's, occlusion's, Score-CAM's...).
+_SETTINGS = (
+    "patch", "stride", "occlusions", "n_segments", "segments_made", "fill", "samples",
+    "compactness", "fit_r2", "labels", "sigma", "baseline", "channel", "position",
+)  # fmt: skip
+
+
+def _plain(value):
+    """`value` as JSON holds it: arrays as lists, numpy numbers as Python numbers."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def explanation_report(explanation: Explanation) -> dict:
+    """What the exported picture shows, for the .json beside it."""
+    details = explanation.details
+    return {
+        "method": explanation.method,
+        "explained": explanation.label,
+        "score": explanation.score,
+        "layer": None if explanation.layer is None else str(LayerPath(explanation.layer)),
+        "signed": explanation.signed,
+        "range": list(value_range(explanation.heatmap, explanation.signed)),
+        "verdict": explanation.verdict,
+        "warning": explanation.warning,
+        "check": _plain(details.get("check")),
+        "settings": {key: _plain(details[key]) for key in _SETTINGS if key in details},
+        "seconds": round(explanation.seconds, 4),
+    }
 
 
 def write_explanation(explanation: Explanation, style: HeatmapStyle, png_path: str | Path) -> Path:
-    """Write the picture of `explanation` to `png_path` and its raw heatmap next to it as .npy;
-    returns the .npy path."""
+    """Write the picture of `explanation` to `png_path`, its raw heatmap next to it as .npy and
+    what it is as .json; returns the .npy path."""
     png_path = Path(png_path)
     picture = render_explanation(explanation, style)
     Image.fromarray(picture, "RGB").save(png_path, format="PNG")
     npy_path = png_path.with_suffix(".npy")
     np.save(npy_path, np.asarray(explanation.heatmap, dtype=np.float32))
+    report = explanation_report(explanation)
+    png_path.with_suffix(".json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return npy_path
 
 

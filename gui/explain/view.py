@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -17,32 +19,59 @@ from PySide6.QtWidgets import (
 
 from engine.protocol import Explanation, LayerPath, method_title
 from gui.common.canvas import EXPORT_MIN_SIDE, Canvas
-from gui.common.heatmaps import HEATMAP_COLORMAPS, HeatmapStyle, render
+from gui.common.heatmaps import (
+    HEATMAP_COLORMAPS,
+    LEGEND_OUTLINES,
+    LEGEND_SIGNED,
+    HeatmapStyle,
+    render,
+    with_colorbar,
+)
 
 
 def explanation_title(explanation: Explanation) -> str:
-    """'Grad-CAM · class '7' · conv3 · 0.04 s' and, for signed maps, how to read the colours."""
+    """'Grad-CAM · class '7' · conv3 · 0.04 s', what was scored ("logit"), "EMPTY MAP" when the
+    map shows nothing, and for signed maps (and LIME's outlines) how to read the colours."""
     parts = [method_title(explanation.method), explanation.label]
+    if explanation.score and explanation.class_index is not None:
+        # "logit of class 3, spatial mean of ..." without the class, which the label names.
+        parts.append(re.sub(r" of class \d+", "", explanation.score))
     if explanation.layer:
         parts.append(str(LayerPath(explanation.layer)))
     parts.append(f"{explanation.seconds:.2f} s")
+    if explanation.verdict != "ok":
+        parts.append(f"{explanation.verdict.upper()} MAP")
     if explanation.signed:
-        parts.append("red for, blue against")
+        parts.append(LEGEND_SIGNED)
+    if explanation.details.get("top_positive") or explanation.details.get("top_negative"):
+        parts.append(LEGEND_OUTLINES)
     return " · ".join(part for part in parts if part)
 
 
 def render_explanation(
-    explanation: Explanation, style: HeatmapStyle, min_side: int = EXPORT_MIN_SIDE
+    explanation: Explanation,
+    style: HeatmapStyle,
+    min_side: int = EXPORT_MIN_SIDE,
+    colorbar: bool = True,
 ) -> np.ndarray:
-    """The (h, w, 3) uint8 picture of `explanation` drawn in `style`, short side >= `min_side`."""
-    return render(
-        explanation.image,
+    """The (h, w, 3) uint8 picture of `explanation` drawn in `style`, short side >= `min_side`,
+    with the colorbar of its raw values on the right (unless `colorbar` is False, or the plain
+    superpixel plot is drawn)."""
+    base = explanation.image
+    if style.on_photo and explanation.original is not None:
+        base = explanation.original
+    picture = render(
+        base,
         explanation.heatmap,
         explanation.signed,
         style,
         explanation.details,
         min_side,
     )
+    plain = style.superpixels and explanation.details.get("segments") is not None
+    if not colorbar or plain:
+        return picture
+    return with_colorbar(picture, explanation.heatmap, explanation.signed, style.colormap)
 
 
 class ExplainView(QWidget):
@@ -71,6 +100,20 @@ class ExplainView(QWidget):
         )
         self.alone_check = QCheckBox("Map alone")
         self.alone_check.setToolTip("Show the heatmap without the image under it.")
+        self.photo_check = QCheckBox("On photo")
+        self.photo_check.setToolTip(
+            "Draw the map over the original photo at its own size and shape: the model saw it "
+            "resized, so the map is stretched back the same way."
+        )
+        self.superpixels_check = QCheckBox("Superpixels")
+        self.superpixels_check.setToolTip(
+            "LIME: the image with every superpixel's boundary, to judge the segmentation."
+        )
+        # Says that a map shows nothing (all zero, constant, NaN), why, and what to try.
+        self.warning_label = QLabel()
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("color: #b35900; font-weight: bold;")
+        self.warning_label.setVisible(False)
         self.add_button = QPushButton("Add to comparison")
         self.add_button.setToolTip("Keep this explanation in the strip below, beside others.")
         self.export_button = QPushButton("Export…")
@@ -80,6 +123,8 @@ class ExplainView(QWidget):
         self.opacity_slider.valueChanged.connect(self._on_style_changed)
         self.colormap_combo.currentIndexChanged.connect(self._on_style_changed)
         self.alone_check.toggled.connect(self._on_style_changed)
+        self.superpixels_check.toggled.connect(self._on_style_changed)
+        self.photo_check.toggled.connect(self._on_style_changed)
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.export_button.clicked.connect(self._on_export_button_clicked)
 
@@ -89,11 +134,14 @@ class ExplainView(QWidget):
         knobs.addWidget(self.opacity_slider, 1)
         knobs.addWidget(self.colormap_combo)
         knobs.addWidget(self.alone_check)
+        knobs.addWidget(self.superpixels_check)
+        knobs.addWidget(self.photo_check)
         knobs.addWidget(self.add_button)
         knobs.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        layout.addWidget(self.warning_label)
         layout.addWidget(self.canvas, 1)
         layout.addLayout(knobs)
 
@@ -103,6 +151,8 @@ class ExplainView(QWidget):
         """Draw `explanation` with the current style and make it the one shown."""
         self._explanation = explanation
         self._set_available(True)
+        self.warning_label.setText(explanation.warning)
+        self.warning_label.setVisible(bool(explanation.warning))
         self._paint()
 
     def show_input(self, image: np.ndarray, title: str) -> None:
@@ -125,6 +175,8 @@ class ExplainView(QWidget):
             opacity=self.opacity_slider.value() / 100.0,
             colormap=self.colormap_combo.currentText(),
             alone=self.alone_check.isChecked(),
+            superpixels=self.superpixels_check.isChecked(),
+            on_photo=self.photo_check.isChecked(),
         )
 
     def set_style(self, style: HeatmapStyle) -> None:
@@ -132,6 +184,8 @@ class ExplainView(QWidget):
         self.opacity_slider.setValue(round(style.opacity * 100))
         self.colormap_combo.setCurrentText(style.colormap)
         self.alone_check.setChecked(style.alone)
+        self.superpixels_check.setChecked(style.superpixels)
+        self.photo_check.setChecked(style.on_photo)
 
     # ------------------------------------------------------------------------------- helpers
 
@@ -145,6 +199,13 @@ class ExplainView(QWidget):
     def _set_available(self, available: bool) -> None:
         self.add_button.setEnabled(available)
         self.export_button.setEnabled(available)
+        explanation = self._explanation
+        has_segments = explanation is not None and "segments" in explanation.details
+        self.superpixels_check.setEnabled(available and has_segments)
+        has_photo = explanation is not None and explanation.original is not None
+        self.photo_check.setEnabled(available and has_photo)
+        if not available:
+            self.warning_label.setVisible(False)
 
     # ------------------------------------------------------------------------------- slots
 

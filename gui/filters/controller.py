@@ -204,7 +204,9 @@ class FiltersController(QObject):
         feature_map = values[..., kernels.unit] if fits and values is not None else None
         summary = self._state.summary
         channels = summary.input_shape[2] if summary is not None else None
-        self._panel.kernel_view.effect.show_effect(kernels.kernel, image, feature_map, channels)
+        self._panel.kernel_view.effect.show_effect(
+            kernels.kernel, image, feature_map, channels, kernels.input_maps
+        )
 
     # ------------------------------------------------------------------ state and widget slots
 

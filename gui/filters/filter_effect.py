@@ -42,39 +42,44 @@ class FilterEffect(QWidget):
         image: np.ndarray | None,
         feature_map: np.ndarray | None,
         model_channels: int | None = None,
+        input_maps: np.ndarray | None = None,
     ) -> None:
-        """Draw the top input channels of `kernel` ((kh, kw, in)), each with the image's channel
-        of that index when `image` ((H, W, C)) is the layer's input, and `feature_map` ((h, w)).
+        """Draw the top input channels of `kernel` ((kh, kw, in)), each with the map the kernel
+        slice is applied to, and `feature_map` ((h, w)). `input_maps` ((H, W, in), raw) is what
+        the layer reads for the current image: the previous layer's maps for a deeper layer;
+        without it, the image's channel is shown when `image` ((H, W, C)) is the layer's input.
         `model_channels` is the model's input channel count, to tell a first layer of a model
         with 2, 4 or more channels (which the window's picture does not show) from a deeper one."""
         self._clear_cells()
         kernel = np.asarray(kernel, dtype=np.float32)
         self.channels = strongest_channels(kernel)
-        reads_image = image is not None and image.ndim == 3 and image.shape[2] == kernel.shape[2]
-        notes = ["Input channel · kernel slice (strongest first) → feature map."]
-        if (
-            not reads_image
-            and model_channels not in (None, 1, 3)
-            and kernel.shape[2] == model_channels
-        ):
+        inputs = _inputs(kernel, image, input_maps)
+        notes = ["Input map · kernel slice (strongest first) → feature map."]
+        if input_maps is not None and inputs is not None:
+            notes.append("Each input map is what the layer reads, scaled on its own.")
+        elif model_channels not in (None, 1, 3) and kernel.shape[2] == model_channels:
             notes.append(
                 f"The layer reads the model's {model_channels} input channels; the window shows "
                 "only the picture's grey or RGB part: inputs not shown."
             )
-        elif not reads_image:
+        elif inputs is None:
             notes.append("The layer reads earlier feature maps, not the image: inputs not shown.")
         if feature_map is None:
             notes.append("Open an image to see the feature map.")
         self.note_label.setText(" ".join(notes))
         scale = kernel_scale(kernel)
         for row, channel in enumerate(self.channels, start=1):
-            if reads_image and image is not None:
-                self._add(image_pixmap(image[:, :, channel], SIDE), row, 0, f"input {channel}")
+            if inputs is not None:
+                self._add(image_pixmap(inputs[:, :, channel], SIDE), row, 0, f"input {channel}")
             self._add(kernel_pixmap(kernel[:, :, channel], scale, SIDE), row, 1, f"×  {channel}")
         if feature_map is not None:
             levels = normalize_per_channel(np.asarray(feature_map)[:, :, None])[:, :, 0]
             label = self._add(image_pixmap(levels, 2 * SIDE, "viridis"), 1, 2, "feature map")
             self._grid.addWidget(label, 1, 2, max(1, len(self.channels)), 1)
+
+    def input_count(self) -> int:
+        """How many input maps are drawn."""
+        return sum(label.toolTip().startswith("input ") for label in self._cells)
 
     def clear(self) -> None:
         self._clear_cells()
@@ -100,3 +105,16 @@ class FilterEffect(QWidget):
             self._grid.removeWidget(label)
             label.deleteLater()
         self._cells = []
+
+
+def _inputs(
+    kernel: np.ndarray, image: np.ndarray | None, input_maps: np.ndarray | None
+) -> np.ndarray | None:
+    """(H, W, in) in [0, 1]: the layer's input maps each scaled on its own, else the image when
+    it is what the layer reads; None when neither matches the kernel's input channels."""
+    reads = kernel.shape[2]
+    if input_maps is not None and input_maps.ndim == 3 and input_maps.shape[2] == reads:
+        return normalize_per_channel(input_maps)
+    if image is not None and image.ndim == 3 and image.shape[2] == reads:
+        return image
+    return None

@@ -44,6 +44,11 @@ class ImageController(QObject):
             self.opening.emit(path)
         self._start(OpenImage(path=path, sample=sample, layer=self._maps_layer()))
 
+    def open_pixels(self, pixels: np.ndarray, source: str) -> None:
+        """Show an image given as pixels ((H, W) or (H, W, 3)), named `source`."""
+        self._feedback.clear()
+        self._start(OpenImage(pixels=pixels, source=source, layer=self._maps_layer()))
+
     # ------------------------------------------------------------------ helpers
 
     def _maps_layer(self) -> LayerPath | None:

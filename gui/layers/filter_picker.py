@@ -267,7 +267,7 @@ class FilterPicker(QListWidget):
         label = self._labels[unit]
         lines = [label if label == f"#{unit}" else f"#{unit} {label}"]
         if unit in self._dead:
-            lines.append("Dead: no starting image made it respond.")
+            lines.append("Dead: no real image and no starting image made it fire.")
         if unit in self._flags:
             lines.append(f"On the scanned images: {self._flags[unit]}")
         if self._details.get(unit):

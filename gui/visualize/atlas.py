@@ -7,10 +7,12 @@ import math
 from collections.abc import Callable
 from functools import partial
 
+import numpy as np
 from PySide6.QtCore import QObject
 
 from engine.protocol import Atlas, AtlasProgress, AtlasTile, JobEnded, LayerInfo, LayerPath, StopRun
 from gui.common.feedback import Feedback
+from gui.common.imaging import visualization_picture
 from gui.engine_client import EngineClient, Job, JobSlot
 from gui.layers.filter_picker import FilterPicker
 from gui.state import WindowState
@@ -41,6 +43,8 @@ class AtlasController(QObject):
         self._look_up = JobSlot(client)  # what the cache holds for the selected layer
         self._dead: set[int] = set()  # filters of the running atlas that never fire
         self._look_up_wanted = False  # look in the cache once the running atlas has ended
+        # The selected layer's raw tiles by unit, to draw them again in another display mode.
+        self._tiles: dict[int, np.ndarray] = {}
 
         state.model_changed.connect(self._on_state_model_changed)
         state.layer_changed.connect(self._on_state_layer_changed)
@@ -66,6 +70,12 @@ class AtlasController(QObject):
         job = self._atlas.start(request, **self._job_slots(by_user=True))
         self._state.set_running(job)
 
+    def redraw(self) -> None:
+        """Draw the grid's grown images again with the current display mode."""
+        for unit, image in self._tiles.items():
+            if 0 <= unit < self._picker.unit_count():
+                self._picker.set_visualization(unit, visualization_picture(image))
+
     def cancel_atlas(self) -> None:
         """Stop the running atlas; the filters done so far keep their images."""
         self._client.submit(StopRun())
@@ -85,7 +95,8 @@ class AtlasController(QObject):
             return  # a tile of a layer the user has left; the cache keeps it for later
         if not 0 <= tile.unit < self._picker.unit_count():
             return
-        self._picker.set_visualization(tile.unit, tile.image)
+        self._tiles[tile.unit] = tile.image
+        self._picker.set_visualization(tile.unit, visualization_picture(tile.image))
         if not tile.final:
             return
         self._picker.mark_dead(tile.unit, tile.dead)
@@ -135,9 +146,11 @@ class AtlasController(QObject):
         self._atlas.drop()  # the engine drops everything of the old model
         self._look_up.drop()
         self._look_up_wanted = False
+        self._tiles = {}
         self._bar.reset()
 
     def _on_state_layer_changed(self, info: LayerInfo) -> None:
+        self._tiles = {}
         self._bar.set_available(info.visualizable)
         if not info.visualizable:
             return
@@ -156,6 +169,9 @@ class AtlasController(QObject):
 
 
 def _tile_details(tile: AtlasTile) -> str:
+    if tile.verdict is not None:  # the engine's verdict, with its evidence and what to try
+        hint = f" — {tile.verdict.hint}" if tile.verdict.hint else ""
+        return f"{tile.verdict.message[:1].upper()}{tile.verdict.message[1:]}{hint}"
     if tile.dead:
         return "Never fires: no starting image made it respond."
     parts = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -13,8 +14,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.protocol.recipe import LIVE_KNOBS, PRESETS, Recipe
-from gui.common.names import RECIPE_GROUP
+from engine.protocol.display import DEFAULT_DISPLAY, DISPLAY_LABELS, DISPLAY_MODES
+from engine.protocol.recipe import LIVE_KNOBS, PRESETS, Recipe, default_preset
+from gui.common.imaging import set_display_mode
+from gui.common.names import DISPLAY_KEY, RECIPE_CHOSEN_KEY, RECIPE_GROUP
 from gui.visualize.presets import (
     PresetBar,
     check_preset_name,
@@ -35,11 +38,16 @@ class AscentControls(QWidget):
     restart_requested = Signal()
     # Recipe: the user changed one of recipe.LIVE_KNOBS; a running visualization may take it.
     live_knobs_changed = Signal(object)
+    # str: the display mode (DISPLAY_MODES) the user chose; already in gui.common.imaging.
+    display_mode_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, store: QSettings | None = None) -> None:
         super().__init__(parent)
         self._store = store  # where user presets live; restore() replaces it
         self._user_presets: dict[str, Recipe] = {}
+        # Whether the recipe is the user's (chosen, edited or restored as theirs): a model's
+        # default preset then never replaces it.
+        self.user_chose = False
         self.preset_bar = PresetBar()
         self.form = RecipeForm()
         self.progress_label = QLabel()
@@ -54,6 +62,14 @@ class AscentControls(QWidget):
         self.jitter_box = self.form.widgets["jitter"]
         self.seed_box = self.form.widgets["seed"]
         self.frame_every_box = self.form.widgets["frame_every"]
+        self.display_box = QComboBox()
+        for mode in DISPLAY_MODES:
+            self.display_box.addItem(DISPLAY_LABELS[mode], mode)
+        self.display_box.setToolTip(
+            "How grown images are drawn on the canvas, filmstrip, grid and exports. Unclipped "
+            "runs leave the input range: 'Notebooks' spreads mean ± 3.3 std over the screen."
+        )
+        self._show_display_mode(DEFAULT_DISPLAY)
 
         self._reload_presets()
         self.set_progress(0, Recipe().steps)
@@ -65,7 +81,11 @@ class AscentControls(QWidget):
         self.form.edited.connect(self._on_form_edited)
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
         self.restart_button.clicked.connect(self._on_restart_button_clicked)
+        self.display_box.currentIndexChanged.connect(self._on_display_box_changed)
 
+        display = QHBoxLayout()
+        display.addWidget(QLabel("Display"))
+        display.addWidget(self.display_box, stretch=1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.progress_label, stretch=1)
         buttons.addWidget(self.stop_button)
@@ -73,6 +93,7 @@ class AscentControls(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(self.preset_bar)
+        layout.addLayout(display)
         layout.addWidget(self.form, stretch=1)
         layout.addLayout(buttons)
 
@@ -112,6 +133,23 @@ class AscentControls(QWidget):
         self._apply_preset(name)
         self._show_matching_preset()
 
+    def offer_default(self, channels: int) -> None:
+        """A model with `channels` input channels is open: show its default preset
+        (`recipe.default_preset`) unless the recipe is the user's own."""
+        if not self.user_chose:
+            self.choose_preset(default_preset(channels))
+
+    def display_mode(self) -> str:
+        """The display mode chosen in the combo."""
+        return str(self.display_box.currentData())
+
+    def set_display_mode(self, mode: str) -> None:
+        """Choose display `mode`, as the user would; ValueError names an unknown one."""
+        index = self.display_box.findData(mode)
+        if index < 0:
+            raise ValueError(f"display mode {mode!r} is not one of {DISPLAY_MODES}")
+        self.display_box.setCurrentIndex(index)
+
     def save_preset(self, name: str) -> str:
         """Keep the current recipe as the user preset `name` (replacing one of that name).
 
@@ -132,6 +170,8 @@ class AscentControls(QWidget):
     def save(self, store: QSettings) -> None:
         """Remember the recipe under the group 'ascent', one key per field."""
         current = self.settings()
+        store.setValue(RECIPE_CHOSEN_KEY, self.user_chose)
+        store.setValue(DISPLAY_KEY, self.display_mode())
         store.beginGroup(RECIPE_GROUP)
         try:
             for name, spec in FIELDS.items():
@@ -142,17 +182,34 @@ class AscentControls(QWidget):
     def restore(self, store: QSettings) -> None:
         """Load what `save` wrote and the user's presets; bad or missing values keep the form's."""
         self._store = store
+        mode = store.value(DISPLAY_KEY)
+        self._show_display_mode(mode if mode in DISPLAY_MODES else DEFAULT_DISPLAY)
         store.beginGroup(RECIPE_GROUP)
         try:
+            saved = set(store.childKeys())
             for name, spec in FIELDS.items():
                 value = from_stored(spec, store.value(name))
                 if value is not None:
                     self.form.set_value(name, value)
         finally:
             store.endGroup()
+        if saved and "keep_in_range" not in saved:
+            self.form.set_value("keep_in_range", True)  # saved before the knob: always clipped
+        chosen = store.value(RECIPE_CHOSEN_KEY)
+        # A recipe saved before the flag existed counts as the user's: keep what they had.
+        self.user_chose = bool(saved) if chosen is None else chosen in (True, "true", "1", 1)
         self._reload_presets()
 
     # ------------------------------------------------------------------------------- helpers
+
+    def _show_display_mode(self, mode: str) -> None:
+        # The program sets it: no signal; the painters read the module setting directly.
+        self.display_box.blockSignals(True)
+        try:
+            self.display_box.setCurrentIndex(max(0, self.display_box.findData(mode)))
+        finally:
+            self.display_box.blockSignals(False)
+        set_display_mode(self.display_mode())
 
     def _settings_store(self) -> QSettings:
         if self._store is None:
@@ -178,7 +235,12 @@ class AscentControls(QWidget):
 
     # ------------------------------------------------------------------------------- slots
 
+    def _on_display_box_changed(self, _index: int) -> None:
+        set_display_mode(self.display_mode())
+        self.display_mode_changed.emit(self.display_mode())
+
     def _on_preset_bar_preset_chosen(self, name: str) -> None:
+        self.user_chose = True
         self._apply_preset(name)
         self.preset_bar.show_preset(name)
 
@@ -204,6 +266,7 @@ class AscentControls(QWidget):
             self.delete_preset(name)
 
     def _on_form_edited(self, name: str) -> None:
+        self.user_chose = True
         self._show_matching_preset()
         if name in LIVE_KNOBS:
             self.live_knobs_changed.emit(self.settings())

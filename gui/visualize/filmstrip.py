@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.common.imaging import qimage_from_rgb8, to_rgb8
+from gui.common.imaging import qimage_from_rgb8, visualization_rgb8
 
 THUMB_SIDE = 46
 _STEP_ROLE = Qt.ItemDataRole.UserRole
@@ -23,7 +23,8 @@ _STEP_ROLE = Qt.ItemDataRole.UserRole
 class Filmstrip(QWidget):
     """One row of labelled thumbnails; clicking one asks for that snapshot to be shown large."""
 
-    # (step, image): the snapshot the user clicked; image is (H, W, C) float in [0, 1].
+    # (step, image): the snapshot the user clicked; image is the (H, W, C) float visualization
+    # as it was added (raw values; show it with Canvas.show_visualization).
     snapshot_chosen = Signal(int, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -54,9 +55,10 @@ class Filmstrip(QWidget):
     def add(self, step: int, image: np.ndarray) -> None:
         """Append the snapshot of `step`; a snapshot of the same step as the last one replaces it.
 
-        `image` is (H, W, C) float in [0, 1]; several images side by side are fine.
+        `image` is (H, W, C) raw visualization values, drawn with the window's display mode;
+        several images side by side are fine.
         """
-        icon = _icon(to_rgb8(image))
+        icon = _icon(visualization_rgb8(image))
         last = self.count() - 1
         if last >= 0 and self.step(last) == step:
             self._images[last] = image
@@ -69,6 +71,11 @@ class Filmstrip(QWidget):
         self.strip.addItem(item)
         self._images.append(image)
         self.strip.scrollToItem(item)
+
+    def redraw(self) -> None:
+        """Draw every thumbnail again with the current display mode."""
+        for index, image in enumerate(self._images):
+            self.strip.item(index).setIcon(_icon(visualization_rgb8(image)))
 
     def step(self, index: int) -> int:
         """The step of snapshot `index`."""

@@ -75,7 +75,7 @@ class FramePainter(QObject):
         if frame is None:
             return
         if not self.map_pinned:
-            self._canvas.show_image(frame.image, f"{self._label} · step {frame.step}")
+            self._canvas.show_visualization(frame.image, f"{self._label} · step {frame.step}")
         self._plot.append(self._objectives)
         self._objectives = []
         self._controls.set_progress(frame.step, frame.steps)

@@ -71,8 +71,11 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     ("Start image", (
         _choice("init", "Start from", INITIAL_IMAGES,
                 "grey: flat grey; scales: a mix of coarse noise grids; image: the input image."),
-        _float("init_noise", "Noise", 0.0, 1.0, 3, 0.01,
-               "How much random noise is added to the starting image, in the input's range."),
+        _float("init_noise", "Noise", 0.0, 0.5, 6, 0.01,
+               "Uniform noise of ± this much added to the start, a fraction of the input's "
+               "range (1/255 = 0.003922 is one 8-bit level)."),
+        _float("init_centre", "Grey level", 0.0, 1.0, 6, 0.05,
+               "The grey the 'grey' start is centred on, a fraction of the input's range."),
         FieldSpec("init_scales", "Noise grids", "pairs",
                   "For the 'scales' start: grid size:weight pairs, e.g. 3:1, 7:0.5, 14:0.25."),
         _bool("init_smooth", "Smooth noise grids",
@@ -91,10 +94,17 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     ("Optimizer", (
         _choice("optimizer", "Optimizer", OPTIMIZERS,
                 "ascent: learning rate × RMS-normalized gradient (the notebooks); adam: Adam."),
-        _float("learning_rate", "Learning rate", 0.0001, 10.0, 4, 0.01,
-               "Step size, in units of the input's range: larger is faster but noisier."),
+        _float("learning_rate", "Learning rate", 0.000001, 10.0, 6, 0.001,
+               "Step size, a fraction of the input's range: 0.003922 (1/255) is one 8-bit "
+               "pixel level on any model. Larger is faster but noisier."),
         _bool("normalize_grad", "Normalize gradient",
               "Divide the gradient by its RMS, so the step size does not depend on the layer."),
+        _float("grad_epsilon", "RMS epsilon", 0.0, 1.0, 8, 0.0001,
+               "Added to the gradient's RMS before dividing: where the gradient is tinier, "
+               "steps shrink. The notebooks' 1e-5 on 0-255 pixels is 0.00255."),
+        _bool("keep_in_range", "Keep in input range",
+              "Clip pixels to the model's input range after every step. Off (the notebooks): "
+              "pixels roam free and View ▸ Display normalizes them for the screen."),
     )),
     ("Robustness", (
         _int("pad", "Pad px", 0, 64, "Pad the image by this many pixels before transforming it."),

@@ -8,9 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from engine.protocol import Ascend, EndReason, LayerPath, ObjectiveTerm, RunFinished
+from engine.protocol import (
+    Ascend,
+    EndReason,
+    LayerPath,
+    ObjectiveTerm,
+    RunFinished,
+    Verdict,
+    VerdictKind,
+)
 from engine.protocol.recipe import LIVE_KNOBS, Recipe
-from gui.common.imaging import to_rgb8
+from gui.common.imaging import to_rgb8, visualization_rgb8
 from gui.visualize.exports import GIF_MAX_FRAMES, thin_evenly
 
 # Why a run ended: the word exported settings use (as they always have), and the caption.
@@ -44,7 +52,8 @@ class RunRecord:
     def add_frame(self, image: np.ndarray) -> None:
         """Keep a frame's picture (as RGB bytes) if it falls on the current stride."""
         if self._seen % self._stride == 0:
-            self._frames.append(to_rgb8(image))
+            # Drawn as the window shows it (View ▸ Display), so the GIF matches the canvas.
+            self._frames.append(visualization_rgb8(image))
             if len(self._frames) > 2 * self._max_frames:
                 self._frames = self._frames[::2]
                 self._stride *= 2
@@ -83,6 +92,7 @@ class RunRecord:
                 activation=done.activation,
                 quality=done.quality,
                 restarted=done.restarted,
+                verdict=None if done.verdict is None else done.verdict.to_dict(),
             )
         return {**self.recipe.to_dict(), "run": run}
 
@@ -94,20 +104,85 @@ def _term_dict(term: ObjectiveTerm) -> dict[str, Any]:
 
 
 def finished_caption(label: str, done: RunFinished, reason: EndReason) -> str:
-    """'conv3 #5 · converged at step 180 · activation 2.31 · 1.4× its best real image'."""
-    caption = _REASONS.get(reason, ("", "ended at step {n}"))[1]
-    parts = [label, caption.format(n=done.steps_done)]
-    if reason is not EndReason.DEAD:
+    """'conv3 #5 · converged at step 180 · activation 2.31 · 1.4× its best real image'; with a
+    verdict, what it says ('failed: 0.0052× its best real image', 'rarely fires …')."""
+    verdict = done.verdict
+    dead = reason is EndReason.DEAD if verdict is None else verdict.kind is VerdictKind.DEAD
+    caption = _REASONS[EndReason.DEAD][1] if dead else _REASONS.get(reason, ("", ""))[1]
+    parts = [label, (caption or "ended at step {n}").format(n=done.steps_done)]
+    if not dead:
         if math.isfinite(done.activation):
             parts.append(f"activation {done.activation:.3g}")
-        if done.quality is not None and math.isfinite(done.quality):
+        if verdict is not None and verdict.best_real is not None:
+            parts.append(_judged(verdict))
+        if verdict is not None and verdict.leaves_range:
+            parts.append(f"{verdict.outside_range:.0%} of pixels outside the input range")
+        elif done.quality is not None and math.isfinite(done.quality):
             parts.append(f"{done.quality:.2g}× its best real image")
     text = " · ".join(parts)
-    if done.restarted:
+    if verdict is not None and verdict.from_real:
+        text += f" (started from its best real image #{verdict.best_index})"
+    elif done.restarted:
         text += " (restarted from a start that fires)"
     return text
 
 
-def dead_message(label: str) -> str:
+def _judged(verdict: Verdict) -> str:
+    """The caption's part for a verdict judged against real images."""
+    ratio = "" if verdict.ratio is None else f"{verdict.ratio:.2g}× its best real image"
+    if verdict.kind is VerdictKind.FAILED:
+        return f"failed: {ratio}"
+    if verdict.kind is VerdictKind.WEAK:
+        weak = f"weak: fires on {verdict.fires_on} of {verdict.references} real images"
+        return f"{ratio} · {weak}" if ratio else weak
+    return ratio or f"fires on {verdict.fires_on} of {verdict.references} real images"
+
+
+def dead_message(label: str, verdict: Verdict | None = None) -> str:
     """What the message bar says of a filter no start could make respond."""
+    if verdict is not None:
+        return f"{label} {verdict.message}."
     return f"{label} never fires: no starting image made it respond."
+
+
+def verdict_warning(label: str, verdict: Verdict) -> str | None:
+    """What the message bar says of a weak or failed run (with what to try); None otherwise."""
+    if verdict.kind not in (VerdictKind.WEAK, VerdictKind.FAILED):
+        return None
+    hint = f" Try: {verdict.hint}." if verdict.hint else ""
+    return f"{label} {verdict.message}.{hint}"
+
+
+def first_image(image: np.ndarray, record: RunRecord) -> np.ndarray:
+    """The first of a batch of images tiled side by side, for a thumbnail or a start."""
+    batch = record.recipe.batch
+    width = image.shape[1] // batch if batch > 1 else image.shape[1]
+    return image[:, :width] if width > 0 else image
+
+
+def from_last_image(record: RunRecord) -> Ascend | None:
+    """The same objective again, starting from the image its run ended with (the notebooks'
+    second pass); None before the run has ended."""
+    done = record.finished
+    if done is None:
+        return None
+    start = np.clip(first_image(done.image, record), 0.0, 1.0)  # an unclipped run's image too
+    request = record.request
+    return Ascend(
+        request.layer,
+        request.unit,
+        replace(record.recipe, init="image", init_noise=0.0),
+        neuron=request.neuron,
+        extra_terms=request.extra_terms,
+        start_image=start,
+    )
+
+
+def from_best_real_image(record: RunRecord) -> Ascend | None:
+    """The run's unit again, starting from the real image that excites it most; None when the
+    engine sent no such image (not a single-filter run, or no real image makes it fire)."""
+    done = record.finished
+    if done is None or done.best_real_image is None:
+        return None
+    settings = replace(record.recipe, init="image")
+    return Ascend(done.layer, done.unit, settings, start_image=done.best_real_image)

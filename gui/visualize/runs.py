@@ -1,5 +1,7 @@
-"""The Visualize tab: grow an image that excites a filter, stream its frames, say how it ended,
-and go on from where a stopped run left off (Run › Continue)."""
+"""The Visualize tab: grow an image that excites a filter, stream its frames, say how it ended
+(the engine's verdict: fine, failed, weak or dead), and go on: from where a stopped run left off
+(Run › Continue), from the last image (Continue from This Image), or from the unit's best real
+image."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QKeySequence
 
 from engine.protocol import (
     Ascend,
@@ -19,9 +22,11 @@ from engine.protocol import (
     RunFinished,
     StopRun,
     TweakRun,
+    VerdictKind,
 )
 from gui.common.canvas import Canvas
 from gui.common.feedback import Feedback
+from gui.common.imaging import visualization_picture
 from gui.common.names import Tab
 from gui.engine_client import EngineClient, Job, JobSlot
 from gui.layers.filter_picker import FilterPicker
@@ -30,9 +35,19 @@ from gui.visualize.controls import AscentControls
 from gui.visualize.filmstrip import Filmstrip
 from gui.visualize.frame_painter import FramePainter
 from gui.visualize.objective_plot import ObjectivePlot
-from gui.visualize.run_record import RunRecord, dead_message, finished_caption
+from gui.visualize.run_record import (
+    RunRecord,
+    dead_message,
+    finished_caption,
+    first_image,
+    from_best_real_image,
+    from_last_image,
+    verdict_warning,
+)
 
 CONTINUE_HINT = "Run › Continue (Shift+F5) goes on from here"
+CONTINUE_FROM_SHORTCUT = "Ctrl+Shift+F5"
+BEST_REAL_ACTION = "Start from its best real image"
 
 
 class RunsController(QObject):
@@ -68,6 +83,17 @@ class RunsController(QObject):
         self._weights: dict[int, float] = {}  # further units of the layer in the objective
         self._map_unit: int | None = None  # whose feature map the canvas shows or showed
         self._resumable: int | None = None  # the stopped run a ContinueRun can take on
+        # A second pass from the last image (the notebooks' re-seeded run), on the canvas so
+        # that its shortcut works wherever the Visualize tab is shown.
+        self.continue_from_action = QAction("Continue from This &Image", canvas)
+        self.continue_from_action.setShortcut(QKeySequence(CONTINUE_FROM_SHORTCUT))
+        self.continue_from_action.setStatusTip(
+            "Start a new run of the same objective from the image the last run ended with"
+        )
+        self.continue_from_action.setEnabled(False)
+        self._warned = False  # the message bar shows a verdict warning with its button
+        self.continue_from_action.triggered.connect(self.continue_from_image)
+        canvas.addAction(self.continue_from_action)
 
         state.model_changed.connect(self._on_state_model_changed)
         state.layer_changed.connect(self._on_state_layer_changed)
@@ -129,6 +155,26 @@ class RunsController(QObject):
         step = done.steps_done if done is not None else 0
         self._feedback.say(f"Continuing {record.label} from step {step}…")
 
+    def continue_from_image(self) -> None:
+        """A new run of the same objective whose starting image is the last run's result."""
+        record = self.record
+        again = None if record is None else from_last_image(record)
+        if record is None or again is None:
+            self._feedback.say("Nothing to continue from: no run has ended yet.")
+            return
+        self._begin(again, record.label)
+        self._feedback.say(f"Continuing {record.label} from its last image…")
+
+    def start_from_best_real(self) -> None:
+        """A new run of the last run's unit starting from the real image that excites it most."""
+        record = self.record
+        again = None if record is None else from_best_real_image(record)
+        if record is None or again is None:
+            self._feedback.error("No real image to start from: no reference image makes it fire.")
+            return
+        self._begin(again, record.label)
+        self._feedback.say(f"Growing {record.label} from its best real image…")
+
     def show_input(self) -> None:
         """Show the current image on the canvas (View › Show Input Image)."""
         if self._state.image is None:
@@ -178,7 +224,7 @@ class RunsController(QObject):
             best = done.predictions[0]
             title += f" — model says {best.name} ({best.probability:.1%})"
         if not self.painter.map_pinned:
-            self._canvas.show_image(done.image, title)
+            self._canvas.show_visualization(done.image, title)
         self._mark_thumbnail(record, done, ended.reason)
         self._controls.set_progress(done.steps_done, record.recipe.steps)
         if done.resumable:
@@ -200,10 +246,19 @@ class RunsController(QObject):
         terms = tuple(ObjectiveTerm(layer.path, u, w) for u, w in self._weights.items())
         settings = self._controls.settings()
         request = Ascend(layer.path, unit, settings, neuron=self._neuron, extra_terms=terms)
-        self.record = RunRecord(request, self._objective_label(unit, settings))
-        self.painter.begin(self.record.label, settings.steps)
-        self._feedback.clear_notice()  # an old notice (a dead filter) is about another run
+        self._begin(request, self._objective_label(unit, settings))
+
+    def _begin(self, request: Ascend, label: str) -> None:
+        self.record = RunRecord(request, label)
+        self.painter.begin(label, request.settings.steps)
+        # An old notice (a dead filter) or verdict warning is about another run; other errors
+        # stay for the user to read.
+        if self._warned:
+            self._feedback.clear()
+        self._feedback.clear_notice()
+        self._warned = False
         self._set_resumable(None)
+        self.continue_from_action.setEnabled(False)
         self._launch(request)
 
     def _launch(self, request: Ascend | ContinueRun) -> Job:
@@ -212,15 +267,26 @@ class RunsController(QObject):
         return job
 
     def _mark_thumbnail(self, record: RunRecord, done: RunFinished, reason: EndReason) -> None:
-        """A plain run's image becomes its filter's thumbnail; a dead filter is crossed out."""
+        """A plain run's image becomes its filter's thumbnail; a dead filter is crossed out, a
+        weak or failed one gets a warning offering its best real image as a start."""
         request = record.request
         plain = not request.extra_terms and request.neuron is None
+        verdict = done.verdict
+        dead = reason is EndReason.DEAD if verdict is None else verdict.kind is VerdictKind.DEAD
         if plain and not record.recipe.negate:
-            self._picker.set_visualization(done.unit, _first_image(done.image, record))
+            picture = visualization_picture(first_image(done.image, record))  # View ▸ Display
+            self._picker.set_visualization(done.unit, picture)
         if plain:
-            self._picker.mark_dead(done.unit, reason is EndReason.DEAD)
-        if reason is EndReason.DEAD:
-            self._feedback.info(dead_message(record.label))
+            self._picker.mark_dead(done.unit, dead)
+        warning = None if verdict is None else verdict_warning(record.label, verdict)
+        if dead:
+            self._feedback.info(dead_message(record.label, verdict))
+        elif warning is not None and done.best_real_image is not None:
+            self._feedback.error(warning, BEST_REAL_ACTION, self.start_from_best_real)
+            self._warned = True
+        elif warning is not None:
+            self._feedback.info(warning)
+        self.continue_from_action.setEnabled(not dead)
 
     def _show_image(self) -> None:
         image = self._state.image
@@ -274,16 +340,9 @@ class RunsController(QObject):
     def _on_filmstrip_snapshot_chosen(self, step: int, image: np.ndarray) -> None:
         label = self.record.label if self.record else ""
         self.painter.map_pinned = False
-        self._canvas.show_image(image, f"{label} · step {step} (snapshot)")
+        self._canvas.show_visualization(image, f"{label} · step {step} (snapshot)")
 
     def _on_controls_live_knobs_changed(self, settings: Recipe) -> None:
         if self._run.is_running() and self.record is not None:
             self._client.submit(TweakRun(settings))
             self.record.tweak(settings)
-
-
-def _first_image(image: np.ndarray, record: RunRecord) -> np.ndarray:
-    """The first of a batch of images tiled side by side, for a thumbnail."""
-    batch = record.recipe.batch
-    width = image.shape[1] // batch if batch > 1 else image.shape[1]
-    return image[:, :width] if width > 0 else image
