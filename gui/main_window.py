@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
             "stop": runs.stop,
             "restart": runs.restart,
             "continue": runs.continue_run,
+            "continue_from": runs.continue_from_image,
             "atlas": self.atlas.visualize_layer,
             "feature_map": runs.show_selected_feature_map,
             "input": runs.show_input,
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         self.model_input.chosen.connect(self.models.open_like)
         self.training.trained.connect(self.models.open_model)
         self.runs.resumable_changed.connect(self.menu_actions["continue"].setEnabled)
+        self.runs.image_continuable.connect(self.menu_actions["continue_from"].setEnabled)
         self.ui.controls.display_mode_changed.connect(self._on_controls_display_mode_changed)
         self.state.model_changed.connect(self._on_state_model_changed)
 

@@ -61,6 +61,9 @@ ACTIONS: dict[str, tuple[str, object, str]] = {
     "restart": ("&Restart", "F5", "Run the visualization of the selected filter again"),
     "continue": ("&Continue", "Shift+F5",
                  "Go on with the stopped visualization from the step it reached"),
+    "continue_from": ("Continue from This &Image", "Ctrl+Shift+F5",
+                      "Start a new run of the same objective from the picture the last run "
+                      "ended with (the notebooks' second pass)"),
     "atlas": ("Visualize Whole &Layer", "Ctrl+L",
               "Grow an image for every filter of the selected layer"),
     "feature_map": ("Show &Feature Map", "Ctrl+M", "Show the selected filter's feature map large"),
@@ -121,6 +124,7 @@ def build_menus(
             partial(show_tab, tab), f"{tab.title} Tab", shortcut
         )
     actions["continue"].setEnabled(False)  # until a run stops part way
+    actions["continue_from"].setEnabled(False)  # until a run ends
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(actions["open_image"])
@@ -160,7 +164,7 @@ def build_menus(
     model_menu.addSeparator()
     model_menu.addAction(actions["train"])
     run_menu = bar.addMenu("&Run")
-    for name in ("stop", "restart", "continue"):
+    for name in ("stop", "restart", "continue", "continue_from"):
         run_menu.addAction(actions[name])
     run_menu.addSeparator()
     for name in ("atlas", "explain", "compare", "scan_builtin", "evaluate_mnist"):

@@ -325,3 +325,16 @@ def test_a_run_record_thins_long_runs_evenly_and_ends_on_the_final_image() -> No
 def test_finished_captions_say_why_and_how_well(reason, changes, expected) -> None:
     done = RunFinished(1, ("conv3",), 5, 0, np.zeros((2, 2, 1)), 0.0)
     assert finished_caption("conv3 #5", replace(done, **changes), reason) == expected
+
+
+def test_lime_hidden_fill_is_chosen_by_name(qtbot) -> None:
+    from gui.explain.controls import ExplainControls
+
+    controls = ExplainControls()
+    qtbot.addWidget(controls)
+    box = controls.option_boxes["hidden fill"]
+    assert box.text() == "mean colour"
+    box.stepUp()
+    assert box.value() == 1 and box.text() == "grey"
+    box.setValue(3)
+    assert box.text() == "blurred"

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 
 from engine.optvis.verdict import judge
 from engine.protocol import Ascend, EndReason, Recipe
+from gui.common.imaging import visualization_picture
 
 REFERENCES = np.array([0.0, 0.9, 0.0, 2.0, 0.1])  # the unit's activation on 5 real images
 
@@ -67,11 +68,11 @@ def test_dead_only_when_nothing_fires_and_the_message_gives_the_evidence(window,
     assert window.ui.filter_picker.is_marked_dead(7)
     assert "never fires" in window.ui.canvas.title()
     assert "none of 5 real images" in window.ui.message_bar.text()
-    assert not window.runs.continue_from_action.isEnabled()
+    assert not window.menu_actions["continue_from"].isEnabled()
 
 
 def test_continue_from_this_image_starts_a_new_run_from_the_result(window, engine) -> None:
-    action = window.runs.continue_from_action
+    action = window.menu_actions["continue_from"]
     assert not action.isEnabled() and action.shortcut().toString() == "Ctrl+Shift+F5"
     result = np.linspace(0, 1, 28 * 28, dtype=np.float32).reshape(28, 28, 1)
     first = _finish(window, engine, 2, 4.0, image=result)
@@ -80,6 +81,7 @@ def test_continue_from_this_image_starts_a_new_run_from_the_result(window, engin
     again = engine.last(Ascend)
     assert again is not first and (again.layer, again.unit) == (first.layer, first.unit)
     assert again.settings.init == "image" and again.settings.init_noise == 0.0
-    np.testing.assert_array_equal(again.start_image, result)
+    # the picture on screen (the display mode's), as the notebooks re-seed from theirs
+    np.testing.assert_array_equal(again.start_image, visualization_picture(result))
     assert not action.isEnabled()  # until the new run ends
     assert window.runs.record.document()["run"]["objective"] == "conv2 #2"

@@ -28,7 +28,7 @@ OUT_OF_RANGE_EPS = 1e-3
 
 FAILED_HINT = "try Start from its best real image, another preset (Lucid), or more steps"
 WEAK_HINT = "start from its best real image to see what excites it"
-FROM_REAL_HINT = "random starts do not make it fire: this image grew from a real one"
+FROM_REAL_HINT = "Run › Continue from This Image for a second pass, or the Lucid preset"
 
 
 def layer_scale(reference_activations: np.ndarray | None) -> float:

@@ -23,6 +23,7 @@ class MethodOption:
     maximum: int
     default: int  # the method's own default; 0 for occlusion's patch: a seventh of the image
     tip: str
+    choices: tuple[str, ...] = ()  # names of the values minimum, minimum + 1, …: a choice
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,9 @@ EXPLAIN_CATALOGUE: dict[str, ExplainMethod] = {
                 ),
                 MethodOption(
                     "fill_mode", "Hidden fill", 0, 3, 0,
-                    "LIME: what a hidden superpixel shows: 0 the image's mean colour, 1 grey, "
-                    "2 black, 3 the image blurred.",
+                    "LIME: what a hidden superpixel shows: the image's mean colour, grey, "
+                    "black, or the image blurred.",
+                    choices=("mean colour", "grey", "black", "blurred"),
                 ),
                 MethodOption(
                     "labels", "Labels", 1, 10, 1,

@@ -24,6 +24,7 @@ from engine.protocol import (
     ModelSummary,
     option_default,
 )
+from gui.explain.choice_box import ChoiceBox
 
 PREDICTED = None  # target combo data: the class the model predicts
 INNER_UNIT = "unit"  # target combo data: the layer and filter selected in the tree and grid
@@ -88,7 +89,8 @@ class ExplainControls(QWidget):
         self.option_boxes: dict[str, QSpinBox] = {}
         self._option_labels: dict[str, QLabel] = {}
         for name, option in _BOXES.items():
-            box = QSpinBox(minimum=option.minimum, maximum=option.maximum)
+            box = ChoiceBox(option.choices) if option.choices else QSpinBox()
+            box.setRange(option.minimum, option.maximum)
             box.setToolTip(option.tip)
             self.option_boxes[name] = box
             self._option_labels[name] = QLabel(option.label)

@@ -18,7 +18,7 @@ from engine.protocol import (
     VerdictKind,
 )
 from engine.protocol.recipe import LIVE_KNOBS, Recipe
-from gui.common.imaging import to_rgb8, visualization_rgb8
+from gui.common.imaging import to_rgb8, visualization_picture, visualization_rgb8
 from gui.visualize.exports import GIF_MAX_FRAMES, thin_evenly
 
 # Why a run ended: the word exported settings use (as they always have), and the caption.
@@ -166,7 +166,9 @@ def from_last_image(record: RunRecord) -> Ascend | None:
     done = record.finished
     if done is None:
         return None
-    start = np.clip(first_image(done.image, record), 0.0, 1.0)  # an unclipped run's image too
+    # The picture on screen, as the notebooks re-seed from their deprocessed image: an unclipped
+    # run's raw values may leave [0, 1], which a start may not.
+    start = visualization_picture(first_image(done.image, record))
     request = record.request
     return Ascend(
         request.layer,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
 
 from engine.protocol import (
     Ascend,
@@ -46,7 +45,6 @@ from gui.visualize.run_record import (
 )
 
 CONTINUE_HINT = "Run › Continue (Shift+F5) goes on from here"
-CONTINUE_FROM_SHORTCUT = "Ctrl+Shift+F5"
 BEST_REAL_ACTION = "Start from its best real image"
 
 
@@ -55,6 +53,8 @@ class RunsController(QObject):
 
     finished = Signal(object)  # RunFinished of the window's run, once the canvas shows it
     resumable_changed = Signal(bool)  # whether Run › Continue can take the last run on
+    # bool: whether Run › Continue from This Image has an ended run's image to start from
+    image_continuable = Signal(bool)
 
     def __init__(
         self,
@@ -83,17 +83,7 @@ class RunsController(QObject):
         self._weights: dict[int, float] = {}  # further units of the layer in the objective
         self._map_unit: int | None = None  # whose feature map the canvas shows or showed
         self._resumable: int | None = None  # the stopped run a ContinueRun can take on
-        # A second pass from the last image (the notebooks' re-seeded run), on the canvas so
-        # that its shortcut works wherever the Visualize tab is shown.
-        self.continue_from_action = QAction("Continue from This &Image", canvas)
-        self.continue_from_action.setShortcut(QKeySequence(CONTINUE_FROM_SHORTCUT))
-        self.continue_from_action.setStatusTip(
-            "Start a new run of the same objective from the image the last run ended with"
-        )
-        self.continue_from_action.setEnabled(False)
         self._warned = False  # the message bar shows a verdict warning with its button
-        self.continue_from_action.triggered.connect(self.continue_from_image)
-        canvas.addAction(self.continue_from_action)
 
         state.model_changed.connect(self._on_state_model_changed)
         state.layer_changed.connect(self._on_state_layer_changed)
@@ -258,7 +248,7 @@ class RunsController(QObject):
         self._feedback.clear_notice()
         self._warned = False
         self._set_resumable(None)
-        self.continue_from_action.setEnabled(False)
+        self.image_continuable.emit(False)
         self._launch(request)
 
     def _launch(self, request: Ascend | ContinueRun) -> Job:
@@ -286,7 +276,7 @@ class RunsController(QObject):
             self._warned = True
         elif warning is not None:
             self._feedback.info(warning)
-        self.continue_from_action.setEnabled(not dead)
+        self.image_continuable.emit(not dead)
 
     def _show_image(self) -> None:
         image = self._state.image
