@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-run: $(STAMP)
+# Qt's window on X needs system libraries pip cannot install: check (and install them where
+# apt-get and root or passwordless sudo allow) before the long pip install, not after it.
+run:
+	@sh .ci/qt_libs.sh
+	@$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python main.py
 
 test: $(STAMP)

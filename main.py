@@ -1,7 +1,9 @@
 """convscope: a desktop workbench for seeing inside convolutional neural networks.
 
 python main.py [MODEL] [IMAGE] [--layer NAME] [--filter K] [--steps N] [--screenshot FILE]
-               [--random-weights]    (MODEL: a .keras/.h5 file, a SavedModel folder or zoo:NAME)
+               [--size WxH] [--tab NAME] [--random-weights] [--verbose]
+               (MODEL: default, a .keras/.h5 file, a SavedModel folder or zoo:NAME;
+                `python main.py photo.png` opens the photo with the built-in model)
 python main.py train-default [--mnist DIR] [--epochs N]
 python main.py atlas [--model default|FILE|VGG16] --layer NAME [--filters 0-63] [--preset lucid]
                      [--steps N] [--seed S] --out DIR    (a layer atlas as PNGs, no window)
@@ -15,19 +17,33 @@ python main.py merge --out DIR SHARD_DIR...    (combine `scan --shard` results i
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
+from pathlib import Path
+
+from engine.cli import COMMANDS, commands_help
+
+# What a positional argument's suffix says it is: these open as the image, with the built-in model.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+DEFAULT_MODEL_NAMES = ("default", "builtin", "built-in")  # as the subcommands' --model takes them
+TAB_NAMES = ("visualize", "explain", "network", "filters", "compare", "dataset")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="convscope", description="See inside convolutional neural networks."
+        prog="convscope",
+        usage="%(prog)s [MODEL] [IMAGE] [options]  |  %(prog)s COMMAND [--help]",
+        description="See inside convolutional neural networks.",
+        epilog=commands_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "model",
         nargs="?",
-        help=".keras/.h5 file, SavedModel folder or zoo:NAME, e.g. zoo:ResNet50 (default: MNIST)",
+        help="default (the built-in MNIST CNN), a .keras/.h5 file, a SavedModel folder or "
+        "zoo:NAME, e.g. zoo:ResNet50; an image file here opens with the built-in model",
     )
     parser.add_argument("image", nargs="?", help="image to open (default: a sample)")
     parser.add_argument(
@@ -44,7 +60,42 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="open a zoo model untrained (no ImageNet weights download)",
     )
+    parser.add_argument(
+        "--size",
+        type=window_size,
+        metavar="WxH",
+        help="window size, e.g. 1280x720 (--screenshot: 1400x860 unless given)",
+    )
+    parser.add_argument(
+        "--tab",
+        type=str.lower,
+        choices=TAB_NAMES,
+        help="centre tab to show (and picture with --screenshot)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="let TensorFlow's start-up notices through"
+    )
     return parser.parse_args(argv)
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """(width, height) from "1280x720"; argparse reports the ValueError's bad value."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or not (200 <= int(width) <= 10000):
+        raise argparse.ArgumentTypeError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 1280x720")
+    if not 200 <= int(height) <= 10000:
+        raise argparse.ArgumentTypeError(f"--size {text!r}: height must be 200 to 10000 px")
+    return int(width), int(height)
+
+
+def window_arguments(model: str | None, image: str | None) -> tuple[str | None, str | None]:
+    """The (model, image) the window opens for the positional arguments: "default" is the
+    built-in model (None), and a lone image file opens with the built-in model."""
+    if model is not None and image is None and Path(model).suffix.lower() in IMAGE_SUFFIXES:
+        return None, model
+    if model is not None and model.lower() in DEFAULT_MODEL_NAMES and not Path(model).exists():
+        return None, image
+    return model, image
 
 
 def run_app(
@@ -56,6 +107,8 @@ def run_app(
     steps: int | None = None,
     preset: str | None = None,
     random_weights: bool = False,
+    size: tuple[int, int] | None = None,
+    tab: str | None = None,
 ) -> int:
     """Open the window; returns the process exit status.
 
@@ -84,8 +137,9 @@ def run_app(
     window.show()
     engine.start()  # TensorFlow loads in the engine thread while the window is already up
     startup = Startup(
-        window, model, image, screenshot, layer, unit, steps, preset, random_weights=random_weights
-    )
+        window, model, image, screenshot, layer, unit, steps, preset,
+        random_weights=random_weights, size=size, tab=tab,
+    )  # fmt: skip
     startup.begin()
     # Ctrl+C or a polite kill closes the window the normal way (engine stopped, settings saved).
     # Python only runs signal handlers between bytecodes, so a timer lets it look regularly.
@@ -102,32 +156,23 @@ def run_app(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the window or a subcommand (`python main.py --help` lists them); the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["train-default"]:
-        from engine.models.training import main as train_main
-
-        return train_main(argv[1:])
-    if argv[:1] == ["explain"]:
-        from engine.cli.explain import main as explain_main
-
-        return explain_main(argv[1:])
-    if argv[:1] == ["atlas"]:
-        from engine.cli.atlas import main as atlas_main
-
-        return atlas_main(argv[1:])
-    if argv[:1] in (["scan"], ["merge"]):
-        from engine.cli.scan import main as scan_main
-
-        return scan_main(argv)
+    command = COMMANDS.get(argv[0]) if argv else None
+    if command is not None:
+        rest = [arg for arg in argv[1:] if arg != "--verbose"]
+        entry = importlib.import_module(command.module).main
+        return int(entry(argv[:1] + rest if command.with_name else rest))
     args = _parse(argv)
     layer = tuple(args.layer.split("/")) if args.layer else None
     preset = _preset_name(args.preset) if args.preset else None
     if args.preset and preset is None:
         print(f"convscope: no preset called {args.preset!r}", file=sys.stderr)
         return 2
+    model, image = window_arguments(args.model, args.image)
     return run_app(
-        args.model, args.image, args.screenshot, layer, args.filter, args.steps, preset,
-        random_weights=args.random_weights,
+        model, image, args.screenshot, layer, args.filter, args.steps, preset,
+        random_weights=args.random_weights, size=args.size, tab=args.tab,
     )  # fmt: skip
 
 
@@ -142,7 +187,15 @@ def _preset_name(text: str) -> str | None:
 
 
 if __name__ == "__main__":
-    code = main()
+    # Before anything imports TensorFlow: its C++ start-up notices stay out of the terminal.
+    # Only here, not in main(): a caller's own stderr is not ours to redirect.
+    from engine.cli.noise import quiet_tensorflow
+
+    stop_filter = quiet_tensorflow() if "--verbose" not in sys.argv[1:] else lambda: None
+    try:
+        code = main()
+    finally:
+        stop_filter()  # passes on what it still holds (--help and usage errors exit in main)
     # Everything is saved and the engine thread has stopped by now. TensorFlow's and Qt's own
     # teardown would take another second and do nothing a user needs, so leave at once.
     sys.stdout.flush()

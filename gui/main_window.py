@@ -161,14 +161,17 @@ class MainWindow(QMainWindow):
         self.client.failed.connect(self._on_client_failed)
         self.client.smaller_side_fits.connect(self.models.offer_smaller_side)
         self.ui.centre_tabs.currentChanged.connect(self._on_centre_tabs_changed)
-        self.models.opening.connect(self.files.remember_model)
-        self.images.opening.connect(self.files.remember_image)
+        self.models.opened.connect(self.files.remember_model)
+        self.models.failed.connect(self.files.forget_model)
+        self.images.opened.connect(self.files.remember_image)
+        self.images.failed.connect(self.files.forget_image)
         self.models.load_started.connect(self.downloads.watch)
         self.comparison.load_started.connect(self.downloads.watch)
         self.models.shown.connect(self.model_input.model_shown)
         self.models.title_changed.connect(self.setWindowTitle)
         self.model_input.chosen.connect(self.models.open_like)
         self.training.trained.connect(self.models.open_model)
+        self.runs.scope_stop(self.menu_actions["stop"])
         self.runs.resumable_changed.connect(self.menu_actions["continue"].setEnabled)
         self.runs.image_continuable.connect(self.menu_actions["continue_from"].setEnabled)
         self.ui.controls.display_mode_changed.connect(self._on_controls_display_mode_changed)
@@ -188,6 +191,7 @@ class MainWindow(QMainWindow):
         columns = self.settings.value(COLUMNS_KEY)
         if columns is not None:
             self.ui.columns.restoreState(columns)
+        self.ui.restore_splitters(self.settings)
 
     # ------------------------------------------------------------------ events
 
@@ -195,6 +199,7 @@ class MainWindow(QMainWindow):
         self.ui.controls.save(self.settings)
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.settings.setValue(COLUMNS_KEY, self.ui.columns.saveState())
+        self.ui.save_splitters(self.settings)
         self.settings.sync()
         self.runs.painter.stop()
         self.client.close()  # stops the engine thread cooperatively and waits for it

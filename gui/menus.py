@@ -57,7 +57,9 @@ ACTIONS: dict[str, tuple[str, object, str]] = {
     "explain": ("E&xplain", "F6",
                 "Explain the current image with the method chosen in the Explain tab; a running "
                 "visualization stops for it"),
-    "stop": ("&Stop", "Esc", "Stop the running visualization"),
+    # Esc only from the visualization (RunsController.scope_stop), not from a text field.
+    "stop": ("&Stop", "Esc",
+             "Stop the running visualization (Esc: with the canvas or the method panel in focus)"),
     "restart": ("&Restart", "F5", "Run the visualization of the selected filter again"),
     "continue": ("&Continue", "Shift+F5",
                  "Go on with the stopped visualization from the step it reached"),

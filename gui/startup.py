@@ -1,7 +1,8 @@
 """What happens after the window opens: load the model, an image, and optionally take a picture.
 
 The same sequence serves `python main.py [MODEL] [IMAGE]` and `--screenshot FILE`, which also
-visualizes one filter, saves the window as a PNG and quits.
+visualizes one filter, saves the window (at `size`, on the `tab` asked for) as a PNG and quits.
+A model that fails to open leaves the built-in one open, the error still in the message bar.
 """
 
 from __future__ import annotations
@@ -13,13 +14,26 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine.protocol import ImageOpened, LayerPath, LoadModel, ModelSummary, RunFinished
+from gui.common.names import Tab
 from gui.main_window import MainWindow
+from gui.models.opening import RANDOM_WEIGHTS_BUTTON, TRUST_BUTTON
+
+SCREENSHOT_SIZE = (1400, 860)  # the same picture whatever size was remembered
 
 
 def default_sample(summary: ModelSummary) -> str:
     """A sample that suits the model: a digit for small grey inputs, a photo otherwise."""
     height, _, channels = summary.input_shape
     return "digit:3" if channels == 1 and (height or 999) <= 64 else "photo:chelsea"
+
+
+def tab_named(name: str) -> Tab:
+    """The centre tab called `name` (any case), e.g. "explain"."""
+    tab = Tab.__members__.get(name.upper())
+    if tab is None:
+        names = ", ".join(t.name.lower() for t in Tab)
+        raise ValueError(f"no tab called {name!r}; the tabs are {names}")
+    return tab
 
 
 class Startup(QObject):
@@ -37,6 +51,8 @@ class Startup(QObject):
         preset: str | None = None,
         timeout_s: float = 300.0,
         random_weights: bool = False,
+        size: tuple[int, int] | None = None,
+        tab: str | None = None,
     ) -> None:
         super().__init__(window)
         self._window = window
@@ -50,6 +66,12 @@ class Startup(QObject):
         self._image_requested = False
         self._started_run = False
         self._timeout_s = timeout_s
+        self._size = size or (SCREENSHOT_SIZE if screenshot else None)
+        self._tab = tab_named(tab) if tab else None
+        # The failed model's message and button, shown again once the built-in model is open.
+        self._load_error: tuple[str, str | None] | None = None
+        self._fallback_model: str | None = None  # the model that failed to open
+        self._reshowing = False
         self.exit_code = 0
 
     def begin(self) -> None:
@@ -58,8 +80,11 @@ class Startup(QObject):
         window.state.image_changed.connect(self._on_state_image_changed)
         window.runs.finished.connect(self._on_runs_finished)
         window.feedback.error_shown.connect(self._on_feedback_error_shown)
+        if self._size:
+            window.resize(*self._size)
+        if self._tab is not None:
+            window.show_tab(self._tab)
         if self._screenshot:
-            window.resize(1400, 860)  # the same picture whatever size was remembered
             QTimer.singleShot(int(self._timeout_s * 1000), self._on_timeout)
         window.models.open_model(self._model, random_weights=self._random_weights)
 
@@ -73,6 +98,8 @@ class Startup(QObject):
             self._window.images.open_image(sample=default_sample(summary))
 
     def _on_state_image_changed(self, _opened: ImageOpened | None) -> None:
+        if self._load_error is not None:
+            self._show_load_error()  # opening the image cleared the message bar
         if not self._wants_run or self._started_run:
             return
         self._started_run = True
@@ -94,15 +121,48 @@ class Startup(QObject):
     def _on_runs_finished(self, _done: RunFinished) -> None:
         if not self._screenshot:
             return
+        if self._tab is not None:
+            self._window.show_tab(self._tab)  # the run may have brought Visualize forward
         QTimer.singleShot(100, self._take_screenshot)  # let the last paint land
 
     def _on_feedback_error_shown(self, text: str) -> None:
+        if self._reshowing:
+            return  # already said on the terminal, and handled
         print(f"convscope: {text}", file=sys.stderr)
-        if self._screenshot and not self._window.state.summary:
-            self.exit_code = 1  # no model: the picture would show nothing useful
+        window = self._window
+        if not window.state.summary and self._model is not None:
+            # The model asked for did not open: the built-in one does, so there is always a
+            # model to look at. The error (and its button) come back once it has.
+            button = window.ui.message_bar.action_button
+            self._load_error = (text, button.text() if button.isVisibleTo(window) else None)
+            self._fallback_model = self._model
+            self._model = None
+            if self._screenshot:
+                self.exit_code = 1  # the picture does not show the model asked for
+            window.models.open_model(None)
+        elif self._screenshot and not window.state.summary:
+            self.exit_code = 1  # not even the built-in model: the picture would show nothing
             self._take_screenshot()
         elif self._wants_run and not self._started_run and self._image_requested:
             self._on_state_image_changed(None)  # a bad image still gets a visualization
+
+    def _show_load_error(self) -> None:
+        if self._load_error is None:
+            return
+        (text, button), self._load_error = self._load_error, None
+        path, models = self._fallback_model, self._window.models
+        actions = {
+            TRUST_BUTTON: lambda: models.open_model(path, trusted=True),
+            RANDOM_WEIGHTS_BUTTON: lambda: models.open_model(path, random_weights=True),
+        }
+        action = actions.get(button or "")
+        self._reshowing = True
+        try:
+            self._window.feedback.error(
+                f"{text} The built-in model is open instead.", button if action else None, action
+            )
+        finally:
+            self._reshowing = False
 
     def _take_screenshot(self) -> None:
         picture = self._window.grab()

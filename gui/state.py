@@ -16,6 +16,7 @@ from engine.protocol import (
     ModelSummary,
 )
 from gui.common.names import Tab
+from gui.common.wording import class_text
 from gui.engine_client import Job
 
 
@@ -101,7 +102,7 @@ class WindowState(QObject):
         """ "class '7'" for a unit of the output layer, "#12" for any other."""
         layer, summary = self.layer, self.summary
         if layer and layer.is_output and summary and unit < len(summary.class_names):
-            return f"class {summary.class_names[unit]!r}"
+            return class_text(summary.class_names[unit])
         return f"#{unit}"
 
     def layer_text(self) -> str:

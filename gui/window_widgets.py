@@ -4,10 +4,9 @@ Filters; Compare); the sorted grid over the method panel on the right."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtWidgets import (
     QFrame,
-    QLabel,
     QMenu,
     QProgressBar,
     QScrollArea,
@@ -18,8 +17,9 @@ from PySide6.QtWidgets import (
 )
 
 from gui.common.canvas import Canvas
+from gui.common.elided_label import ElidedLabel
 from gui.common.message_bar import MessageBar
-from gui.common.names import Tab
+from gui.common.names import SPLITTERS_GROUP, Tab
 from gui.common.predictions import PredictionsPanel
 from gui.compare.view import CompareView
 from gui.dataset.view import EvaluationView
@@ -35,7 +35,9 @@ from gui.visualize.controls import AscentControls
 from gui.visualize.filmstrip import Filmstrip
 from gui.visualize.objective_plot import ObjectivePlot
 
-COLUMN_WIDTHS = (420, 560, 420)
+# Left, centre, right at the default 1400 px: the narrow columns keep their width when the
+# window is smaller or larger, the canvas in the centre takes the difference.
+COLUMN_WIDTHS = (300, 680, 420)
 # The narrowest a scrolling panel gets: its main buttons stay visible, the rest scrolls.
 SCROLLING_MIN_WIDTH = 240
 TAB_TIPS = {
@@ -71,16 +73,20 @@ class WindowWidgets:
         self.filter_picker = FilterPicker()
         self.atlas_bar = AtlasBar()
         self.controls = AscentControls(store=settings)
-        self.status_label = QLabel("Starting…")
+        # Status lines and model names can be long: cut, whole in the tooltip, so that they
+        # never make the window wider than the screen.
+        self.status_label = ElidedLabel("Starting…")
         self.busy = QProgressBar()
         self.busy.setMaximumSize(120, 14)
         self.busy.setTextVisible(False)
         self.busy.setRange(0, 0)  # indeterminate: the engine says what, not how far
-        self.model_label = QLabel("")
+        self.model_label = ElidedLabel("", mode=Qt.TextElideMode.ElideMiddle)
         # File › Open Recent Model / Image; the files controller fills them.
         self.recent_models_menu = QMenu("Open &Recent Model")
         self.recent_images_menu = QMenu("Open Recent I&mage")
         self.central = QWidget()
+        # The splitters the user can drag, by the name their sizes are remembered under.
+        self.splitters: dict[str, QSplitter] = {}
         self.columns = self._lay_out()
 
     def current_tab(self) -> Tab:
@@ -94,6 +100,22 @@ class WindowWidgets:
         if tab is Tab.NETWORK:
             return self.network.canvas
         return self.canvas
+
+    def save_splitters(self, settings: QSettings) -> None:
+        """Remember where the user dragged every splitter (the columns are COLUMNS_KEY)."""
+        settings.beginGroup(SPLITTERS_GROUP)
+        for name, splitter in self.splitters.items():
+            settings.setValue(name, splitter.saveState())
+        settings.endGroup()
+
+    def restore_splitters(self, settings: QSettings) -> None:
+        """Put every splitter where the user left it; unknown or broken states are ignored."""
+        settings.beginGroup(SPLITTERS_GROUP)
+        for name, splitter in self.splitters.items():
+            state = settings.value(name)
+            if isinstance(state, QByteArray):
+                splitter.restoreState(state)
+        settings.endGroup()
 
     def _lay_out(self) -> QSplitter:
         self.left_tabs.addTab(self.layer_tree, "Layers")
@@ -121,10 +143,14 @@ class WindowWidgets:
         right.setStretchFactor(0, 1)  # a taller window grows the grid, not the method panel
         columns = _splitter(Qt.Orientation.Horizontal, [left, tabs, right], list(COLUMN_WIDTHS))
         columns.setStretchFactor(1, 1)  # and a wider one the canvas
+        self.splitters.update(
+            left=left, visualize=visualize, right=right, explain=self.explain_panel.splitter
+        )
         layout = QVBoxLayout(self.central)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.message_bar)
         layout.addWidget(columns, 1)
+        # Over the columns, never pushing them down; under the tabs, which stay usable.
+        self.message_bar.float_over(self.central, below=tabs.tabBar())
         return columns
 
 

@@ -33,6 +33,8 @@ def test_screenshot_renders_a_finished_visualization(tmp_path):
         assert picture.size[0] >= 800 and picture.size[1] >= 500
         assert len(picture.getcolors(1 << 20) or ()) > 50  # a real window, not a blank sheet
     assert "visualizing conv2 #5" in result.stdout
+    for noise in ("oneDNN", "cuda drivers", "cuInit", "cpu_feature_guard", "absl::InitializeLog"):
+        assert noise not in result.stderr  # TensorFlow's start-up notices stay out of sight
 
 
 def test_screenshot_with_a_model_and_image_argument(tmp_path, saved_models):
@@ -102,17 +104,20 @@ print("status:", seen)
     assert "Loading TensorFlow" in result.stdout
 
 
-def test_a_bad_model_argument_still_opens_with_a_message(tmp_path):
+def test_a_bad_model_argument_opens_the_built_in_model_with_a_message(tmp_path):
     bogus = tmp_path / "broken.keras"
     bogus.write_text("nope")
     target = tmp_path / "shot.png"
     result = subprocess.run(
-        [sys.executable, "main.py", str(bogus), "--screenshot", str(target)],
+        [sys.executable, "main.py", str(bogus), "--screenshot", str(target), "--steps", "8",
+         "--size", "1280x720", "--tab", "network"],
         cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert result.returncode == 1  # no model, nothing to show: the run says so
+    assert result.returncode == 1  # not the model asked for: the run says so
     assert "broken.keras" in result.stderr
-    assert target.exists()
+    assert "visualizing conv3 #0" in result.stdout  # the built-in model opened instead
+    with Image.open(target) as picture:
+        assert picture.size == (1280, 720)
 
 
 def test_train_default_without_data_says_where_to_point_it(tmp_path):
@@ -139,3 +144,63 @@ def test_a_preset_can_be_chosen_from_the_command_line(tmp_path):
         cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert unknown.returncode == 2 and "picasso" in unknown.stderr
+
+
+def test_help_lists_the_subcommands_and_answers_at_once(tmp_path):
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "main.py", "--help"], cwd=ROOT, env=_env(tmp_path),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    for command in ("atlas", "explain", "scan", "merge", "train-default", "--size", "--tab"):
+        assert command in result.stdout
+    assert time.monotonic() - started < 10  # no TensorFlow for --help
+    bad = subprocess.run(
+        [sys.executable, "main.py", "--size", "1280by720"], cwd=ROOT, env=_env(tmp_path),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "'1280by720'" in bad.stderr
+
+
+def test_the_stderr_filter_drops_tensorflow_notices_and_keeps_everything_else():
+    from engine.cli import noise
+
+    notices = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1796131169.890729     319 port.cc:153] oneDNN custom operations are on.\n"
+        "I0000 00:00:1796131169.891263     319 cudart_stub.cc:31] Could not find cuda drivers\n"
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow"
+        " with the appropriate compiler flags.\n"
+        "E0000 00:00:1796131172.512767     319 cuda_platform.cc:52] failed call to cuInit: x\n"
+    )
+    ours = (
+        "convscope: could not open broken.keras\n"
+        "E0000 00:00:1796131172.5 319 op_kernel.cc:1] OOM when allocating tensor\n"
+        "Traceback (most recent call last):\n"
+        "downloading ImageNet weights: 1.0 of 9.0 MB\r"
+    )
+    result = subprocess.run(
+        [sys.executable, noise.__file__], input=(notices + ours).encode(), capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+    assert result.stdout == ours.encode()  # bytes: "\r" stays "\r", so progress counts up
+
+
+def test_the_qt_library_check_says_what_to_install_before_anything_else(tmp_path):
+    nothing = tmp_path / "ldconfig"
+    nothing.write_text("#!/bin/sh\necho '\tlibxcb.so.1 (libc6,x86-64) => /lib/libxcb.so.1'\n")
+    nothing.chmod(0o755)
+    env = dict(os.environ, LDCONFIG=str(nothing), CONVSCOPE_NO_INSTALL="1", DISPLAY=":7")
+    env.pop("QT_QPA_PLATFORM", None)
+    check = ["sh", str(ROOT / ".ci" / "qt_libs.sh")]
+    result = subprocess.run(check, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "sudo apt-get install -y libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1" in result.stderr
+    for quiet in ({"QT_QPA_PLATFORM": "offscreen"}, {"DISPLAY": ""}):  # no X window to open
+        result = subprocess.run(check, env=env | quiet, capture_output=True, timeout=30)
+        assert result.returncode == 0 and not result.stderr
+    dry_run = subprocess.run(
+        ["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert dry_run.stdout.splitlines()[0] == "sh .ci/qt_libs.sh"  # before the pip install

@@ -112,7 +112,7 @@ def test_an_explanation_overlays_the_image_and_opacity_changes_it(qtbot, window,
     plain = upscale_nearest(to_rgb8(done.image), 256)
     assert shown.shape == plain.shape == (280, 280, 3)
     assert np.abs(shown.astype(int) - plain).mean() > 20
-    assert canvas.title() == "Grad-CAM · class '3' · 0.25 s"
+    assert canvas.title() == "Grad-CAM · class '3' · 250 ms"
     window.ui.explain_panel.view.opacity_slider.setValue(90)
     stronger = canvas.current_rgb8()[:, :280]
     assert np.abs(stronger.astype(int) - plain).mean() > np.abs(shown.astype(int) - plain).mean()
@@ -148,7 +148,7 @@ def test_add_to_comparison_twice_shows_two_panels(qtbot, window, engine) -> None
     qtbot.mouseClick(panel.view.add_button, Qt.LeftButton)
     strip = panel.comparison
     assert strip.count() == 2
-    assert strip.caption(0) == "Grad-CAM\nclass '3' · 0.25 s"
+    assert strip.caption(0) == "Grad-CAM\nclass '3' · 250 ms"
     assert strip.caption(1) == "Occlusion sensitivity\nclass '3' · 1.50 s"
     assert not np.array_equal(strip.picture(0), strip.picture(1))
     before = strip.picture(0)

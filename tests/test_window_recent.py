@@ -44,53 +44,63 @@ def _listed(menu) -> list[str]:
 def test_opening_two_images_lists_both_newest_first(window, engine, tmp_path):
     first, second = _files(tmp_path, "cat.png", "dog.png")
     window.images.open_image(first)
+    engine.open()  # only a file that opened goes into Open Recent
     window.images.open_image(second)
+    engine.open()  # only a file that opened goes into Open Recent
     assert _listed(window.ui.recent_images_menu) == [second, first]
     assert engine.last(OpenImage).path == second
 
 
-def test_reopening_moves_a_file_to_the_top_once(window, tmp_path):
+def test_reopening_moves_a_file_to_the_top_once(window, engine, tmp_path):
     first, second = _files(tmp_path, "cat.png", "dog.png")
     for path in (first, second, first):
         window.images.open_image(path)
+        engine.open()  # only a file that opened goes into Open Recent
     assert _listed(window.ui.recent_images_menu) == [first, second]
 
 
 def test_a_recent_entry_opens_its_file(window, engine, tmp_path):
     (model,) = _files(tmp_path, "net.keras")
     window.models.open_model(model)
+    engine.load()
     engine.requests.clear()
     entry = next(a for a in window.ui.recent_models_menu.actions() if a.data() == model)
     entry.trigger()
     assert engine.last(LoadModel).path == model
 
 
-def test_only_the_last_eight_are_kept(window, tmp_path):
+def test_only_the_last_eight_are_kept(window, engine, tmp_path):
     paths = _files(tmp_path, *(f"img{i}.png" for i in range(10)))
     for path in paths:
         window.images.open_image(path)
+        engine.open()  # only a file that opened goes into Open Recent
     assert _listed(window.ui.recent_images_menu) == paths[::-1][:8]
 
 
-def test_a_deleted_file_drops_out_of_the_menu(window, tmp_path):
+def test_a_deleted_file_drops_out_of_the_menu(window, engine, tmp_path):
     first, second = _files(tmp_path, "a.keras", "b.keras")
     window.models.open_model(first)
+    engine.load()
     window.models.open_model(second)
+    engine.load()
     (tmp_path / "b.keras").unlink()
     window.ui.recent_models_menu.aboutToShow.emit()  # as when the user opens the submenu
     assert _listed(window.ui.recent_models_menu) == [first]
 
 
-def test_zoo_and_default_models_are_not_recent_files(window):
+def test_zoo_and_default_models_are_not_recent_files(window, engine):
     window.models.open_model(None)
+    engine.load()
     window.models.open_model("zoo:MobileNetV2", random_weights=True)
+    engine.load()
     assert _listed(window.ui.recent_models_menu) == []
     assert not window.ui.recent_models_menu.isEnabled()
 
 
-def test_clear_recent_empties_the_list(window, tmp_path):
+def test_clear_recent_empties_the_list(window, engine, tmp_path):
     (image,) = _files(tmp_path, "cat.png")
     window.images.open_image(image)
+    engine.open()  # only a file that opened goes into Open Recent
     clear = next(a for a in window.ui.recent_images_menu.actions() if "Clear" in a.text())
     clear.trigger()
     assert _listed(window.ui.recent_images_menu) == []
@@ -99,9 +109,12 @@ def test_clear_recent_empties_the_list(window, tmp_path):
 
 def test_the_lists_survive_a_new_window(qtbot, tmp_path):
     model, image = _files(tmp_path, "net.keras", "cat.png")
-    first = _window(qtbot, FakeEngine())
+    first_engine = FakeEngine()
+    first = _window(qtbot, first_engine)
     first.models.open_model(model)
+    first_engine.load()
     first.images.open_image(image)
+    first_engine.open()
     first.close()
     second = _window(qtbot, FakeEngine())
     assert _listed(second.ui.recent_models_menu) == [model]

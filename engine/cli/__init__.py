@@ -1,0 +1,35 @@
+"""The headless commands of `python main.py COMMAND ...`: which module runs each, and what it
+is for (the window's `--help` lists them from here). Nothing here imports TensorFlow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its module's `main(argv)` runs it; `with_name` passes the name as argv[0]."""
+
+    module: str
+    summary: str
+    with_name: bool = False
+
+
+COMMANDS: dict[str, Command] = {
+    "atlas": Command("engine.cli.atlas", "visualize many filters of one layer as PNGs"),
+    "explain": Command("engine.cli.explain", "an attribution map of one image as PNGs and .npy"),
+    "scan": Command(
+        "engine.cli.scan", "each filter's top images over a folder (scan.npz)", with_name=True
+    ),
+    "merge": Command("engine.cli.scan", "combine `scan --shard` results into one", with_name=True),
+    "train-default": Command(
+        "engine.models.training", "train the built-in MNIST model again from MNIST files"
+    ),
+}
+
+
+def commands_help() -> str:
+    """The subcommands as `--help` lists them, one a line."""
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {command.summary}" for name, command in COMMANDS.items()]
+    return "commands (each has its own --help):\n" + "\n".join(lines)

@@ -64,7 +64,7 @@ def run_explain(
             class_index = int(np.argmax(class_scores(outputs)))
         target = Target(class_index=class_index, score=request.score, position=request.position)
         names = summary.class_names
-        label = f"class {names[class_index]!r}" if class_index < len(names) else f"#{class_index}"
+        label = _class_label(names[class_index]) if class_index < len(names) else f"#{class_index}"
 
     title, slow = method_title(request.method), is_slow_method(request.method)
 
@@ -145,3 +145,9 @@ def run_walk(
         maps = extractor(batch, training=False).numpy()[0]
         yield FeatureMaps(request.request_id, path, np.array(maps, copy=True))
     return Done()
+
+
+def _class_label(name: str) -> str:
+    """ "class '7'"; a name that says it is a class ('class 0', made up for a model without
+    class names) stands alone rather than as "class 'class 0'"."""
+    return name if name.lower().startswith("class ") else f"class {name!r}"

@@ -1,10 +1,14 @@
-"""A dismissible strip above the workspace for errors and notices that need reading."""
+"""A dismissible strip over the top of the workspace for errors and notices that need reading.
+
+It floats over the window's widgets rather than taking a place in their layout: a message that
+comes and goes must not push the columns down and up again (or change the canvas's size).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -14,6 +18,9 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
+
+# Space between the bar and the edges of the widget it floats over.
+OVERLAY_MARGIN = 6
 
 # Fixed light backgrounds with dark text stay readable on both light and dark themes.
 _ERROR_STYLE = (
@@ -32,10 +39,11 @@ class MessageBar(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MessageBar")
-        # Never taller than its text: the workspace below should get the spare room.
+        # Never taller than its text: it covers the top of the workspace while shown.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self._error = False
         self._action: Callable[[], object] | None = None
+        self._below: QWidget | None = None  # the widget the floating bar stays under
 
         self.icon_label = QLabel()
         self.icon_label.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -65,6 +73,14 @@ class MessageBar(QFrame):
         self.setVisible(False)
 
     # ------------------------------------------------------------------------------- public API
+
+    def float_over(self, host: QWidget, below: QWidget | None = None) -> None:
+        """Float over the top of `host` (its child, outside any layout), as wide as `host`;
+        with `below` (a tab bar inside `host`), just under it, so that it stays usable."""
+        self.setParent(host)
+        self._below = below
+        host.installEventFilter(self)
+        self._place()
 
     def show_error(
         self,
@@ -105,6 +121,22 @@ class MessageBar(QFrame):
         self.text_label.setText(text)
         self.setStyleSheet(_ERROR_STYLE if error else _INFO_STYLE)
         self.setVisible(True)
+        self._place()
+
+    def _place(self) -> None:
+        # Over the host's top edge, as tall as the wrapped text needs, above its other children.
+        host = self.parentWidget()
+        if host is None or self.isWindow():
+            return
+        width = max(1, host.width() - 2 * OVERLAY_MARGIN)
+        top = OVERLAY_MARGIN
+        if self._below is not None:
+            top += self._below.mapTo(host, QPoint(0, self._below.height())).y()
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else -1
+        if height < 0:
+            height = self.sizeHint().height()
+        self.setGeometry(OVERLAY_MARGIN, top, width, height)
+        self.raise_()
 
     def _set_action(self, text: str | None, action: Callable[[], object] | None) -> None:
         had_action = self._action is not None
@@ -113,6 +145,13 @@ class MessageBar(QFrame):
             self.action_button.setText(text or "")
         if had_action or self._action is not None:  # leave a hidden button alone
             self.action_button.setVisible(self._action is not None)
+
+    # ------------------------------------------------------------------------------- events
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize:
+            self._place()
+        return super().eventFilter(watched, event)
 
     # ------------------------------------------------------------------------------- slots
 

@@ -39,6 +39,7 @@ class FiltersTab(IntEnum):
 # QSettings keys. Groups hold one key per item (a recipe field, a preset, a model file).
 GEOMETRY_KEY = "window/geometry"
 COLUMNS_KEY = "window/columns"
+SPLITTERS_GROUP = "window/splitters"  # the other splitters, one key per name
 LAST_DIR_KEY = "paths/last_dir"  # where the last file dialog was answered
 RECENT_MODELS_KEY = "recent/models"
 RECENT_IMAGES_KEY = "recent/images"

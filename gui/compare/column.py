@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidg
 
 from engine.protocol import CompareSide, ModelSummary
 from gui.common.canvas import Canvas
+from gui.common.elided_label import ElidedLabel
 from gui.common.predictions import PredictionsPanel
 from gui.files.dropped_files import MODEL_SUFFIXES
 
@@ -38,12 +39,13 @@ class CompareColumn(QWidget):
     def __init__(self, side: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.side = side
-        self.title_label = QLabel(model_title(side, None))
+        # A file's name is cut in the middle (its suffix tells checkpoints apart), whole in
+        # the tooltip: two long names must not push model B's column off the screen.
+        self.title_label = ElidedLabel(model_title(side, None), mode=Qt.TextElideMode.ElideMiddle)
         font = self.title_label.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.title_label.setFont(font)
-        self.title_label.setWordWrap(True)
         self.note_label = QLabel()
         self.note_label.setWordWrap(True)
         self.note_label.setStyleSheet("color: #a0521d;")  # readable on light and dark themes

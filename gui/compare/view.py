@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.protocol import CompareFrame, Comparison, ModelSummary
+from gui.common.elided_label import ElidedLabel
 from gui.common.names import REPAINT_INTERVAL_MS
 from gui.compare.column import CompareColumn
 
@@ -48,7 +49,9 @@ class CompareView(QWidget):
         self.progress.setRange(0, _PROGRESS_STEPS)
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(12)
-        self.status_label = QLabel()
+        # Cut in the middle, whole in the tooltip: it can name a long path ("Loading model B
+        # from …"), and must not widen the centre column.
+        self.status_label = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
         self.status_label.setEnabled(False)
         self.verdict_label = QLabel()
         self.verdict_label.setWordWrap(True)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.protocol import TrainingDone, TrainProgress
+from gui.common.wording import plural
 
 _TRAIN_PEN = pg.mkPen("#4fc3f7", width=2)
 _VAL_PEN = pg.mkPen("#ffb74d", width=2, style=pg.QtCore.Qt.DashLine)
@@ -26,6 +27,9 @@ _VAL_PEN = pg.mkPen("#ffb74d", width=2, style=pg.QtCore.Qt.DashLine)
 def _curves(plot: pg.PlotWidget, name: str) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
     plot.setLabel("bottom", "epoch")
     plot.setLabel("left", name)
+    # Plain numbers: an SI prefix turns 75-95 % into 'accuracy (x0.001)' from 750 to 950.
+    for side in ("bottom", "left"):
+        plot.getAxis(side).enableAutoSIPrefix(False)
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.addLegend(offset=(-10, 10))
     train = plot.plot(pen=_TRAIN_PEN, symbol="o", symbolSize=5, name="training")
@@ -43,6 +47,7 @@ class TrainingDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.epochs = QSpinBox(minimum=1, maximum=200, value=15, suffix=" epochs")
+        self.epochs.valueChanged.connect(self._on_epochs_value_changed)
         self.start_button = QPushButton("&Start")
         self.cancel_button = QPushButton("&Cancel")
         self.open_button = QPushButton("&Open the trained model")
@@ -50,7 +55,7 @@ class TrainingDialog(QDialog):
         self.loss_plot = pg.PlotWidget()
         self.accuracy_plot = pg.PlotWidget()
         self.loss_curve, self.val_loss_curve = _curves(self.loss_plot, "loss")
-        self.accuracy_curve, self.val_accuracy_curve = _curves(self.accuracy_plot, "accuracy")
+        self.accuracy_curve, self.val_accuracy_curve = _curves(self.accuracy_plot, "accuracy (%)")
         self._epochs: list[TrainProgress] = []
         self._path = ""
 
@@ -89,7 +94,7 @@ class TrainingDialog(QDialog):
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.setXRange(1, max(epochs, 2), padding=0.05)
         self._set_running(True)
-        self.status.setText(f"Loading MNIST and training for {epochs} epochs…")
+        self.status.setText(f"Loading MNIST and training for {plural(epochs, 'epoch')}…")
 
     def add_progress(self, progress: TrainProgress) -> None:
         """Draw one epoch."""
@@ -97,6 +102,7 @@ class TrainingDialog(QDialog):
         x = np.array([p.epoch for p in self._epochs], dtype=np.float64)
         for curve, key in zip(self._all_curves(), _KEYS, strict=True):
             y = np.array([getattr(p, key) for p in self._epochs], dtype=np.float64)
+            y = y * _PERCENT if key in _ACCURACIES else y
             finite = np.isfinite(y)
             curve.setData(x[finite], y[finite])
         self.status.setText(
@@ -121,14 +127,16 @@ class TrainingDialog(QDialog):
     def set_cancelled(self) -> None:
         self._set_running(False)
         epochs = self._epochs[-1].epoch if self._epochs else 0
-        self.status.setText(f"Cancelled after {epochs} epochs; nothing was saved.")
+        self.status.setText(f"Cancelled after {plural(epochs, 'epoch')}; nothing was saved.")
 
     def points(self) -> dict[str, list[float]]:
-        """The y values drawn, by curve ("loss", "val_loss", "accuracy", "val_accuracy")."""
+        """The values drawn, by curve ("loss", "val_loss", "accuracy", "val_accuracy");
+        accuracies as fractions, though the plot shows them in %."""
         drawn = {}
         for key, curve in zip(_KEYS, self._all_curves(), strict=True):
             y = curve.getData()[1]
-            drawn[key] = [] if y is None else [float(v) for v in y]
+            scale = _PERCENT if key in _ACCURACIES else 1.0
+            drawn[key] = [] if y is None else [float(v) / scale for v in y]
         return drawn
 
     # ------------------------------------------------------------------ private
@@ -142,6 +150,9 @@ class TrainingDialog(QDialog):
 
     def _all_curves(self) -> tuple[pg.PlotDataItem, ...]:
         return (self.loss_curve, self.val_loss_curve, self.accuracy_curve, self.val_accuracy_curve)
+
+    def _on_epochs_value_changed(self, value: int) -> None:
+        self.epochs.setSuffix(" epoch" if value == 1 else " epochs")  # not "1 epochs"
 
     def _on_start_clicked(self) -> None:
         self.start_requested.emit(self.epochs.value())
@@ -157,3 +168,5 @@ class TrainingDialog(QDialog):
 
 
 _KEYS = ("loss", "val_loss", "accuracy", "val_accuracy")
+_ACCURACIES = ("accuracy", "val_accuracy")
+_PERCENT = 100.0  # accuracy is drawn in %, read in plain numbers: 80, not 0.8

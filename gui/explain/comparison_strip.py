@@ -7,7 +7,6 @@ from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
@@ -16,19 +15,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.protocol import Explanation, method_title
+from engine.protocol import EXPLAIN_CATALOGUE, Explanation, method_title
+from gui.common.elided_label import ElidedLabel
 from gui.common.heatmaps import HeatmapStyle
 from gui.common.imaging import qimage_from_rgb8
+from gui.common.wording import duration_text
 from gui.explain.view import render_explanation
 
 PANEL_SIDE = 104
+PANEL_PADDING = 10  # room each side of a panel's caption
 
 
 def panel_caption(explanation: Explanation) -> str:
     """Two lines under a panel: the method, then what was explained and how long it took."""
-    caption = (
-        f"{method_title(explanation.method)}\n{explanation.label} · {explanation.seconds:.2f} s"
-    )
+    took = duration_text(explanation.seconds)
+    caption = f"{method_title(explanation.method)}\n{explanation.label} · {took}"
     # An empty map must not pass for "nothing matters" beside the others either.
     return caption if explanation.verdict == "ok" else f"{caption} · {explanation.verdict} map"
 
@@ -49,7 +50,7 @@ class ComparisonStrip(QWidget):
         self.grid = QListWidget()
         self.grid.setViewMode(QListView.ViewMode.IconMode)
         self.grid.setIconSize(QSize(PANEL_SIDE, PANEL_SIDE))
-        self.grid.setGridSize(QSize(PANEL_SIDE + 36, PANEL_SIDE + 40))
+        self.grid.setGridSize(QSize(self._panel_width(), PANEL_SIDE + 40))
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setMovement(QListView.Movement.Static)
         self.grid.setFlow(QListView.Flow.LeftToRight)
@@ -59,7 +60,7 @@ class ComparisonStrip(QWidget):
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.setToolTip("Click: show large · right-click: export or remove")
         self.grid.setMinimumHeight(PANEL_SIDE + 64)
-        self.hint_label = QLabel()
+        self.hint_label = ElidedLabel()
         self.hint_label.setEnabled(False)  # greyed: a remark, not a control
         self._update_hint()
 
@@ -123,6 +124,13 @@ class ComparisonStrip(QWidget):
         return self.grid.visualItemRect(self.grid.item(index)).center()
 
     # ------------------------------------------------------------------------------- helpers
+
+    def _panel_width(self) -> int:
+        # As wide as the longest method's name ("Guided backpropagation"), so that the first
+        # line of every caption reads whole and the second line keeps its room.
+        metrics = self.grid.fontMetrics()
+        widest = max(metrics.horizontalAdvance(m.title) for m in EXPLAIN_CATALOGUE.values())
+        return max(PANEL_SIDE + 36, widest + 2 * PANEL_PADDING)
 
     def _update_hint(self) -> None:
         if self.count():

@@ -24,6 +24,7 @@ from engine.protocol import (
 )
 from gui.common.feedback import Feedback
 from gui.common.file_dialogs import FileDialogs
+from gui.common.wording import duration_text
 from gui.engine_client import EngineClient, JobSlot
 from gui.explain.controls import INNER_UNIT
 from gui.explain.files import export_stem, write_explanation
@@ -159,7 +160,7 @@ class ExplainController(QObject):
             self._panel.view.show_explanation(explanation)
             self._feedback.say(
                 f"{method_title(explanation.method)} of {explanation.label} "
-                f"in {explanation.seconds:.2f} s"
+                f"in {duration_text(explanation.seconds)}"
             )
             self.shown.emit(explanation)
 

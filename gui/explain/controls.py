@@ -28,6 +28,7 @@ from gui.explain.choice_box import ChoiceBox
 
 PREDICTED = None  # target combo data: the class the model predicts
 INNER_UNIT = "unit"  # target combo data: the layer and filter selected in the tree and grid
+COMBO_CHARACTERS = 16  # the width of the method, target and layer combos, in characters
 
 
 def _box_name(option: MethodOption) -> str:
@@ -111,6 +112,13 @@ class ExplainControls(QWidget):
         self.progress.setRange(0, 1000)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running explanation.")
+        for combo in (self.method_combo, self.target_combo, self.layer_combo):
+            # Sized for a few words, not the longest item (a nested layer's path, a class
+            # name): the row must fit a 1280 px screen; the open list shows items whole.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(COMBO_CHARACTERS)
         self.clear_model()
         self.set_idle()
 
@@ -135,23 +143,29 @@ class ExplainControls(QWidget):
         grid.addWidget(self.target_combo, 0, 3)
         grid.addWidget(QLabel("CAM layer"), 1, 0)
         grid.addWidget(self.layer_combo, 1, 1)
+        score = QHBoxLayout()
+        score.setSpacing(4)
+        score.addWidget(QLabel("Score"))
+        score.addWidget(self.score_combo)
+        score.addWidget(self._position_label)
+        score.addWidget(self.position_edit)
+        score.addStretch(1)
+        grid.addLayout(score, 1, 2, 1, 2)
+        # The method's own settings get a row of their own (empty, it takes no room): LIME's
+        # four would not fit beside the CAM layer in a 1280 px window.
         options = QHBoxLayout()
         options.setSpacing(4)
-        options.addWidget(QLabel("Score"))
-        options.addWidget(self.score_combo)
-        options.addWidget(self._position_label)
-        options.addWidget(self.position_edit)
         for name, box in self.option_boxes.items():
             options.addWidget(self._option_labels[name])
             options.addWidget(box)
         options.addStretch(1)
-        grid.addLayout(options, 1, 2, 1, 2)
+        grid.addLayout(options, 2, 0, 1, 4)
         actions = QHBoxLayout()
         actions.addWidget(self.live_check)
         actions.addWidget(self.explain_button)
         actions.addWidget(self.progress, 1)
         actions.addWidget(self.cancel_button)
-        grid.addLayout(actions, 2, 0, 1, 4)
+        grid.addLayout(actions, 3, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
 

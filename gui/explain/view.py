@@ -27,6 +27,7 @@ from gui.common.heatmaps import (
     render,
     with_colorbar,
 )
+from gui.common.wording import duration_text
 
 
 def explanation_title(explanation: Explanation) -> str:
@@ -38,7 +39,7 @@ def explanation_title(explanation: Explanation) -> str:
         parts.append(re.sub(r" of class \d+", "", explanation.score))
     if explanation.layer:
         parts.append(str(LayerPath(explanation.layer)))
-    parts.append(f"{explanation.seconds:.2f} s")
+    parts.append(duration_text(explanation.seconds))
     if explanation.verdict != "ok":
         parts.append(f"{explanation.verdict.upper()} MAP")
     if explanation.signed:
@@ -128,22 +129,27 @@ class ExplainView(QWidget):
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.export_button.clicked.connect(self._on_export_button_clicked)
 
+        # Two short rows rather than one long one: the centre column fits a 1280 px screen.
         knobs = QHBoxLayout()
         knobs.setSpacing(6)
         knobs.addWidget(QLabel("Opacity"))
         knobs.addWidget(self.opacity_slider, 1)
         knobs.addWidget(self.colormap_combo)
-        knobs.addWidget(self.alone_check)
-        knobs.addWidget(self.superpixels_check)
-        knobs.addWidget(self.photo_check)
         knobs.addWidget(self.add_button)
         knobs.addWidget(self.export_button)
+        checks = QHBoxLayout()
+        checks.setSpacing(6)
+        checks.addWidget(self.alone_check)
+        checks.addWidget(self.superpixels_check)
+        checks.addWidget(self.photo_check)
+        checks.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.warning_label)
         layout.addWidget(self.canvas, 1)
         layout.addLayout(knobs)
+        layout.addLayout(checks)
 
     # ------------------------------------------------------------------------------- public API
 
@@ -193,8 +199,15 @@ class ExplainView(QWidget):
         explanation = self._explanation
         if explanation is None:
             return
-        picture = render_explanation(explanation, self.heatmap_style())
+        style = self.heatmap_style()
+        picture = render_explanation(explanation, style)
         self.canvas.show_rgb8(picture, explanation_title(explanation))
+        # The heatmap's raw value under the mouse: it fills the picture left of the colorbar,
+        # enlarged by a whole factor from the image it is drawn over.
+        base = explanation.original if style.on_photo and explanation.original is not None else None
+        rows, columns = (explanation.image if base is None else base).shape[:2]
+        factor = max(1, picture.shape[0] // rows)
+        self.canvas.set_readout(explanation.heatmap, "heatmap", (rows * factor, columns * factor))
 
     def _set_available(self, available: bool) -> None:
         self.add_button.setEnabled(available)

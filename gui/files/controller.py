@@ -96,6 +96,9 @@ class FilesController(QObject):
 
     # ------------------------------------------------------------------ recent files
 
+    # Only files that opened belong in Open Recent: the controllers tell us once a file has
+    # opened (remember_*) or failed to (forget_*), not when the user asks for it.
+
     def remember_model(self, path: str) -> None:
         # exists(), not is_file(): a SavedModel is a folder.
         if Path(path).exists():
@@ -106,6 +109,14 @@ class FilesController(QObject):
         if Path(path).is_file():
             self.recent_images.add(path)
             self.rebuild_recent_menus()
+
+    def forget_model(self, path: str) -> None:
+        self.recent_models.remove(path)
+        self.rebuild_recent_menus()
+
+    def forget_image(self, path: str) -> None:
+        self.recent_images.remove(path)
+        self.rebuild_recent_menus()
 
     def rebuild_recent_menus(self) -> None:
         """List the recent files in their submenus, newest first, with Clear Recent below."""

@@ -31,6 +31,11 @@ class RecentFiles:
         full = str(Path(path).resolve())
         self._store([full, *(p for p in self._stored() if p != full)])
 
+    def remove(self, path: str | Path) -> None:
+        """Forget `path` (a file that failed to open), wherever it was in the list."""
+        full = str(Path(path).resolve())
+        self._store([p for p in self._stored() if p != full])
+
     def clear(self) -> None:
         self._store([])
 

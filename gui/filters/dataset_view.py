@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from engine.protocol import ScanProgress, TopImages
 from gui.common.heatmaps import HeatmapStyle, render
+from gui.common.rate import RateMeter
 from gui.filters.kernel_art import rgb8_pixmap
 
 TILE_SIDE = 112
@@ -57,6 +58,9 @@ class DatasetView(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.status_label = QLabel("No scan yet: scan a folder to find each filter's top images.")
         self.status_label.setWordWrap(True)
+        # Images per second and time left of the running scan, from its progress updates.
+        self.rate_meter = RateMeter()
+        self._scanning = ""  # the status while a scan runs, before its speed is known
         self.rank_combo = QComboBox()
         for text, key in RANK_CHOICES:
             self.rank_combo.addItem(text, key)
@@ -118,7 +122,9 @@ class DatasetView(QWidget):
 
     def start_scan(self, source: str) -> None:
         self.progress.setRange(0, 0)
-        self.status_label.setText(f"Scanning {source}…")
+        self._scanning = f"Scanning {source}…"
+        self.rate_meter.reset()
+        self.status_label.setText(self._scanning)
         self._show_running(True)
 
     def set_progress(self, progress: ScanProgress) -> None:
@@ -127,11 +133,16 @@ class DatasetView(QWidget):
         self.progress.setRange(0, max(progress.total, 1))
         self.progress.setValue(min(progress.done, progress.total))
         self.progress.setFormat(f"{progress.done} / {progress.total}{skipped}")
+        self.rate_meter.update(progress.done, progress.total)
+        speed = self.rate_meter.text("images")
+        if self._scanning:
+            self.status_label.setText(f"{self._scanning} {speed}" if speed else self._scanning)
         self._show_running(True)
 
     def finish(self, progress: ScanProgress | None, cancelled: bool) -> None:
         """The scan ended (`progress` is how far it got, None if it never began): say how."""
         self._show_running(False)
+        self._scanning = ""
         if progress is None:
             self.status_label.setText("Scan cancelled before it began." if cancelled else "")
             return
@@ -143,6 +154,8 @@ class DatasetView(QWidget):
         self.status_label.setText(text + (f" — {progress.message}" if progress.message else ""))
 
     def set_status(self, text: str) -> None:
+        """Say `text` in place of the scan's status (its speed no longer overwrites it)."""
+        self._scanning = ""
         self.status_label.setText(text)
 
     def is_running(self) -> bool:

@@ -84,6 +84,8 @@ class KernelView(QWidget):
         self.histogram.setMenuEnabled(False)
         self.histogram.setLabel("bottom", "weight")
         self.histogram.setLabel("left", "count")
+        for name in ("bottom", "left"):  # plain numbers, never 'weight (x0.001)'
+            self.histogram.getAxis(name).enableAutoSIPrefix(False)
         self.histogram.setMinimumHeight(120)
         self.bars: pg.BarGraphItem | None = None
         self.filters_table = QTableWidget(0, 1 + len(STAT_NAMES))

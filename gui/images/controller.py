@@ -3,12 +3,13 @@ for the model, with the model's top predictions listed beside it."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.protocol import FeatureMaps, ImageOpened, JobEnded, LayerPath, OpenImage
+from engine.protocol import EndReason, FeatureMaps, ImageOpened, JobEnded, LayerPath, OpenImage
 from gui.common.feedback import Feedback
 from gui.common.predictions import PredictionsPanel
 from gui.engine_client import EngineClient, JobSlot
@@ -19,7 +20,9 @@ from gui.state import WindowState
 class ImageController(QObject):
     """File › Open Image, Samples, drops, the sketch pad; what the model says of the image."""
 
-    opening = Signal(str)  # the path of an image file the user opens (for Open Recent)
+    # The path of an image file that opened (Open Recent lists it) or failed to (out).
+    opened = Signal(str)
+    failed = Signal(str)
 
     def __init__(
         self,
@@ -40,8 +43,6 @@ class ImageController(QObject):
     def open_image(self, path: str | None = None, sample: str | None = None) -> None:
         """Show an image file or a named sample and what the model makes of it."""
         self._feedback.clear()
-        if path is not None:
-            self.opening.emit(path)
         self._start(OpenImage(path=path, sample=sample, layer=self._maps_layer()))
 
     def open_pixels(self, pixels: np.ndarray, source: str) -> None:
@@ -61,7 +62,7 @@ class ImageController(QObject):
             request,
             image_opened=self._on_job_image_opened,
             feature_maps=self._on_job_feature_maps,
-            ended=self._on_job_ended,
+            ended=partial(self._on_job_ended, request.path),
         )
 
     # ------------------------------------------------------------------ slots
@@ -75,9 +76,13 @@ class ImageController(QObject):
     def _on_job_feature_maps(self, maps: FeatureMaps) -> None:
         self._state.set_maps(maps)
 
-    def _on_job_ended(self, ended: JobEnded) -> None:
+    def _on_job_ended(self, path: str | None, ended: JobEnded) -> None:
         if ended.failure is not None:
             self._feedback.error(ended.failure.message)
+        if path is not None and ended.failure is not None:
+            self.failed.emit(path)
+        elif path is not None and ended.reason is EndReason.FINISHED:
+            self.opened.emit(path)
 
     def _on_sketch_pad_changed(self, pixels: np.ndarray) -> None:
         if self._state.summary is None:

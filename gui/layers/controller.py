@@ -69,7 +69,8 @@ class LayersController(QObject):
         self._tree.select_layer(info.path)
         if not info.visualizable:
             self._picker.clear()
-            self._feedback.error(
+            # Information, not an error: nothing went wrong, the layer just has nothing to show.
+            self._feedback.info(
                 f"Layer {info.name!r} ({info.type_name}, output {_shape_text(info)}) has no "
                 "channels or units to show. Pick a convolution, pooling or Dense layer."
             )

@@ -6,17 +6,31 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QMouseEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtGui import QContextMenuEvent, QIcon, QMouseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QWidget,
+)
 
 from engine.protocol import LayerInfo
 from gui.common.imaging import apply_colormap, normalize_per_channel, to_rgb8
 from gui.layers.badges import thumbnail_icon, weight_text
 from gui.layers.channel_stats import ChannelStats, channel_stats, sort_order, stats_text
+from gui.layers.unit_menu import unit_menu
 
 ICON_SIDE = 72
 _BLANK_GREY = 40  # dark, so an empty slot reads as "nothing yet" on light and dark themes
-_HINT = "Click: grow its image · Ctrl+click: add to the objective · Alt+click: subtract"
+# Alt+click stays for those used to it, but window managers that move windows with Alt+drag
+# take it: Shift+click and the right-click menu do the same.
+_HINT = (
+    "Click: grow its image · Ctrl+click: add to the objective · Shift+click (or Alt+click): "
+    "subtract · right-click: more"
+)
+_SUBTRACT = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier
 _UNIT_ROLE = Qt.ItemDataRole.UserRole  # an item's unit: rows follow the sort order, units do not
 
 
@@ -31,8 +45,11 @@ class FilterPicker(QListWidget):
     filter_selected = Signal(int)
     # The unit the user double-clicked or pressed Enter on: show its feature map large.
     filter_activated = Signal(int)
-    # (unit, weight): Ctrl+click adds the unit to the objective with weight +1, Alt+click −1.
+    # (unit, weight): Ctrl+click adds the unit to the objective with weight +1, Shift+click or
+    # Alt+click −1 (also from the right-click menu).
     filter_added = Signal(int, float)
+    # The unit whose image the user asked to grow from the right-click menu (in any tab).
+    filter_visualize_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,6 +144,7 @@ class FilterPicker(QListWidget):
         self._check_unit(unit)
         self._visualized.add(unit)
         self._set_thumbnail(unit, to_rgb8(image))
+        self._items[unit].setText(self._text(unit))
 
     def mark_dead(self, unit: int, dead: bool = True) -> None:
         """Cross out `unit` as a filter that never fires (or take the cross away)."""
@@ -255,7 +273,9 @@ class FilterPicker(QListWidget):
 
     def _text(self, unit: int) -> str:
         text = self._labels[unit]
-        if self._values is not None:
+        # Under a grown image the current image's activation (a class probability on the
+        # output layer) would read as the grown image's: it is not.
+        if self._values is not None and unit not in self._visualized:
             text += f"  {float(self._values[unit]):.3g}"
         if unit in self._weights:
             text = f"{weight_text(self._weights[unit])}·{text}"
@@ -303,16 +323,34 @@ class FilterPicker(QListWidget):
     # ------------------------------------------------------------------------------- events
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        # Ctrl or Alt with a click builds a weighted sum; it leaves the selection alone.
+        # Ctrl, Shift or Alt with a click builds a weighted sum; it leaves the selection alone.
         modifiers = event.modifiers()
-        adding = modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        adding = modifiers & (Qt.KeyboardModifier.ControlModifier | _SUBTRACT)
         item = self.itemAt(event.position().toPoint())
         if adding and item is not None and event.button() == Qt.MouseButton.LeftButton:
-            weight = -1.0 if modifiers & Qt.KeyboardModifier.AltModifier else 1.0
+            weight = -1.0 if modifiers & _SUBTRACT else 1.0
             self.filter_added.emit(item.data(_UNIT_ROLE), weight)
             event.accept()
             return
         super().mousePressEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        item = self.itemAt(event.pos())
+        if item is None:
+            return
+        menu = self.unit_menu(item.data(_UNIT_ROLE))
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # made afresh for each click
+        menu.popup(event.globalPos())
+
+    def unit_menu(self, unit: int) -> QMenu:
+        """The right-click menu of `unit`; each entry emits the signal its click or key does."""
+        self._check_unit(unit)
+        return unit_menu(
+            self,
+            visualize=lambda: self.filter_visualize_requested.emit(unit),
+            add=lambda weight: self.filter_added.emit(unit, weight),
+            show_map=lambda: self.filter_activated.emit(unit),
+        )
 
     # ------------------------------------------------------------------------------- slots
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QBrush, QFont, QPalette
+from PySide6.QtGui import QBrush, QFont, QPalette, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from engine.protocol import LayerInfo, LayerKind, ModelSummary
@@ -11,6 +11,7 @@ from engine.protocol import LayerInfo, LayerKind, ModelSummary
 _COLUMNS = ("Layer", "Type", "Output shape", "Params", "Shows")
 _NAME, _PARAMS = 0, 3
 _BASE_TIP_ROLE = Qt.ItemDataRole.UserRole + 1  # the tooltip before any note was added
+MIN_COLUMN_WIDTH = 40  # a column cut to fit the tree's width still shows a few characters
 
 
 def format_shape(shape: tuple[int | None, ...] | None) -> str:
@@ -55,9 +56,11 @@ class LayerTree(QTreeWidget):
         self.setStyleSheet("QTreeView::item { padding: 1px 6px; }")
         header = self.header()
         header.setStretchLastSection(True)
+        header.setMinimumSectionSize(MIN_COLUMN_WIDTH)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
+        self._fit_pending = False  # columns were fitted while the tree was hidden
         self.currentItemChanged.connect(self._on_self_current_item_changed)
 
     # ------------------------------------------------------------------------------- public API
@@ -121,6 +124,8 @@ class LayerTree(QTreeWidget):
             for column in range(len(_COLUMNS)):
                 item.setForeground(column, grey)
             tip = f"nothing to visualize: output shape {shape}"
+        # Every cell's tip names the whole row: a narrow column cuts its cells with "…".
+        tip = f"{tip}\n{layer.type_name} · output {shape} · {layer.params:,} parameters"
         for column in range(len(_COLUMNS)):
             item.setToolTip(column, tip)
         item.addChildren([self._make_item(child) for child in layer.children])
@@ -128,9 +133,20 @@ class LayerTree(QTreeWidget):
 
     def _fit_columns(self) -> None:
         # Fitted once per model rather than ResizeToContents, which would take resizing away
-        # from the user.
-        for column in range(len(_COLUMNS) - 1):
-            self.resizeColumnToContents(column)
+        # from the user; the widest columns give way until all fit the tree's width, cut with
+        # "…" (whole in the tooltip), rather than the last ones being out of sight.
+        widths = [self.sizeHintForColumn(c) + 8 for c in range(len(_COLUMNS))]
+        widths = [max(w, self.header().sectionSizeHint(c)) for c, w in enumerate(widths)]
+        # Before the tree is first shown its width means nothing: fit again then.
+        self._fit_pending = not self.isVisible()
+        available = sum(widths) if self._fit_pending else self.viewport().width()
+        # The layer's name, what the user picks by, keeps its width while the others can
+        # still show a few characters each.
+        rest = MIN_COLUMN_WIDTH * (len(widths) - 1)
+        name = min(widths[_NAME], max(available - rest, MIN_COLUMN_WIDTH))
+        fitted = [name, *fit_widths(widths[1:], available - name)]
+        for column, width in enumerate(fitted):  # the last one also stretches to the edge
+            self.setColumnWidth(column, width)
 
     def _find_item(self, path: tuple[str, ...]) -> QTreeWidgetItem | None:
         parent = self.invisibleRootItem()
@@ -143,6 +159,13 @@ class LayerTree(QTreeWidget):
             parent = found
         return found
 
+    # ------------------------------------------------------------------------------- events
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._fit_pending and self.topLevelItemCount():
+            self._fit_columns()
+
     # ------------------------------------------------------------------------------- slots
 
     def _on_self_current_item_changed(
@@ -151,6 +174,22 @@ class LayerTree(QTreeWidget):
         # Only user actions get here: the program's own changes happen with signals blocked.
         if current is not None:
             self.layer_selected.emit(current.data(_NAME, Qt.ItemDataRole.UserRole))
+
+
+def fit_widths(widths: list[int], available: int) -> list[int]:
+    """`widths` with the widest cut to one common cap so that they add up to `available` (as
+    water finds its level); unchanged when they fit, or when too little is available to cut."""
+    if sum(widths) <= available or available <= 0:
+        return list(widths)
+    cap = max(widths)
+    for k, width in enumerate(sorted(widths)):
+        # Columns narrower than `width` keep theirs; the rest share what is left.
+        share = (available - sum(sorted(widths)[:k])) // (len(widths) - k)
+        if share <= width:
+            cap = share
+            break
+    cap = max(cap, MIN_COLUMN_WIDTH)
+    return [min(width, cap) for width in widths]
 
 
 def _info(item: QTreeWidgetItem) -> LayerInfo:

@@ -23,7 +23,9 @@ RANDOM_WEIGHTS_BUTTON = "Open with random weights"
 class ModelController(QObject):
     """Loads model A and shows it: the tree and every tab follow the state's new model."""
 
-    opening = Signal(str)  # the path of a model file or folder the user opens (Open Recent)
+    # The path of a model file or folder that opened (Open Recent lists it) or failed to (out).
+    opened = Signal(str)
+    failed = Signal(str)
     load_started = Signal(object, str)  # Job of a LoadModel; what stays open if it is cancelled
     shown = Signal(object, object)  # ModelSummary and the LoadModel it came from, once shown
     title_changed = Signal(str)  # the window's title for the model on show
@@ -58,8 +60,6 @@ class ModelController(QObject):
         if preprocessing is None and input_size is None:
             preprocessing, input_size = self._inputs.remembered(path)
         self._feedback.clear()
-        if path is not None and not is_zoo(path):
-            self.opening.emit(path)
         request = LoadModel(path, random_weights, trusted, preprocessing, input_size)
         job = self._load.start(
             request,
@@ -121,12 +121,16 @@ class ModelController(QObject):
         if summary.signature_only:
             self._feedback.info(summary.description)  # why the tree is so short
         self.shown.emit(summary, request)
+        if request.path is not None and not is_zoo(request.path):
+            self.opened.emit(request.path)
 
     def _on_job_ended(self, request: LoadModel, ended: JobEnded) -> None:
         failure = ended.failure
         if failure is None:
             return  # loaded, or cancelled: the download says so, the current model stays
         path = request.path
+        if path is not None and not is_zoo(path):
+            self.failed.emit(path)
         if failure.kind is FailureKind.UNTRUSTED and path is not None:
             self._feedback.error(
                 failure.message, TRUST_BUTTON, lambda: self.open_model(path, trusted=True)

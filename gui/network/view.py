@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
 
 from engine.protocol import LayerInfo, LayerKind, ModelSummary
 from gui.common.canvas import Canvas
-from gui.common.imaging import apply_colormap, normalize_per_channel
 from gui.network.feature_grids import unit_bars
 from gui.network.layer_row import LayerRow
 
@@ -132,13 +131,14 @@ class NetworkView(QWidget):
             return
         name = "/".join(layer)
         colormap = self.colormap_combo.currentText()
+        self._shown = (tuple(layer), unit)
         if maps.ndim == 3:
             values = maps[:, :, unit]
-            levels = normalize_per_channel(values[:, :, None])[:, :, 0]
-            picture = apply_colormap(levels, colormap)
             low, high = float(values.min()), float(values.max())
             size = f"{values.shape[0]}×{values.shape[1]}"
             title = f"{name} #{unit} · {size} · range [{low:.3g}, {high:.3g}] · {colormap}"
+            # As a map: a colorbar of its values beside it, its activations under the mouse.
+            self.canvas.show_map(values, title, colormap, clickable=False)
         else:
             values = maps.ravel()
             bar_width = int(np.clip(1024 // max(1, values.size) - 1, 1, 24))
@@ -146,8 +146,7 @@ class NetworkView(QWidget):
             low, high = float(values.min()), float(values.max())
             value = float(values[unit])
             title = f"{name} #{unit} = {value:.4g} · layer range [{low:.3g}, {high:.3g}]"
-        self._shown = (tuple(layer), unit)
-        self.canvas.show_rgb8(picture, title)
+            self.canvas.show_rgb8(picture, title)
         self.unit_shown.emit(tuple(layer), unit)
 
     # ------------------------------------------------------------------------------- helpers

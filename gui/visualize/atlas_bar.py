@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from gui.common.rate import RateMeter
+
 
 class AtlasBar(QWidget):
     """'Visualize whole layer', then a progress bar with Cancel while the atlas runs."""
@@ -28,6 +30,12 @@ class AtlasBar(QWidget):
         self.cancel_button.setToolTip("Stop growing the layer; the filters done so far stay.")
         self.status_label = QLabel()
         self.status_label.setEnabled(False)  # greyed: a remark, not a control
+        # About how long the atlas has left, once a couple of batches told it; empty until then.
+        self.eta_label = QLabel()
+        self.eta_label.setEnabled(False)
+        self.eta_label.setToolTip("Time left at the speed of the batches so far.")
+        # start() counts as the first update: one finished batch then gives a rate.
+        self.rate_meter = RateMeter(min_updates=2)
 
         self.reset()
 
@@ -39,6 +47,7 @@ class AtlasBar(QWidget):
         layout.addWidget(self.run_button)
         layout.addWidget(self.progress, stretch=1)
         layout.addWidget(self.status_label, stretch=1)
+        layout.addWidget(self.eta_label)
         layout.addWidget(self.cancel_button)
 
     # ------------------------------------------------------------------------------- public API
@@ -48,6 +57,9 @@ class AtlasBar(QWidget):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(0)
         self.progress.setFormat(f"0 / {total}")
+        self.rate_meter.reset()
+        self.rate_meter.update(0, total)
+        self.eta_label.setText("")
         self._show_running(True)
 
     def set_progress(self, done: int, total: int, layer: str = "") -> None:
@@ -55,6 +67,8 @@ class AtlasBar(QWidget):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, total))
         self.progress.setFormat(f"{layer} · {done} / {total}" if layer else f"{done} / {total}")
+        self.rate_meter.update(done, total)
+        self.eta_label.setText(self.rate_meter.text(""))
 
     def finish(self, text: str) -> None:
         """The atlas ended; `text` says how (e.g. '64 filters · 3 dead')."""
@@ -78,12 +92,17 @@ class AtlasBar(QWidget):
         """What the progress bar says, e.g. '12 / 64'."""
         return self.progress.text()
 
+    def eta_text(self) -> str:
+        """About how long the running atlas has left, e.g. 'about 40 s left'; "" while unknown."""
+        return self.eta_label.text()
+
     # ------------------------------------------------------------------------------- helpers
 
     def _show_running(self, running: bool) -> None:
         self.progress.setVisible(running)
         self.cancel_button.setVisible(running)
         self.status_label.setVisible(not running)
+        self.eta_label.setVisible(running)
         self.run_button.setEnabled(not running)
 
     # ------------------------------------------------------------------------------- slots

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -18,6 +19,7 @@ from engine.protocol.display import DEFAULT_DISPLAY, DISPLAY_LABELS, DISPLAY_MOD
 from engine.protocol.recipe import LIVE_KNOBS, PRESETS, Recipe, default_preset
 from gui.common.imaging import set_display_mode
 from gui.common.names import DISPLAY_KEY, RECIPE_CHOSEN_KEY, RECIPE_GROUP
+from gui.common.rate import RateMeter
 from gui.visualize.presets import (
     PresetBar,
     check_preset_name,
@@ -52,6 +54,14 @@ class AscentControls(QWidget):
         self.form = RecipeForm()
         self.progress_label = QLabel()
         self.progress_label.setToolTip("Steps done in the current run, of the steps it asked for.")
+        # Steps per second and time left, from when the frames arrive; empty until known.
+        self.rate_label = QLabel()
+        self.rate_label.setEnabled(False)  # greyed: a remark, not a control
+        self.rate_label.setToolTip("Speed of the run over its recent frames, and the time left.")
+        # It takes the room left beside the buttons and never widens the panel for it.
+        self.rate_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.rate_meter = RateMeter()
+        self._running = False
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the running visualization and keep its current image.")
         self.restart_button = QPushButton("Restart")
@@ -72,6 +82,7 @@ class AscentControls(QWidget):
         self._show_display_mode(DEFAULT_DISPLAY)
 
         self._reload_presets()
+        self._progress_steps = 0  # the total the counter shows
         self.set_progress(0, Recipe().steps)
         self.set_running(False)
 
@@ -87,7 +98,8 @@ class AscentControls(QWidget):
         display.addWidget(QLabel("Display"))
         display.addWidget(self.display_box, stretch=1)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.progress_label, stretch=1)
+        buttons.addWidget(self.progress_label)
+        buttons.addWidget(self.rate_label, stretch=1)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.restart_button)
         layout = QVBoxLayout(self)
@@ -107,14 +119,27 @@ class AscentControls(QWidget):
         """Show `settings`; numbers outside a field's range are clamped to it."""
         self.form.set_recipe(settings)
         self._show_matching_preset()
+        self._show_planned_steps()
 
     def set_running(self, running: bool) -> None:
         """Enable Stop only while a run is going."""
         self.stop_button.setEnabled(running)
+        self._running = running
+        # A stopped run has no time left; its speed stays, as a fact about the run.
+        self.rate_label.setText(self.rate_meter.text("steps", with_left=running))
 
     def set_progress(self, step: int, steps: int) -> None:
-        """Show 'step 120 / 256'."""
+        """Show 'step 120 / 256' and, once a few frames told it, '41 steps/s · about 3 s left'.
+
+        Step 0 starts the timing afresh (a new run); it starts with the first frame, since
+        the way to step 1 holds the run's set-up (tracing, warm-up), not its speed."""
         self.progress_label.setText(f"step {step} / {steps}")
+        self._progress_steps = steps
+        if step <= 0:
+            self.rate_meter.reset()
+        else:
+            self.rate_meter.update(step, steps)
+        self.rate_label.setText(self.rate_meter.text("steps", with_left=self._running))
 
     def presets(self) -> dict[str, Recipe]:
         """Every preset by name: the built-in ones, then the user's."""
@@ -199,6 +224,7 @@ class AscentControls(QWidget):
         # A recipe saved before the flag existed counts as the user's: keep what they had.
         self.user_chose = bool(saved) if chosen is None else chosen in (True, "true", "1", 1)
         self._reload_presets()
+        self._show_planned_steps()
 
     # ------------------------------------------------------------------------------- helpers
 
@@ -210,6 +236,13 @@ class AscentControls(QWidget):
         finally:
             self.display_box.blockSignals(False)
         set_display_mode(self.display_mode())
+
+    def _show_planned_steps(self) -> None:
+        # Before a run the counter says how many steps the next one takes: "step 0 / 256"
+        # beside a Steps box of 512 reads as a bug. A running run's counter is its own.
+        steps = self.settings().steps
+        if not self.stop_button.isEnabled() and steps != self._progress_steps:
+            self.set_progress(0, steps)
 
     def _settings_store(self) -> QSettings:
         if self._store is None:
@@ -230,6 +263,7 @@ class AscentControls(QWidget):
         before = self.settings()
         recipe = self.presets()[name]
         self.form.set_recipe(recipe)
+        self._show_planned_steps()
         if any(getattr(before, knob) != getattr(recipe, knob) for knob in LIVE_KNOBS):
             self.live_knobs_changed.emit(self.settings())
 
@@ -268,6 +302,8 @@ class AscentControls(QWidget):
     def _on_form_edited(self, name: str) -> None:
         self.user_chose = True
         self._show_matching_preset()
+        if name == "steps":
+            self._show_planned_steps()
         if name in LIVE_KNOBS:
             self.live_knobs_changed.emit(self.settings())
 

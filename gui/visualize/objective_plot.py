@@ -33,6 +33,9 @@ class ObjectivePlot(pg.PlotWidget):
 
         self.setLabel("bottom", "step")
         self.setLabel("left", "objective")
+        # Plain numbers on the axes: an SI prefix reads as 'objective (x1e-09)', a puzzle.
+        for name in ("bottom", "left"):
+            self.getAxis(name).enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.25)
         self.setMouseEnabled(x=False, y=False)  # the curve follows the run; dragging fights it
         self.hideButtons()

@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction
 
 from engine.protocol import (
     Ascend,
@@ -16,6 +17,7 @@ from engine.protocol import (
     EndReason,
     Frame,
     JobEnded,
+    LayerInfo,
     ObjectiveTerm,
     Recipe,
     RunFinished,
@@ -92,6 +94,7 @@ class RunsController(QObject):
         state.running_changed.connect(self._on_state_running_changed)
         picker.filter_activated.connect(self.show_feature_map)
         picker.filter_added.connect(self.add_term)
+        picker.filter_visualize_requested.connect(self.visualize)
         canvas.pixel_clicked.connect(self._on_canvas_pixel_clicked)
         filmstrip.snapshot_chosen.connect(self._on_filmstrip_snapshot_chosen)
         controls.stop_requested.connect(self.stop)
@@ -126,6 +129,15 @@ class RunsController(QObject):
         """Stop whatever runs in the engine's long lane (a visualization, atlas, comparison);
         a stopped visualization can be continued."""
         self._client.submit(StopRun())
+
+    def scope_stop(self, action: QAction) -> None:
+        """Let Run › Stop's shortcut (Esc) stop a run only while the keyboard focus is in the
+        visualization: its canvas, filmstrip, curve or method panel (with the Stop button).
+        Esc elsewhere (typing in the Explain tab, a dialog) must not cost a long run; the
+        menu entry works from anywhere."""
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        for widget in (self._canvas, self._filmstrip, self._plot, self._controls):
+            widget.addAction(action)
 
     def restart(self) -> None:
         """Grow the selected unit again from scratch (F5)."""
@@ -259,8 +271,10 @@ class RunsController(QObject):
     def _mark_thumbnail(self, record: RunRecord, done: RunFinished, reason: EndReason) -> None:
         """A plain run's image becomes its filter's thumbnail; a dead filter is crossed out, a
         weak or failed one gets a warning offering its best real image as a start."""
-        request = record.request
-        plain = not request.extra_terms and request.neuron is None
+        request, layer = record.request, self._state.layer
+        # Once the user moved on to another layer the grid is not this run's.
+        here = layer is not None and tuple(layer.path) == tuple(request.layer)
+        plain = here and not request.extra_terms and request.neuron is None
         verdict = done.verdict
         dead = reason is EndReason.DEAD if verdict is None else verdict.kind is VerdictKind.DEAD
         if plain and not record.recipe.negate:
@@ -306,9 +320,22 @@ class RunsController(QObject):
         self._set_resumable(None)
         self._canvas.clear("Pick a filter to watch its image grow")
         self._plot.reset()
+        self._filmstrip.reset()
+        self._controls.set_progress(0, self._controls.settings().steps)
 
-    def _on_state_layer_changed(self, _info: object) -> None:
+    def _on_state_layer_changed(self, info: LayerInfo) -> None:
         self._weights, self._neuron, self._map_unit = {}, None, None
+        if self._run.is_running():
+            return  # the run of the old layer goes on, its title says which layer it grows
+        # What the canvas, curve and counter showed was about another layer.
+        self.painter.map_pinned = False
+        self._filmstrip.reset()
+        self._plot.reset()
+        self._controls.set_progress(0, self._controls.settings().steps)
+        if self._state.image is not None:
+            self._show_image()
+        else:
+            self._canvas.clear(f"Pick a filter of {info.name} to watch its image grow")
 
     def _on_state_unit_picked(self, unit: int) -> None:
         # Looking at weights or dataset examples, or comparing: growing an image would take the
