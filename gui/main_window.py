@@ -20,6 +20,7 @@ from gui.common.file_dialogs import FileDialogs
 from gui.common.names import COLUMNS_KEY, GEOMETRY_KEY, Tab
 from gui.compare.controller import CompareController
 from gui.dataset.controller import EvaluationController
+from gui.dialogs.help_dialog import HelpMenu
 from gui.engine_client import Engine, EngineClient
 from gui.explain.controller import ExplainController
 from gui.files.controller import FilesController
@@ -56,7 +57,9 @@ class MainWindow(QMainWindow):
         picker, controls, tabs = ui.filter_picker, ui.controls, ui.centre_tabs
 
         # The layers controller comes first: the others decorate the grid it fills.
-        self.layers = LayersController(client, state, feedback, ui.layer_tree, picker, ui.sort_bar)
+        self.layers = LayersController(
+            client, state, feedback, ui.layer_tree, picker, ui.sort_bar, ui.layer_properties
+        )
         self.models = ModelController(client, state, feedback, inputs, ui.model_label)
         self.images = ImageController(client, state, feedback, ui.predictions, ui.sketch_pad)
         self.runs = RunsController(
@@ -99,6 +102,7 @@ class MainWindow(QMainWindow):
             ui.active_canvas,
             self.run_files.export_stem,
         )
+        self.help = HelpMenu(self, lambda: self.menu_actions)
         self.menu_actions = build_menus(
             self,
             self._menu_slots(),
@@ -154,6 +158,11 @@ class MainWindow(QMainWindow):
             "input": runs.show_input,
             "fit": lambda: ui.active_canvas().fit(),
             "sketch": self.show_sketch_pad,
+            "help_tour": self.help.show_tour,
+            "help_shortcuts": self.help.show_shortcuts,
+            "help_readme_sections": self.help.show_readme_sections,
+            "help_readme": self.help.open_readme,
+            "about": self.help.show_about,
         }
 
     def _connect(self) -> None:

@@ -73,6 +73,13 @@ ACTIONS: dict[str, tuple[str, object, str]] = {
     "fit": ("&Fit Canvas", "Ctrl+0", ""),
     "sketch": ("S&ketch Pad", "Ctrl+K",
                "Draw an image with the mouse; the model reads it as you draw"),
+    "help_tour": ("&First Five Minutes", "F1",
+                  "A short illustrated walk-through: pick a layer, click a filter, explain"),
+    "help_shortcuts": ("&Keyboard Shortcuts", None, "Every keyboard shortcut of the window"),
+    "help_readme_sections": ("README &Sections", None, "The README's sections, as links"),
+    "help_readme": ("Open &README", None, "Open README.md in the program for it"),
+    "about": ("&About convscope", None,
+              "The versions of convscope, TensorFlow, Keras, Qt, NumPy and Python"),
 }  # fmt: skip
 
 
@@ -177,4 +184,9 @@ def build_menus(
     view_menu.addSeparator()
     for tab in Tab:
         view_menu.addAction(actions[f"tab:{tab.name.lower()}"])
+    help_menu = bar.addMenu("&Help")
+    for name in ("help_tour", "help_shortcuts", "help_readme_sections", "help_readme"):
+        help_menu.addAction(actions[name])
+    help_menu.addSeparator()
+    help_menu.addAction(actions["about"])
     return actions

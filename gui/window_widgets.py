@@ -1,6 +1,6 @@
-"""Every widget of the main window and where it goes: layers or sketch pad over predictions on
-the left; tabs in the centre (Visualize: canvas over filmstrip and curve; Explain; Network;
-Filters; Compare); the sorted grid over the method panel on the right."""
+"""Every widget of the main window and where it goes: layers, sketch pad or layer properties
+over predictions on the left; tabs in the centre (Visualize: canvas over filmstrip and curve;
+Explain; Network; Filters; Compare); the sorted grid over the method panel on the right."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from gui.images.sketch_pad import SketchPad
 from gui.layers.filter_picker import FilterPicker
 from gui.layers.layer_tree import LayerTree
 from gui.layers.picker_sort import SortBar
+from gui.layers.properties import LayerPropertiesPane
 from gui.network.view import NetworkView
 from gui.visualize.atlas_bar import AtlasBar
 from gui.visualize.controls import AscentControls
@@ -58,6 +59,7 @@ class WindowWidgets:
         self.message_bar = MessageBar()
         self.layer_tree = LayerTree()
         self.sketch_pad = SketchPad()
+        self.layer_properties = LayerPropertiesPane()
         self.left_tabs = QTabWidget()
         self.predictions = PredictionsPanel()
         self.canvas = Canvas()
@@ -120,6 +122,10 @@ class WindowWidgets:
     def _lay_out(self) -> QSplitter:
         self.left_tabs.addTab(self.layer_tree, "Layers")
         self.left_tabs.addTab(self.sketch_pad, "Sketch")
+        self.left_tabs.addTab(_scrolling(self.layer_properties), "Properties")
+        self.left_tabs.setTabToolTip(
+            2, "The selected layer's kernel, strides, parameters and receptive field"
+        )
         self.left_tabs.setDocumentMode(True)
         left = _splitter(Qt.Orientation.Vertical, [self.left_tabs, self.predictions], [500, 220])
         visualize = _splitter(

@@ -201,6 +201,10 @@ def test_the_qt_library_check_says_what_to_install_before_anything_else(tmp_path
         result = subprocess.run(check, env=env | quiet, capture_output=True, timeout=30)
         assert result.returncode == 0 and not result.stderr
     dry_run = subprocess.run(
-        ["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        ["make", "--no-print-directory", "-n", "run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert dry_run.stdout.splitlines()[0] == "sh .ci/qt_libs.sh"  # before the pip install

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import keras
 import numpy as np
+import pytest
 
-from engine.models.training import DEFAULT_MNIST_DIR
+from engine.models.training import DEFAULT_MNIST_DIR, DEFAULT_MODEL_PATH, builtin_difference
 from engine.protocol import EndReason, JobEnded, Status, TrainDefault, TrainingDone, TrainProgress
 from engine.session import EngineSession
 
@@ -65,3 +67,47 @@ def test_default_output_is_in_the_user_data_folder(monkeypatch, tmp_path) -> Non
     path = default_output()
     assert path.parent == tmp_path / "convscope" / "models"
     assert path.name.startswith("mnist_cnn_") and path.suffix == ".keras"
+
+
+def test_options_reach_training_and_the_result_is_compared_with_the_builtin(tmp_path) -> None:
+    output = tmp_path / "small.keras"
+    request = TrainDefault(
+        epochs=1,
+        output=str(output),
+        mnist_dir=str(DEFAULT_MNIST_DIR),
+        seed=3,
+        train_images=256,
+        batch_size=32,
+    )
+    progress, ended = _train(request)
+    assert [p.epoch for p in progress] == [1]
+    sidecar = json.loads(output.with_suffix(".json").read_text(encoding="utf-8"))
+    assert sidecar["provenance"]["train_images"] == 256 and sidecar["provenance"]["seed"] == 3
+    assert sidecar["provenance"]["held_out_images"] == 2000
+    assert sidecar["training"]["batch_size"] == 32
+    difference = ended.value.builtin_difference
+    assert difference == builtin_difference(output)  # weight by weight, max |a - b|
+    assert 0.0 < difference < math.inf  # 256 digits for 1 epoch is not the built-in model
+
+
+def test_builtin_difference_is_exact(tmp_path) -> None:
+    assert builtin_difference(DEFAULT_MODEL_PATH, DEFAULT_MODEL_PATH) == 0.0
+    model = keras.models.load_model(DEFAULT_MODEL_PATH, compile=False)
+    weights = model.get_weights()
+    weights[-1] = weights[-1] + np.float32(0.25)  # the output bias, one tiny change
+    model.set_weights(weights)
+    model.save(tmp_path / "nudged.keras")
+    assert builtin_difference(tmp_path / "nudged.keras") == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [({"train_images": 9000}, "train_images=9000"), ({"batch_size": 0}, "batch_size=0")],
+)
+def test_bad_options_fail_naming_the_value(tmp_path, changes, named) -> None:
+    request = TrainDefault(
+        epochs=1, output=str(tmp_path / "x.keras"), mnist_dir=str(DEFAULT_MNIST_DIR), **changes
+    )
+    with pytest.raises(ValueError, match=named):  # the worker shows it as a failure
+        EngineSession(lambda result: None).handle(request, lambda: False)
+    assert list(tmp_path.iterdir()) == []

@@ -96,3 +96,39 @@ def test_a_failure_re_enables_start(window, engine) -> None:
     engine.fail(request, FailureKind.INPUT, "no MNIST data")
     dialog = window.training.dialog
     assert "no MNIST data" in dialog.status.text() and dialog.start_button.isEnabled()
+
+
+def test_the_options_default_to_the_builtin_models_and_reach_the_request(window, engine) -> None:
+    window.menu_actions["train"].trigger()
+    dialog = window.training.dialog
+    defaults = (dialog.seed.value(), dialog.train_images.value(), dialog.epochs.value(),
+                dialog.batch_size.value())  # fmt: skip
+    assert defaults == (0, 8000, 15, 64)  # what built resources/models/mnist_cnn.keras
+    dialog.seed.setValue(7)
+    dialog.train_images.setValue(500)
+    dialog.batch_size.setValue(32)
+    request = _start(window, engine, epochs=2)
+    assert (request.seed, request.train_images, request.epochs, request.batch_size) == (
+        7, 500, 2, 32)  # fmt: skip
+    assert not dialog.seed.isEnabled() and not dialog.batch_size.isEnabled()
+
+
+@pytest.mark.parametrize(
+    ("epochs", "difference", "says"),
+    [
+        (15, 0.0, "identical to the built-in model (every weight equal, compared exactly)"),
+        (15, 0.0123, "differs from the built-in model (max weight difference 0.0123)"),
+        (1, 0.5, "its options differ from the built-in model's"),
+        (15, None, "not compared with the built-in model"),
+    ],
+)
+def test_the_end_says_whether_the_result_is_the_builtin_model(
+    window, engine, tmp_path, epochs, difference, says
+) -> None:
+    request = _start(window, engine, epochs=epochs)
+    path = str(tmp_path / "trained.keras")
+    engine.end(request, EndReason.FINISHED, TrainingDone(path, 0.99, epochs, difference))
+    status = window.training.dialog.status.text()
+    assert says in status
+    if epochs == 15:
+        assert "options differ" not in status

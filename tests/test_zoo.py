@@ -179,3 +179,22 @@ def test_an_untrained_zoo_model_opens_from_the_menu_and_says_so(qtbot):
     assert window.windowTitle() == "convscope — zoo:MobileNetV2 (untrained)"
     window.close()
     assert engine.wait(5_000)
+
+
+def test_imagenet_class_names_ship_offline_in_keras_order(monkeypatch):
+    import json
+
+    import engine.models.zoo as zoo
+
+    table = json.loads(zoo.CLASS_NAMES_FILE.read_text(encoding="utf-8"))
+    names = table["names"]
+    assert len(names) == 1000 and len(table["synsets"]) == 1000
+    assert table["synsets"] == sorted(table["synsets"])  # Keras's class order
+    known = {0: "tench", 207: "golden retriever", 281: "tabby cat", 999: "toilet tissue"}
+    assert {k: names[k] for k in known} == known
+    # Never the network: a Keras download that is attempted fails the test.
+    monkeypatch.setattr(zoo, "_keras_class_names", lambda: pytest.fail("downloaded names"))
+    model, meta, label = load_zoo("MobileNetV2", random_weights=True)
+    summary = describe_model(model, meta, label)
+    assert summary.class_names[281] == "tabby cat" and summary.class_names[0] == "tench"
+    assert "unavailable" not in meta.description

@@ -2,7 +2,8 @@
 
 `run_training` (a job, engine/jobs/job.py) calls `engine.models.training.train_default` with a
 callback that reports every epoch as a `TrainProgress` and stops `fit` as soon as
-`should_stop()` is true; it ends with a TrainingDone. The model is written
+`should_stop()` is true; it ends with a TrainingDone that says how far the trained weights are
+from the shipped built-in model's. The model is written
 next to its destination first and moved there only when training completed, so a cancelled run
 leaves no file and never replaces an existing one.
 """
@@ -17,7 +18,12 @@ from pathlib import Path
 import keras
 
 from engine.jobs.job import Done, Emit, Job, ShouldStop
-from engine.models.training import train_default
+from engine.models.training import (
+    DEFAULT_MODEL_PATH,
+    builtin_difference,
+    check_options,
+    train_default,
+)
 from engine.protocol import EndReason, Status, TrainDefault, TrainingDone, TrainProgress
 
 
@@ -75,8 +81,7 @@ class _Reporter(keras.callbacks.Callback):
 
 def run_training(request: TrainDefault, emit: Emit, should_stop: ShouldStop) -> Job:
     """Train, report every epoch (from Keras's callback, so through `emit`), save."""
-    if request.epochs < 1:
-        raise ValueError(f"epochs={request.epochs} must be at least 1")
+    check_options(request.epochs, request.train_images, request.batch_size, request.seed)
     output = Path(request.output) if request.output else default_output()
     if output.suffix != ".keras":
         raise ValueError(f"output path {str(output)!r} must end in .keras")
@@ -85,7 +90,14 @@ def run_training(request: TrainDefault, emit: Emit, should_stop: ShouldStop) -> 
     reporter = _Reporter(request, emit, should_stop)
     try:
         sidecar = train_default(
-            partial, request.mnist_dir, request.epochs, callbacks=[reporter], validate=True
+            partial,
+            request.mnist_dir,
+            request.epochs,
+            request.seed,
+            callbacks=[reporter],
+            validate=True,
+            train_images=request.train_images,
+            batch_size=request.batch_size,
         )
     except BaseException:
         _remove(partial)
@@ -96,7 +108,15 @@ def run_training(request: TrainDefault, emit: Emit, should_stop: ShouldStop) -> 
     partial.replace(output)
     partial.with_suffix(".json").replace(output.with_suffix(".json"))
     accuracy = float(sidecar["held_out_accuracy"])
-    return Done(TrainingDone(str(output), accuracy, request.epochs))
+    return Done(TrainingDone(str(output), accuracy, request.epochs, _difference(output)))
+
+
+def _difference(output: Path) -> float | None:
+    # The verdict "identical to the built-in model" needs the shipped file; without it, none.
+    try:
+        return builtin_difference(output, DEFAULT_MODEL_PATH)
+    except (OSError, ValueError):
+        return None
 
 
 def _remove(partial: Path) -> None:

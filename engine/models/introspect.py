@@ -6,7 +6,9 @@ import keras
 from keras.layers import TFSMLayer
 
 from engine.anatomy.filter_bank import CONV_TYPES
+from engine.models.layer_properties import layer_properties
 from engine.models.meta import ModelMeta
+from engine.models.receptive_field import Fields, receptive_fields
 from engine.models.surgery import layer_output
 from engine.optvis.memory import LOAD_PEAK_FACTOR
 from engine.protocol import LayerInfo, LayerKind, LayerPath, ModelSummary
@@ -36,13 +38,14 @@ def _describe(
     layer: keras.layers.Layer,
     parent: tuple[str, ...],
     output_name: str | None,
+    fields: Fields,
 ) -> LayerInfo:
     path = LayerPath((*parent, layer.name))
     shape = _output_shape(model, layer)
     kind, size = _kind(layer, shape)
     children: tuple[LayerInfo, ...] = ()
     if isinstance(layer, keras.Model):
-        children = tuple(_describe(layer, sub, path, None) for sub in layer.layers)
+        children = tuple(_describe(layer, sub, path, None, fields) for sub in layer.layers)
     return LayerInfo(
         path=path,
         name=layer.name,
@@ -54,13 +57,15 @@ def _describe(
         is_output=layer.name == output_name,
         children=children,
         has_kernels=isinstance(layer, CONV_TYPES),
+        properties=layer_properties(layer, fields.get(path)),
     )
 
 
 def describe_model(model: keras.Model, meta: ModelMeta, source: str) -> ModelSummary:
     """The layer tree of `model`, nested sub-models included."""
     output_name = model.layers[-1].name if model.layers else None
-    layers = tuple(_describe(model, layer, (), output_name) for layer in model.layers)
+    fields = receptive_fields(model)
+    layers = tuple(_describe(model, layer, (), output_name, fields) for layer in model.layers)
     height, width, channels = tuple(model.inputs[0].shape[1:])
     class_names = meta.class_names
     last = layers[-1] if layers else None

@@ -79,8 +79,11 @@ def _relative_to_repo(path: Path) -> str:
         return str(path.resolve())
 
 
-def _load_data(mnist_dir: str | Path | None, seed: int) -> tuple[tuple[np.ndarray, ...], dict]:
-    """Return ((x_train, y_train, x_hold, y_hold), provenance) from Keras or a local copy."""
+def _load_data(
+    mnist_dir: str | Path | None, seed: int, train_images: int | None = None
+) -> tuple[tuple[np.ndarray, ...], dict]:
+    """Return ((x_train, y_train, x_hold, y_hold), provenance) from Keras or a local copy;
+    `train_images` (None: all of Keras's, N_TRAIN_LOCAL local ones) picked by `seed`."""
     keras_error: Exception | None = None
     if mnist_dir is None:
         try:
@@ -89,6 +92,10 @@ def _load_data(mnist_dir: str | Path | None, seed: int) -> tuple[tuple[np.ndarra
             keras_error = exc
         else:
             _, _, x_hold, y_hold = split_train_holdout(x_test, y_test, 0, N_HOLDOUT, seed)
+            if train_images is not None:
+                x_train, y_train, _, _ = split_train_holdout(
+                    x_train, y_train, train_images, 0, seed
+                )
             provenance = {
                 "dataset": "MNIST training set, held out from the test set (LeCun, Cortes, Burges)",
                 "source": "keras.datasets.mnist",
@@ -108,7 +115,16 @@ def _load_data(mnist_dir: str | Path | None, seed: int) -> tuple[tuple[np.ndarra
             f"no MNIST data: keras.datasets.mnist failed ({keras_error}) and {exc}; "
             f"pass --mnist DIR, a directory holding {IMAGES_FILE} and its labels file"
         ) from exc
-    split = split_train_holdout(images, labels, N_TRAIN_LOCAL, N_HOLDOUT, seed)
+    n_train = N_TRAIN_LOCAL if train_images is None else train_images
+    if n_train > len(images) - N_HOLDOUT:
+        raise ValueError(
+            f"train_images={n_train}: {directory} has {len(images)} digits, {N_HOLDOUT} of them "
+            f"held out, so at most {len(images) - N_HOLDOUT} can train"
+        )
+    # One permutation, training digits first: the held-out ones stay the same 2,000 digits
+    # whatever the training count, and 8,000 of 10,000 is exactly the built-in model's split.
+    whole = split_train_holdout(images, labels, len(images) - N_HOLDOUT, N_HOLDOUT, seed)
+    split = (whole[0][:n_train], whole[1][:n_train], whole[2], whole[3])
     provenance = {
         "dataset": "MNIST test set (LeCun, Cortes, Burges)",
         "source": _relative_to_repo(directory),
@@ -127,25 +143,28 @@ def train_default(
     seed: int = 0,
     callbacks: list[keras.callbacks.Callback] | None = None,
     validate: bool = False,
+    train_images: int | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> dict[str, Any]:
     """Train the default model, save it to `output_path` (.keras) with a JSON sidecar beside it.
 
     `mnist_dir=None` tries `keras.datasets.mnist` and then `../shared/data/mnist`; a directory
     is used as given. `callbacks` go to `Model.fit` (e.g. for progress); with `validate` the
     held-out images are also `fit`'s validation data, so every epoch logs `val_loss` and
-    `val_accuracy` (they never train the model). Returns the sidecar.
+    `val_accuracy` (they never train the model). `seed`, `train_images` (None: see
+    `_load_data`) and `batch_size` at their defaults rebuild the built-in model. Returns the
+    sidecar.
     """
     output_path = Path(output_path)
     if output_path.suffix != ".keras":
         raise ValueError(f"output path {str(output_path)!r} must end in .keras")
-    if epochs < 1:
-        raise ValueError(f"epochs={epochs} must be at least 1")
-    (x_train, y_train, x_hold, y_hold), provenance = _load_data(mnist_dir, seed)
+    check_options(epochs, train_images, batch_size, seed)
+    (x_train, y_train, x_hold, y_hold), provenance = _load_data(mnist_dir, seed, train_images)
     keras.utils.set_random_seed(seed)
     model = build_default_model()
     # Training goes through a wrapper so augmentation shares the weights but is not saved.
     trainer = keras.Sequential([keras.Input(shape=(28, 28, 1)), _augmenter(seed), model])
-    steps = epochs * int(np.ceil(len(x_train) / BATCH_SIZE))
+    steps = epochs * int(np.ceil(len(x_train) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.05)
     trainer.compile(
         optimizer=keras.optimizers.Adam(schedule),
@@ -155,7 +174,7 @@ def train_default(
     trainer.fit(
         _scale(x_train),
         y_train,
-        batch_size=BATCH_SIZE,
+        batch_size=batch_size,
         epochs=epochs,
         shuffle=True,
         callbacks=callbacks,
@@ -179,7 +198,7 @@ def train_default(
         "held_out_accuracy": round(accuracy, 4),
         "training": {
             "epochs": epochs,
-            "batch_size": BATCH_SIZE,
+            "batch_size": batch_size,
             "optimizer": "adam",
             "augmentation": AUGMENTATION,
         },
@@ -190,6 +209,37 @@ def train_default(
     sidecar_path = output_path.with_suffix(".json")
     sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
     return sidecar
+
+
+def check_options(epochs: int, train_images: int | None, batch_size: int, seed: int) -> None:
+    """Raise ValueError naming the first training option out of range."""
+    if epochs < 1:
+        raise ValueError(f"epochs={epochs} must be at least 1")
+    if train_images is not None and train_images < 1:
+        raise ValueError(f"train_images={train_images} must be at least 1")
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size} must be at least 1")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed={seed} must be in [0, 2**32)")
+
+
+def builtin_difference(
+    trained_path: str | Path, builtin_path: str | Path = DEFAULT_MODEL_PATH
+) -> float:
+    """Largest absolute difference between two saved models' weights, weight by weight.
+
+    0.0 means bit-identical. Raises ValueError when the models' weights do not pair up (another
+    architecture) and OSError when a file cannot be read.
+    """
+    trained = keras.models.load_model(trained_path, compile=False).get_weights()
+    builtin = keras.models.load_model(builtin_path, compile=False).get_weights()
+    shapes = [w.shape for w in trained], [w.shape for w in builtin]
+    if shapes[0] != shapes[1]:
+        raise ValueError(f"weights of shapes {shapes[0]} cannot be compared with {shapes[1]}")
+    return max(
+        float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)), initial=0.0))
+        for a, b in zip(trained, builtin, strict=True)
+    )
 
 
 class _EpochPrinter(keras.callbacks.Callback):
@@ -219,11 +269,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", metavar="PATH", default=str(DEFAULT_MODEL_PATH))
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-images", type=int, metavar="N", help=f"default {N_TRAIN_LOCAL}")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
         sidecar = train_default(
-            args.output, args.mnist, args.epochs, args.seed, [_EpochPrinter(args.epochs)]
+            args.output,
+            args.mnist,
+            args.epochs,
+            args.seed,
+            [_EpochPrinter(args.epochs)],
+            train_images=args.train_images,
+            batch_size=args.batch_size,
         )
     except (OSError, ValueError) as exc:
         print(f"train-default: error: {exc}", file=sys.stderr)

@@ -43,6 +43,8 @@ UNTRAINED = "untrained (random weights)"
 CLASS_INDEX_URL = (
     "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
 )
+# The class names, offline; see scripts/make_imagenet_classes.py.
+CLASS_NAMES_FILE = Path(__file__).resolve().parents[2] / "resources" / "imagenet_classes.json"
 TORCH_MEAN = (0.485, 0.456, 0.406)
 TORCH_STD = (0.229, 0.224, 0.225)
 FAMILIES = ("caffe", "tf", "torch", "none")
@@ -145,7 +147,22 @@ def build_zoo_model(
 
 
 def imagenet_class_names() -> tuple[str, ...] | None:
-    """The 1000 ImageNet class names (cached by Keras, else downloaded); None when unavailable."""
+    """The 1000 ImageNet class names in Keras's class order ("tabby cat" for class 281).
+
+    They ship in resources/imagenet_classes.json (made by scripts/make_imagenet_classes.py from
+    timm's package data), so they need no network; a missing or broken file falls back to
+    Keras's class index (cached, else downloaded) and then to None.
+    """
+    try:
+        names = json.loads(CLASS_NAMES_FILE.read_text(encoding="utf-8"))["names"]
+        if len(names) == 1000:
+            return tuple(str(name) for name in names)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # a damaged checkout: try Keras's copy
+    return _keras_class_names()
+
+
+def _keras_class_names() -> tuple[str, ...] | None:
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Keras prints "Downloading data from …"
             path = keras.utils.get_file(

@@ -30,6 +30,7 @@ from engine.protocol.input_spec import (
     InputPreprocessing,
     parse_numbers,
 )
+from engine.protocol.layer_properties import LayerProperties, ReceptiveField
 from engine.protocol.model import (
     FREE_INPUT_SIZE,
     LayerInfo,
@@ -165,6 +166,7 @@ __all__ = [
     "LayerInfo",
     "LayerKind",
     "LayerPath",
+    "LayerProperties",
     "LoadComparison",
     "LoadModel",
     "MethodOption",
@@ -175,6 +177,7 @@ __all__ = [
     "Policy",
     "Prediction",
     "Progress",
+    "ReceptiveField",
     "Recipe",
     "Request",
     "RunFinished",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from engine.protocol.input_spec import InputPreprocessing
+from engine.protocol.layer_properties import LayerProperties
 
 # The side, in pixels, at which a model that takes images of any size is visualized.
 FREE_INPUT_SIZE = 128
@@ -58,6 +59,7 @@ class LayerInfo:
     is_output: bool = False  # the model's final layer: units are classes
     children: tuple[LayerInfo, ...] = ()
     has_kernels: bool = False  # a 2-D convolution (plain, depthwise, separable, transposed)
+    properties: LayerProperties | None = None  # the Properties pane; None: not described
 
     @property
     def visualizable(self) -> bool:

@@ -359,6 +359,9 @@ class TrainDefault(Scheduled):
     epochs: int = 15
     output: str | None = None
     mnist_dir: str | None = None  # None: keras.datasets.mnist, else ../shared/data/mnist
+    seed: int = 0  # the data split, initial weights, shuffling and augmentation
+    train_images: int | None = None  # None: 8,000 local digits (or all of keras's 60,000)
+    batch_size: int = 64
     request_id: int = field(default_factory=next_request_id)
 
 

@@ -320,6 +320,9 @@ class TrainingDone:
     path: str
     held_out_accuracy: float
     epochs: int
+    # Largest absolute difference between its weights and the built-in model's, compared
+    # weight by weight (0.0: bit-identical); None when the built-in model could not be read.
+    builtin_difference: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Model › Train the MNIST CNN: epochs, Start, Cancel, and live loss and accuracy curves."""
+"""Model › Train the MNIST CNN: seed, digits, epochs and batch size, Start, Cancel, live loss
+and accuracy curves, and at the end whether the result equals the built-in model."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.protocol import TrainingDone, TrainProgress
+from engine.protocol import TrainDefault, TrainingDone, TrainProgress
 from gui.common.wording import plural
 
 _TRAIN_PEN = pg.mkPen("#4fc3f7", width=2)
 _VAL_PEN = pg.mkPen("#ffb74d", width=2, style=pg.QtCore.Qt.DashLine)
+# What built resources/models/mnist_cnn.keras (its JSON sidecar): 8,000 of the local digits.
+BUILTIN_OPTIONS = {"seed": 0, "train_images": 8000, "epochs": 15, "batch_size": 64}
 
 
 def _curves(plot: pg.PlotWidget, name: str) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
@@ -40,14 +43,23 @@ def _curves(plot: pg.PlotWidget, name: str) -> tuple[pg.PlotDataItem, pg.PlotDat
 class TrainingDialog(QDialog):
     """Non-modal: the window stays usable while the engine trains."""
 
-    start_requested = Signal(int)  # epochs: train the MNIST CNN from scratch
+    start_requested = Signal(object)  # a TrainDefault with the options: train from scratch
     cancel_requested = Signal()  # stop the running training; nothing is saved
     open_requested = Signal(str)  # path of the trained model, to open in the window
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=BUILTIN_OPTIONS["seed"])
+        self.train_images = QSpinBox(minimum=1, maximum=60000, singleStep=1000)
+        self.train_images.setValue(BUILTIN_OPTIONS["train_images"])
         self.epochs = QSpinBox(minimum=1, maximum=200, value=15, suffix=" epochs")
         self.epochs.valueChanged.connect(self._on_epochs_value_changed)
+        self.batch_size = QSpinBox(minimum=1, maximum=4096, value=BUILTIN_OPTIONS["batch_size"])
+        self.seed.setToolTip("Fixes the data split, initial weights, shuffling and augmentation")
+        self.train_images.setToolTip(
+            "Training digits; the local MNIST copy has 8,000 (2,000 others are held out)"
+        )
+        self._started: TrainDefault | None = None
         self.start_button = QPushButton("&Start")
         self.cancel_button = QPushButton("&Cancel")
         self.open_button = QPushButton("&Open the trained model")
@@ -67,8 +79,10 @@ class TrainingDialog(QDialog):
         self.open_button.clicked.connect(self._on_open_clicked)
 
         buttons = QHBoxLayout()
-        buttons.addWidget(QLabel("Train for"))
-        buttons.addWidget(self.epochs)
+        for label, spin in (("Seed", self.seed), ("Digits", self.train_images),
+                            ("Train for", self.epochs), ("Batch", self.batch_size)):  # fmt: skip
+            buttons.addWidget(QLabel(label))
+            buttons.addWidget(spin)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
@@ -86,9 +100,19 @@ class TrainingDialog(QDialog):
 
     # ------------------------------------------------------------------ public setters
 
-    def set_started(self, epochs: int) -> None:
-        """A training run was submitted: clear the curves and offer Cancel."""
-        self._epochs, self._path = [], ""
+    def options(self) -> TrainDefault:
+        """A request with the options shown (saved to a new file in the user's data folder)."""
+        return TrainDefault(
+            epochs=self.epochs.value(),
+            seed=self.seed.value(),
+            train_images=self.train_images.value(),
+            batch_size=self.batch_size.value(),
+        )
+
+    def set_started(self, epochs: int, request: TrainDefault | None = None) -> None:
+        """A training run of `epochs` was submitted: clear the curves and offer Cancel.
+        `request` (its options) lets the end say whether they were the built-in model's."""
+        self._epochs, self._path, self._started = [], "", request
         for curve in self._all_curves():
             curve.setData([], [])
         for plot in (self.loss_plot, self.accuracy_plot):
@@ -122,7 +146,7 @@ class TrainingDialog(QDialog):
         self.open_button.setEnabled(bool(done.path))
         accuracy = done.held_out_accuracy
         score = "" if math.isnan(accuracy) else f"held-out accuracy {accuracy:.2%}; "
-        self.status.setText(f"Done: {score}saved {done.path}")
+        self.status.setText(f"Done: {score}{self._verdict(done)}; saved {done.path}")
 
     def set_cancelled(self) -> None:
         self._set_running(False)
@@ -141,9 +165,23 @@ class TrainingDialog(QDialog):
 
     # ------------------------------------------------------------------ private
 
+    def _verdict(self, done: TrainingDone) -> str:
+        difference = done.builtin_difference
+        if difference is None:
+            return "not compared with the built-in model (its file could not be read)"
+        if difference == 0.0:
+            verdict = "identical to the built-in model (every weight equal, compared exactly)"
+        else:
+            verdict = f"differs from the built-in model (max weight difference {difference:.3g})"
+        request = self._started
+        if request is not None and _options(request) != BUILTIN_OPTIONS:
+            verdict += "; its options differ from the built-in model's"
+        return verdict
+
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
-        self.epochs.setEnabled(not running)
+        for spin in (self.seed, self.train_images, self.epochs, self.batch_size):
+            spin.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         if running:
             self.open_button.setEnabled(False)
@@ -155,7 +193,7 @@ class TrainingDialog(QDialog):
         self.epochs.setSuffix(" epoch" if value == 1 else " epochs")  # not "1 epochs"
 
     def _on_start_clicked(self) -> None:
-        self.start_requested.emit(self.epochs.value())
+        self.start_requested.emit(self.options())
 
     def _on_cancel_clicked(self) -> None:
         self.cancel_button.setEnabled(False)
@@ -165,6 +203,10 @@ class TrainingDialog(QDialog):
     def _on_open_clicked(self) -> None:
         if self._path:
             self.open_requested.emit(self._path)
+
+
+def _options(request: TrainDefault) -> dict[str, int | None]:
+    return {key: getattr(request, key) for key in BUILTIN_OPTIONS}
 
 
 _KEYS = ("loss", "val_loss", "accuracy", "val_accuracy")

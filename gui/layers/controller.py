@@ -19,6 +19,7 @@ from gui.engine_client import EngineClient, JobSlot
 from gui.layers.filter_picker import FilterPicker
 from gui.layers.layer_tree import LayerTree
 from gui.layers.picker_sort import SortBar
+from gui.layers.properties import LayerPropertiesPane
 from gui.state import WindowState
 
 
@@ -37,11 +38,13 @@ class LayersController(QObject):
         tree: LayerTree,
         picker: FilterPicker,
         sort_bar: SortBar,
+        properties: LayerPropertiesPane | None = None,
     ) -> None:
         super().__init__()
         self._state = state
         self._feedback = feedback
         self._tree = tree
+        self._properties = properties
         self._picker = picker
         self._maps = JobSlot(client)
 
@@ -63,10 +66,13 @@ class LayersController(QObject):
     def _on_state_model_changed(self, summary: ModelSummary) -> None:
         self._maps.drop()
         self._tree.set_summary(summary)
+        if self._properties is not None:
+            self._properties.set_layer(None)
 
     def _on_state_layer_changed(self, info: LayerInfo) -> None:
         self._maps.drop()
         self._tree.select_layer(info.path)
+        self._show_properties(info)
         if not info.visualizable:
             self._picker.clear()
             # Information, not an error: nothing went wrong, the layer just has nothing to show.
@@ -103,6 +109,13 @@ class LayersController(QObject):
     def _on_job_ended(self, ended: JobEnded) -> None:
         if ended.failure is not None:
             self._feedback.error(ended.failure.message)
+
+    def _show_properties(self, info: LayerInfo) -> None:
+        if self._properties is None:
+            return
+        summary = self._state.summary
+        height, width = summary.input_shape[:2] if summary is not None else (None, None)
+        self._properties.set_layer(info, (height or 0, width or 0))
 
 
 def _shape_text(info: LayerInfo) -> str:

@@ -36,12 +36,11 @@ class TrainingController(QObject):
         self.dialog.raise_()
         return self.dialog
 
-    def start_training(self, epochs: int) -> None:
+    def start_training(self, request: TrainDefault) -> None:
+        """Submit `request` (the dialog's options) and show its progress in the dialog."""
         dialog = self.show_training()
-        dialog.set_started(epochs)
-        self._training.start(
-            TrainDefault(epochs=epochs), training=dialog.add_progress, ended=self._on_job_ended
-        )
+        dialog.set_started(request.epochs, request)
+        self._training.start(request, training=dialog.add_progress, ended=self._on_job_ended)
 
     def cancel_training(self) -> None:
         if self._training.is_running():
