@@ -172,3 +172,16 @@ def test_comparison_panels_name_every_method_whole(qtbot):
     metrics, cell = strip.grid.fontMetrics(), strip.grid.gridSize().width()
     for method in EXPLAIN_CATALOGUE.values():  # "Guided backpropagation" is not cut
         assert metrics.horizontalAdvance(method.title) < cell - 8, method.title
+
+
+def test_the_kernel_tables_fit_at_1280_by_720(qtbot, window):
+    _small(qtbot, window)
+    window.show_tab(Tab.FILTERS)
+    view = window.ui.filters_panel.kernel_view
+    for page, table in ((0, view.stats_table), (1, view.filters_table)):
+        view.pages.setCurrentIndex(page)
+        QApplication.processEvents()
+        header = table.horizontalHeader()
+        used = sum(header.sectionSize(k) for k in range(header.count()))
+        assert used <= table.viewport().width() + 1
+        assert not table.horizontalScrollBar().isVisible()

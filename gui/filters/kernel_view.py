@@ -9,6 +9,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
+    QHeaderView,
     QLabel,
     QScrollArea,
     QSplitter,
@@ -80,6 +81,8 @@ class KernelView(QWidget):
         self.stats_table.setVerticalHeaderLabels(list(_STAT_TITLES))
         self.stats_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.stats_table.setToolTip("near zero: the fraction of weights with |w| < 1% of the max")
+        # Columns share the width the pane has: at 1280×720 the tables must not scroll sideways.
+        _fit_columns(self.stats_table)
         self.histogram = pg.PlotWidget()
         self.histogram.setMenuEnabled(False)
         self.histogram.setLabel("bottom", "weight")
@@ -96,6 +99,7 @@ class KernelView(QWidget):
         self.filters_table.setSortingEnabled(True)
         self.filters_table.verticalHeader().setVisible(False)
         self.filters_table.setToolTip("Every filter of the layer; click a header to sort.")
+        _fit_columns(self.filters_table)
         self.effect = FilterEffect()
         self.weight_grid = WeightGrid()
         self.pages = QTabWidget()
@@ -251,3 +255,9 @@ class KernelView(QWidget):
         item = self.filters_table.item(row, 0)
         if item is not None:
             self.filter_chosen.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+
+
+def _fit_columns(table: QTableWidget) -> None:
+    """Stretch `table`'s columns over its width instead of scrolling sideways."""
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
