@@ -6,18 +6,34 @@ mixtures, else the filter's best real image); those no start makes fire stay dea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-from engine.optvis.program import Outcome, initial_images, model_size, visualize
+from engine.optvis.program import Outcome, Program, initial_images, model_size, visualize
+from engine.optvis.real_images import RealImages
 from engine.protocol import ObjectiveTerm
 from engine.protocol.recipe import Recipe
 
-if TYPE_CHECKING:
-    from engine.optvis.visualizer import Visualizer
+
+class Visualizer(Protocol):
+    """What the atlas needs of engine/optvis/visualizer.py's Visualizer (named here, not
+    imported, so the two modules do not import each other)."""
+
+    input_shape: tuple[int | None, int | None, int]
+    real: RealImages
+
+    def programs(self, terms: Sequence[ObjectiveTerm], recipe: Recipe) -> list[Program]: ...
+
+    def evaluate(self, program: Program, images: np.ndarray) -> np.ndarray: ...
+
+    def find_live_start(
+        self, terms: Sequence[ObjectiveTerm], recipe: Recipe
+    ) -> np.ndarray | None: ...
+
+    def real_start(self, terms: Sequence[ObjectiveTerm], recipe: Recipe) -> np.ndarray | None: ...
 
 
 @dataclass(frozen=True)
