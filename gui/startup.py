@@ -123,7 +123,15 @@ class Startup(QObject):
             return
         if self._tab is not None:
             self._window.show_tab(self._tab)  # the run may have brought Visualize forward
+        if self._tab is Tab.EXPLAIN:
+            # A picture of the Explain tab shows an explanation of the image, not "press Explain".
+            self._window.explainer.shown.connect(self._on_explainer_shown)
+            if self._window.explainer.explain() is not None:
+                return
         QTimer.singleShot(100, self._take_screenshot)  # let the last paint land
+
+    def _on_explainer_shown(self, _explanation: object) -> None:
+        QTimer.singleShot(100, self._take_screenshot)
 
     def _on_feedback_error_shown(self, text: str) -> None:
         if self._reshowing:

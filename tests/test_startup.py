@@ -80,3 +80,18 @@ def test_size_and_tab_set_the_window_for_a_picture(bare_window, engine):
 def test_a_tab_that_does_not_exist_is_named_in_the_error():
     with pytest.raises(ValueError, match=r"'settings'.*visualize, explain"):
         tab_named("settings")
+
+
+def test_a_picture_of_the_explain_tab_shows_an_explanation(qtbot, bare_window, engine, tmp_path):
+    from engine.protocol import Ascend, EndReason, Explain
+
+    startup = _start(bare_window, [], screenshot=str(tmp_path / "explain.png"), tab="explain")
+    taken: list[int] = []
+    startup._take_screenshot = lambda: taken.append(bare_window.ui.centre_tabs.currentIndex())
+    engine.load()
+    engine.open()
+    engine.finish(engine.last(Ascend), 8, EndReason.FINISHED)
+    qtbot.wait(300)
+    assert taken == []  # it waits for the explanation, not "press Explain"
+    engine.explain(engine.last(Explain))
+    qtbot.waitUntil(lambda: taken == [Tab.EXPLAIN], timeout=2_000)
