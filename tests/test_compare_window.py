@@ -254,3 +254,12 @@ def test_a_new_image_during_a_comparison_is_said_when_it_ends(window, engine) ->
     assert "The image changed meanwhile" in window.ui.compare_view.status_label.text()
     window.comparison.compare()
     assert "changed" not in window.ui.compare_view.status_label.text()
+
+
+def test_a_new_image_before_any_model_b_still_says_to_choose_one(qtbot):
+    from gui.compare.view import CHOOSE_B, CompareView
+
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.set_image_changed()
+    assert view.status_label.text() == CHOOSE_B

@@ -20,6 +20,8 @@ from gui.compare.column import CompareColumn
 
 _PROGRESS_STEPS = 1000
 
+CHOOSE_B = "Choose model B to compare with the open model."
+
 
 class CompareView(QWidget):
     """Buttons and a progress bar over one line saying what differs most, over two columns."""
@@ -69,7 +71,7 @@ class CompareView(QWidget):
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
         self._repaint.timeout.connect(self._on_repaint_timeout)
         self._update_buttons()
-        self.status_label.setText("Choose model B to compare with the open model.")
+        self.status_label.setText(CHOOSE_B)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.choose_button)
@@ -104,7 +106,9 @@ class CompareView(QWidget):
 
     def set_image_changed(self) -> None:
         """A new image: the shown maps and predictions are of the old one."""
-        if not self._running:
+        if not self._has_b:
+            self._forget(CHOOSE_B)  # nothing was compared: there is nothing to compare again
+        elif not self._running:
             self._forget("The image changed: press Compare to compare again.")
         else:
             self._image_changed = True  # the running comparison is of the old image: say so
