@@ -24,6 +24,7 @@ from engine.cli.common import (
 )
 from engine.images.convert import ImageError, check_image_path, shown_name
 from engine.protocol import EXPLAIN_METHODS
+from engine.protocol.json_values import explain_settings, json_ready
 
 MIN_SIDE = 256  # PNGs are upscaled (nearest neighbour) to at least this on their short side
 ORIGINAL_MAX_SIDE = 2048  # the overlay on the original photo, at most this on its long side
@@ -260,10 +261,10 @@ def run(args) -> int:
         "position": None if target.position is None else list(target.position),
         "verdict": result.verdict,
         "warning": result.warning,
-        "check": _plain(result.details.get("check")),
+        "check": json_ready(result.details.get("check")),
         "options": options,
         "files": [*written, f"{stem}.npy"],
-        "settings": _settings(result.details),
+        "settings": explain_settings(result.details),
         "range": [float(np.nanmin(result.heatmap)), float(np.nanmax(result.heatmap))],
         "seconds": round(seconds, 4),
         "notes": list(converted.notes),
@@ -271,28 +272,6 @@ def run(args) -> int:
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"{args.method}: wrote {', '.join(written)}, {stem}.npy to {out}")
     return 0
-
-
-# Settings a method reports in its details as it used them (defaults filled in).
-_SETTING_KEYS = ("patch", "stride", "n_segments", "segments_made", "fill", "labels", "samples",
-                 "compactness", "fit_r2")  # fmt: skip
-
-
-def _plain(value):
-    """`value` as JSON can hold it: arrays become lists, numpy numbers Python numbers."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _settings(details: dict) -> dict:
-    return {key: _plain(details[key]) for key in _SETTING_KEYS if key in details}
 
 
 def main(argv: list[str] | None = None) -> int:

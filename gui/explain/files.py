@@ -10,27 +10,9 @@ import numpy as np
 from PIL import Image
 
 from engine.protocol import Explanation, LayerPath
+from engine.protocol.json_values import explain_settings, json_ready
 from gui.common.heatmaps import HeatmapStyle, value_range
 from gui.explain.view import render_explanation
-
-# Settings the methods report in their details as used (LIME's, occlusion's, Score-CAM's...).
-_SETTINGS = (
-    "patch", "stride", "occlusions", "n_segments", "segments_made", "fill", "samples",
-    "compactness", "fit_r2", "labels", "sigma", "baseline", "channel", "position",
-)  # fmt: skip
-
-
-def _plain(value):
-    """`value` as JSON holds it: arrays as lists, numpy numbers as Python numbers."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def explanation_report(explanation: Explanation) -> dict:
@@ -45,8 +27,8 @@ def explanation_report(explanation: Explanation) -> dict:
         "range": list(value_range(explanation.heatmap, explanation.signed)),
         "verdict": explanation.verdict,
         "warning": explanation.warning,
-        "check": _plain(details.get("check")),
-        "settings": {key: _plain(details[key]) for key in _SETTINGS if key in details},
+        "check": json_ready(details.get("check")),
+        "settings": explain_settings(details),
         "seconds": round(explanation.seconds, 4),
     }
 
