@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import keras
 import pytest
+from fake_engine import FakeEngine, fake_window
 
 from engine.models.introspect import describe_model
 from engine.models.meta import ModelMeta
 from engine.models.receptive_field import receptive_fields
 from engine.protocol import LayerPath, ReceptiveField
-from tests.fake_engine import FakeEngine, fake_window
 
 L = keras.layers
 

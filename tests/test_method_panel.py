@@ -10,7 +10,15 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, QSettings, Qt
 
-from engine.protocol import Ascend, EndReason, LayerInfo, LayerKind, RunFinished
+from engine.protocol import (
+    Ascend,
+    EndReason,
+    LayerInfo,
+    LayerKind,
+    RunFinished,
+    Verdict,
+    VerdictKind,
+)
 from engine.protocol.recipe import LIVE_KNOBS, PRESETS, Recipe
 from gui.common.canvas import Canvas
 from gui.common.imaging import to_rgb8
@@ -325,6 +333,14 @@ def test_a_run_record_thins_long_runs_evenly_and_ends_on_the_final_image() -> No
 def test_finished_captions_say_why_and_how_well(reason, changes, expected) -> None:
     done = RunFinished(1, ("conv3",), 5, 0, np.zeros((2, 2, 1)), 0.0)
     assert finished_caption("conv3 #5", replace(done, **changes), reason) == expected
+
+
+def test_finished_caption_names_the_ratio_to_the_best_real_image_once() -> None:
+    verdict = Verdict(VerdictKind.FINE, "", 0.366, best_real=0.366, best_index=3, ratio=1.0)
+    done = RunFinished(1, ("conv3",), 5, 20, np.zeros((2, 2, 1)), 0.366)
+    done = replace(done, quality=1.0, verdict=verdict)
+    caption = finished_caption("conv3 #5", done, EndReason.FINISHED)
+    assert caption.count("its best real image") == 1, caption
 
 
 def test_lime_hidden_fill_is_chosen_by_name(qtbot) -> None:

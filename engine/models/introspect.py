@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import keras
 from keras.layers import TFSMLayer
 
@@ -33,19 +35,76 @@ def _kind(layer: keras.layers.Layer, shape: tuple[int | None, ...] | None) -> tu
     return LayerKind.NONE, 0
 
 
+def inbound_names(model: keras.Model) -> dict[str, tuple[str, ...]]:
+    """For each layer of `model` (this level only, not inside nested sub-models) the names of
+    the sibling layers whose outputs feed it, in argument order; a layer called several times
+    gets the union. A Sequential model is a chain; a subclassed model records no graph: {}."""
+    layers = list(model.layers)
+    if isinstance(model, keras.Sequential):
+        return {cur.name: (prev.name,) for prev, cur in pairwise(layers)}
+    # The nodes of this model's own graph: a layer's _inbound_nodes also holds its calls in
+    # other models (a truncated copy, an outer model around a base), which are not edges here.
+    by_depth = getattr(model, "_nodes_by_depth", None)
+    if not isinstance(by_depth, dict):
+        return {}
+    siblings = {id(layer) for layer in layers}
+    feeds: dict[str, list[str]] = {}
+    for depth in sorted(by_depth, reverse=True):  # the deepest are nearest the input
+        for node in by_depth[depth]:
+            operation = getattr(node, "operation", None)
+            if operation is None or id(operation) not in siblings:
+                continue
+            names = feeds.setdefault(operation.name, [])
+            new = [name for name in _parent_layers(node, siblings) if name not in names]
+            names.extend(new)
+    return {name: tuple(names) for name, names in feeds.items()}
+
+
+def _parent_layers(node: object, siblings: set[int]) -> list[str]:
+    # Through plain operations (`x + y` on Keras tensors is an op, not a layer, and is not in
+    # model.layers) up to the nearest layers.
+    found: list[str] = []
+    queue, seen = list(getattr(node, "parent_nodes", ())), set()
+    while queue:
+        parent = queue.pop(0)
+        if id(parent) in seen:
+            continue
+        seen.add(id(parent))
+        if id(parent.operation) in siblings:
+            found.append(parent.operation.name)
+        else:
+            queue.extend(parent.parent_nodes)
+    return [name for k, name in enumerate(found) if name not in found[:k]]
+
+
+def _describe_level(
+    model: keras.Model, parent: tuple[str, ...], output_name: str | None, fields: Fields
+) -> tuple[LayerInfo, ...]:
+    try:
+        edges = inbound_names(model)
+    except (AttributeError, TypeError, ValueError):
+        # An odd model's graph is only drawn without edges; its layers are still listed.
+        edges = {}
+    return tuple(
+        _describe(model, layer, parent, output_name, fields, edges.get(layer.name, ()))
+        for layer in model.layers
+    )
+
+
 def _describe(
     model: keras.Model,
     layer: keras.layers.Layer,
     parent: tuple[str, ...],
     output_name: str | None,
     fields: Fields,
+    inbound: tuple[str, ...],
 ) -> LayerInfo:
     path = LayerPath((*parent, layer.name))
     shape = _output_shape(model, layer)
     kind, size = _kind(layer, shape)
     children: tuple[LayerInfo, ...] = ()
     if isinstance(layer, keras.Model):
-        children = tuple(_describe(layer, sub, path, None, fields) for sub in layer.layers)
+        children = _describe_level(layer, path, None, fields)
     return LayerInfo(
         path=path,
         name=layer.name,
@@ -58,6 +117,7 @@ def _describe(
         children=children,
         has_kernels=isinstance(layer, CONV_TYPES),
         properties=layer_properties(layer, fields.get(path)),
+        inbound=inbound,
     )
 
 
@@ -65,7 +125,7 @@ def describe_model(model: keras.Model, meta: ModelMeta, source: str) -> ModelSum
     """The layer tree of `model`, nested sub-models included."""
     output_name = model.layers[-1].name if model.layers else None
     fields = receptive_fields(model)
-    layers = tuple(_describe(model, layer, (), output_name, fields) for layer in model.layers)
+    layers = _describe_level(model, (), output_name, fields)
     height, width, channels = tuple(model.inputs[0].shape[1:])
     class_names = meta.class_names
     last = layers[-1] if layers else None

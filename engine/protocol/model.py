@@ -60,6 +60,10 @@ class LayerInfo:
     children: tuple[LayerInfo, ...] = ()
     has_kernels: bool = False  # a 2-D convolution (plain, depthwise, separable, transposed)
     properties: LayerProperties | None = None  # the Properties pane; None: not described
+    # The names of the layers at the same level (siblings in this model or sub-model) whose
+    # outputs feed this one: the graph view's edges. Empty for inputs and for subclassed
+    # models, which record no graph.
+    inbound: tuple[str, ...] = ()
 
     @property
     def visualizable(self) -> bool:

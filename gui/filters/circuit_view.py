@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -18,10 +19,13 @@ from PySide6.QtWidgets import (
 )
 
 from engine.protocol import Circuit, CircuitLink
+from gui.common.elided_label import ElidedLabel
 from gui.filters.kernel_art import image_pixmap, kernel_pixmap, kernel_scale
 
 THUMB = 44
 _COLUMNS = ("kernel", "effect", "strength", "source", "its image")
+_SOURCE = 3  # the column that takes the width left and cuts long names with "…"
+_STRENGTH_WIDTH = 76
 
 
 def link_sign(link: CircuitLink) -> str:
@@ -58,7 +62,8 @@ class CircuitView(QWidget):
         self.forward_button = QPushButton("Forward ▶")
         self.forward_button.setToolTip("The filter traced after this one (Alt+Right)")
         self.forward_button.setShortcut("Alt+Right")
-        self.title_label = QLabel()
+        # A long layer name must not widen the tab past the window: cut, whole in the tooltip.
+        self.title_label = ElidedLabel()
         self.note_label = QLabel()
         self.note_label.setWordWrap(True)
         self.note_label.setStyleSheet("color: #a05a00;")
@@ -68,7 +73,13 @@ class CircuitView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setDefaultSectionSize(THUMB + 4)
-        self.table.horizontalHeader().setStretchLastSection(False)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(_SOURCE, QHeaderView.ResizeMode.Stretch)
+        # One line a name, cut at its end: "conv2 #14 (via po…" keeps the channel number, the
+        # tooltip has the rest. Wrapped and cut, a name read as two.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)
         self.table.setToolTip("Click a link to walk back to the channel it reads.")
         self.set_history(False, False)
 
@@ -112,11 +123,16 @@ class CircuitView(QWidget):
             bar.setFormat(f"{link.weight_norm:.3g}")
             bar.setToolTip(f"L2 norm {link.weight_norm:.4g}, sum {link.weight_sum:.4g}")
             table.setCellWidget(row, 2, bar)
-            table.setItem(row, 3, QTableWidgetItem(source_name(link)))
+            source = QTableWidgetItem(source_name(link))
+            source.setToolTip(
+                f"{source_name(link)}\n{link_sign(link)}: L2 norm {link.weight_norm:.4g}, "
+                f"sum {link.weight_sum:.4g}"
+            )
+            table.setItem(row, _SOURCE, source)
             table.setCellWidget(row, 4, self._visualize_button(row, link))
-        table.resizeColumnsToContents()
-        table.setColumnWidth(2, 110)
-        table.setColumnWidth(4, max(THUMB + 40, 90))
+        for column in (0, 1, 4):
+            table.resizeColumnToContents(column)
+        table.setColumnWidth(2, _STRENGTH_WIDTH)
 
     def set_source_image(self, layer: tuple[str, ...], channel: int, image: np.ndarray) -> None:
         """Show the grown image of `layer`'s `channel` on every link reading it."""

@@ -77,10 +77,14 @@ class KernelView(QWidget):
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setWidget(self._grid_host)
         self.stats_table = QTableWidget(len(STAT_NAMES), 2)
-        self.stats_table.setHorizontalHeaderLabels(["this filter", "whole layer"])
+        # Short headers: beside the histogram the table has ~200 px, and the numbers need them.
+        self.stats_table.setHorizontalHeaderLabels(["filter", "layer"])
         self.stats_table.setVerticalHeaderLabels(list(_STAT_TITLES))
         self.stats_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.stats_table.setToolTip("near zero: the fraction of weights with |w| < 1% of the max")
+        self.stats_table.setToolTip(
+            "filter: this filter's weights; layer: every weight of the layer. "
+            "near zero: the fraction of weights with |w| < 1% of the max"
+        )
         # Columns share the width the pane has: at 1280×720 the tables must not scroll sideways.
         _fit_columns(self.stats_table)
         self.histogram = pg.PlotWidget()
@@ -110,7 +114,7 @@ class KernelView(QWidget):
         stats = QSplitter(Qt.Orientation.Horizontal)
         stats.addWidget(self.stats_table)
         stats.addWidget(self.histogram)
-        stats.setSizes([240, 320])
+        stats.setSizes([280, 280])
         self.pages.addTab(stats, "Statistics")
         self.pages.addTab(self.filters_table, "Layer's filters")
         self.pages.addTab(self.effect, "Effect on the image")

@@ -17,6 +17,7 @@ from engine.protocol import (
 from gui.common.feedback import Feedback
 from gui.engine_client import EngineClient, JobSlot
 from gui.layers.filter_picker import FilterPicker
+from gui.layers.graph_view import GraphView
 from gui.layers.layer_tree import LayerTree
 from gui.layers.picker_sort import SortBar
 from gui.layers.properties import LayerPropertiesPane
@@ -39,12 +40,14 @@ class LayersController(QObject):
         picker: FilterPicker,
         sort_bar: SortBar,
         properties: LayerPropertiesPane | None = None,
+        graph: GraphView | None = None,
     ) -> None:
         super().__init__()
         self._state = state
         self._feedback = feedback
         self._tree = tree
         self._properties = properties
+        self._graph = graph
         self._picker = picker
         self._maps = JobSlot(client)
 
@@ -52,6 +55,9 @@ class LayersController(QObject):
         state.layer_changed.connect(self._on_state_layer_changed)
         state.maps_changed.connect(self._on_state_maps_changed)
         tree.layer_selected.connect(self._on_tree_layer_selected)
+        if graph is not None:
+            # A click on a box selects the layer exactly as a click on its row does.
+            graph.layer_selected.connect(self._on_tree_layer_selected)
         picker.filter_selected.connect(self._on_picker_filter_selected)
         sort_bar.sort_changed.connect(picker.set_sort)
 
@@ -66,12 +72,16 @@ class LayersController(QObject):
     def _on_state_model_changed(self, summary: ModelSummary) -> None:
         self._maps.drop()
         self._tree.set_summary(summary)
+        if self._graph is not None:
+            self._graph.set_summary(summary)
         if self._properties is not None:
             self._properties.set_layer(None)
 
     def _on_state_layer_changed(self, info: LayerInfo) -> None:
         self._maps.drop()
         self._tree.select_layer(info.path)
+        if self._graph is not None:
+            self._graph.select_layer(info.path)
         self._show_properties(info)
         if not info.visualizable:
             self._picker.clear()

@@ -1,7 +1,8 @@
 """A layer's activations as one picture: thumbnails in rows, bars for Dense units, export grids.
 
 Plain numpy: each layer becomes a single array, so a VGG-size walk paints in milliseconds
-rather than building a widget per channel.
+rather than building a widget per channel. An exported grid carries a colorbar strip under it
+saying which values its colours stand for.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
+from gui.common.heatmaps import value_range
 from gui.common.imaging import apply_colormap, normalize_per_channel
 
 GAP = 2
@@ -21,6 +23,10 @@ BAR_HEIGHT = 44
 _BAR_COLOR = np.array((70, 130, 200), np.uint8)
 _NEGATIVE_COLOR = np.array((220, 120, 40), np.uint8)
 _HIGHLIGHT = np.array((230, 40, 40), np.uint8)
+STRIP_BAR = 12  # the colorbar's height in an exported grid
+STRIP_MIN_WIDTH = 240  # room for its labels under a narrow grid (ten Dense units)
+_PAPER, _INK = (255, 255, 255), (0, 0, 0)
+_MARGIN = 6
 
 
 def sample_square(maps: np.ndarray, side: int) -> np.ndarray:
@@ -125,17 +131,70 @@ def layer_grid(maps: np.ndarray, tile_min: int = 48) -> np.ndarray:
     return tile_grid(tiles, math.ceil(math.sqrt(channels)))
 
 
+def strip_labels(maps: np.ndarray) -> tuple[list[tuple[float, str]], str]:
+    """What the colorbar under `maps`' grid says: (place along it in [0, 1], text) for its ends
+    (and zero when the values change sign), and a caption line.
+
+    Dense units share one scale, so the ends are the layer's values. Channel maps are each
+    scaled to their own range (see `normalize_per_channel`), so one number per end would lie:
+    the ends say so and the caption gives the layer's range instead.
+    """
+    low, high = value_range(maps, signed=False)
+    if np.asarray(maps).ndim != 1:
+        caption = f"each map from its own min to its max; layer values {low:.3g} to {high:.3g}"
+        return [(0.0, "map min"), (1.0, "map max")], caption
+    labels = [(0.0, f"{low:.3g}"), (1.0, f"{high:.3g}")]
+    if low < 0.0 < high:
+        labels.append((-low / (high - low), "0"))
+    return labels, "one scale for all units"
+
+
+def colorbar_strip(width: int, maps: np.ndarray) -> np.ndarray:
+    """A (h, width', 3) uint8 strip: viridis from low (left) to high, `strip_labels` under it;
+    `width'` is `width` or wider when the caption needs it."""
+    labels, caption = strip_labels(maps)
+    font = ImageFont.load_default()
+    width = max(width, STRIP_MIN_WIDTH, int(font.getlength(caption)) + 2 * _MARGIN)
+    bar_width = width - 2 * _MARGIN
+    gradient = apply_colormap(np.linspace(0.0, 1.0, bar_width)[None, :], "viridis")
+    line = 14
+    paper = Image.new("RGB", (width, _MARGIN + STRIP_BAR + 2 * line + 4), _PAPER)
+    paper.paste(Image.fromarray(np.repeat(gradient, STRIP_BAR, axis=0)), (_MARGIN, _MARGIN))
+    draw = ImageDraw.Draw(paper)
+    top = _MARGIN + STRIP_BAR
+    for place, text in labels:
+        x = _MARGIN + round(place * (bar_width - 1))
+        draw.line([(x, top), (x, top + 3)], fill=_INK)
+        text_width = font.getlength(text)
+        left = int(np.clip(x - text_width / 2, 0, width - text_width))
+        draw.text((left, top + 3), text, fill=_INK, font=font)
+    draw.text((_MARGIN, top + 3 + line), caption, fill=_INK, font=font)
+    return np.asarray(paper)
+
+
+def export_picture(maps: np.ndarray) -> np.ndarray:
+    """`layer_grid(maps)` with its colorbar strip under it, as one (h, w, 3) uint8 picture."""
+    grid = layer_grid(maps)
+    strip = colorbar_strip(grid.shape[1], maps)
+    width = strip.shape[1]
+    out = np.full((grid.shape[0] + strip.shape[0], width, 3), _PAPER, np.uint8)
+    out[: grid.shape[0], : grid.shape[1]] = grid
+    out[grid.shape[0] :] = strip
+    return out
+
+
 def file_stem(path: tuple[str, ...]) -> str:
     """A file name for a layer path: 'block-conv2'; characters a file system dislikes become _."""
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", "-".join(path)) or "layer"
 
 
 def write_layer_grids(maps: dict[tuple[str, ...], np.ndarray], folder: str | Path) -> list[Path]:
-    """One PNG per layer, '<layer>.png', each a grid of its channel maps; returns the paths."""
+    """One PNG per layer, '<layer>.png', each a grid of its channel maps over a colorbar;
+    returns the paths."""
     folder = Path(folder)
     written = []
     for path, values in maps.items():
         target = folder / f"{file_stem(path)}.png"
-        Image.fromarray(layer_grid(values), "RGB").save(target, format="PNG")
+        Image.fromarray(export_picture(values), "RGB").save(target, format="PNG")
         written.append(target)
     return written

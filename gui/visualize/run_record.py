@@ -113,11 +113,13 @@ def finished_caption(label: str, done: RunFinished, reason: EndReason) -> str:
     if not dead:
         if math.isfinite(done.activation):
             parts.append(f"activation {done.activation:.3g}")
-        if verdict is not None and verdict.best_real is not None:
+        judged = verdict is not None and verdict.best_real is not None
+        if verdict is not None and judged:
             parts.append(_judged(verdict))
         if verdict is not None and verdict.leaves_range:
             parts.append(f"{verdict.outside_range:.0%} of pixels outside the input range")
-        elif done.quality is not None and math.isfinite(done.quality):
+        elif not judged and done.quality is not None and math.isfinite(done.quality):
+            # the verdict's ratio, when there is one, already says this
             parts.append(f"{done.quality:.2g}× its best real image")
     text = " · ".join(parts)
     if verdict is not None and verdict.from_real:
