@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from engine.cli.common import (
     CliError,
     Parser,
+    add_precision,
     add_random_weights,
     layer_arg,
     load_model_arg,
@@ -98,6 +99,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--steps", type=int, help="override the preset's steps")
     parser.add_argument("--seed", type=int, help="override the preset's seed")
+    add_precision(parser)
     parser.add_argument("--out", required=True, help="folder for the PNGs and atlas.json")
     parser.add_argument(
         "--no-cache", action="store_true", help="do not store the atlas for the window"
@@ -164,6 +166,10 @@ def _compute(model, summary, info, units, recipe, is_default) -> list[FilterResu
         lambda: reference_images(is_default, shape, value_range, None),
         summary,
     )
+    try:  # what the run computes in, as the visualizer resolves it (float16 on a CPU: refused)
+        print(f"precision: {visualizer.precision(recipe).reason}")
+    except ValueError as error:
+        raise AtlasError(f"--precision {recipe.precision}: {error}") from None
     live_every = 16 * max(1, recipe.steps // 128)
     results: list[FilterResult] = []
     ticks = 0
@@ -265,7 +271,8 @@ def _cache(model, layer: tuple[str, ...], recipe: Recipe, results: list[FilterRe
 
 
 def _recipe(args: argparse.Namespace) -> Recipe:
-    overrides = {k: getattr(args, k) for k in ("steps", "seed") if getattr(args, k) is not None}
+    names = ("steps", "seed", "precision")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     try:
         # As the window does: one image per filter, nothing pushing images apart, maximize.
         return replace(find_preset(args.preset), **overrides, batch=1, diversity=0.0, negate=False)

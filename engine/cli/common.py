@@ -121,6 +121,35 @@ def add_random_weights(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_precision(parser: argparse.ArgumentParser, float32_only: str | None = None) -> None:
+    """`--precision`: what the model computes in. A command whose numbers are float32-only
+    (`float32_only` says why) accepts auto and float32 and refuses the rest."""
+    from engine.protocol.recipe import PRECISIONS
+
+    note = (
+        f" This command computes in float32 ({float32_only}): auto means float32."
+        if float32_only
+        else " auto: bfloat16 where the CPU has AVX512_BF16/AMX, float16 on a GPU, else float32."
+    )
+    parser.add_argument(
+        "--precision", default="auto", choices=PRECISIONS, help="model arithmetic." + note
+    )
+
+
+def precision_arg(requested: str, float32_only: str):
+    """The Precision of a command that computes in float32 only (`float32_only` says why),
+    printed; CliError for any `--precision` but auto and float32."""
+    from engine.protocol.precision import Precision
+
+    if requested not in ("auto", "float32"):
+        raise CliError(
+            f"--precision {requested}: this command computes in float32 only ({float32_only})"
+        )
+    picked = Precision(requested, "float32", f"float32: {float32_only}")
+    print(f"precision: {picked.reason}")
+    return picked
+
+
 def layer_arg(summary, name: str):
     info = summary.resolve(tuple(name.split("/")))  # a bare name reaches into nested models
     if info is None:

@@ -17,9 +17,11 @@ from PIL import Image, ImageDraw
 from engine.cli.common import (
     CliError,
     Parser,
+    add_precision,
     add_random_weights,
     layer_arg,
     load_model_arg,
+    precision_arg,
     writable_folder,
 )
 from engine.images.convert import ImageError, check_image_path, shown_name
@@ -28,6 +30,8 @@ from engine.protocol.json_values import explain_settings, json_ready
 
 MIN_SIDE = 256  # PNGs are upscaled (nearest neighbour) to at least this on their short side
 ORIGINAL_MAX_SIDE = 2048  # the overlay on the original photo, at most this on its long side
+# Attribution maps are compared against predictions and saved as numbers: not in bfloat16.
+EXPLAIN_FLOAT32 = "its maps and scores are compared as float32 numbers"
 OVERLAY_OPACITY = 0.5
 
 
@@ -65,6 +69,7 @@ def _parse(argv: list[str]):
         action="store_true",
         help="also draw the map over the original photo at its own size",
     )
+    add_precision(parser, EXPLAIN_FLOAT32)
     parser.add_argument("--out", required=True, help="folder for the PNGs and the .npy")
     return parser.parse_args(argv)
 
@@ -171,6 +176,7 @@ def _png(rgb: np.ndarray) -> Image.Image:
 def run(args) -> int:
     """The explain command with parsed arguments; CliError for bad input."""
     out = writable_folder(args.out)
+    precision_arg(args.precision, EXPLAIN_FLOAT32)
     image_path = Path(args.image)
     try:  # before TensorFlow loads: a folder or /dev/zero is answered at once
         check_image_path(image_path)

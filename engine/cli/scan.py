@@ -17,12 +17,22 @@ import threading
 import time
 from pathlib import Path
 
-from engine.cli.common import CliError, Parser, add_random_weights, load_model_arg, writable_folder
+from engine.cli.common import (
+    CliError,
+    Parser,
+    add_precision,
+    add_random_weights,
+    load_model_arg,
+    precision_arg,
+    writable_folder,
+)
 from engine.images.convert import shown_name
 from engine.protocol import LayerPath
 
 STATE_FILE = "scan.npz"
 REPORT_FILE = "scan.json"
+# Top images are ranked by activations cached across runs and shards: one arithmetic, float32.
+SCAN_FLOAT32 = "its rankings are cached and merged across runs"
 
 
 class Interrupted(Exception):
@@ -86,6 +96,7 @@ def _parse_scan(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=9, help="top images kept per filter")
     parser.add_argument("--shard", help="i/n: scan only the files whose index %% n == i")
     parser.add_argument("--layers", help="comma-separated layers (default: every 4-D layer)")
+    add_precision(parser, SCAN_FLOAT32)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-cache", action="store_true", help="neither resume nor keep a cache")
     return parser.parse_args(argv)
@@ -160,6 +171,7 @@ def run_scan(args: argparse.Namespace, signals: Signals | None = None) -> int:
     if shard is not None:
         source = source.subset(source.names[shard[0] :: shard[1]])
     out = writable_folder(args.out)
+    precision_arg(args.precision, SCAN_FLOAT32)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
     # and usage errors answer at once.

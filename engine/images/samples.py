@@ -6,7 +6,9 @@ libraries are imported only when a sample is asked for.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -24,13 +26,28 @@ def _photo(name: str) -> Callable[[], Image.Image]:
     return load
 
 
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as ((N, 8, 8) ink 0..16, (N,) labels). Read from the package's data
+    file without importing scikit-learn (~0.8 s), since the window's first prediction waits on
+    it; `load_digits` where that file is not where scikit-learn 1.x keeps it."""
+    spec = importlib.util.find_spec("sklearn")  # finds the package without running it
+    folders = list(spec.submodule_search_locations or ()) if spec else []
+    for folder in folders:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            table = np.loadtxt(path, delimiter=",", dtype=np.float32)
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.images, digits.target
+
+
 def _digit(label: int) -> Callable[[], Image.Image]:
     def load() -> Image.Image:
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        first = int(np.flatnonzero(digits.target == label)[0])
-        ink = digits.images[first] / 16.0  # 0..16 ink density, white digit on black like MNIST
+        images, targets = _digits()
+        first = int(np.flatnonzero(targets == label)[0])
+        ink = images[first] / 16.0  # 0..16 ink density, white digit on black like MNIST
         # MNIST centres each digit in a 20×20 box with a 4-pixel margin; do the same so a model
         # trained on MNIST sees a familiar picture.
         box = Image.fromarray((ink * 255).astype(np.uint8)).resize(

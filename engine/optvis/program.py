@@ -5,6 +5,10 @@ size, parameterization, image size, optimizer). Everything a user may change whi
 learning rate, jitter, rotation, regularizer weights, which units are scored — lives in
 `tf.Variable`s, so those changes apply at the next step without retracing.
 `visualize` drives programs through octaves and yields snapshots; it knows nothing of Qt.
+
+The step itself is always float32: image parameters, Adam's moments, the regularizers and the
+objective's sum. What the model computes in (bfloat16, or only the target's channels) is the
+objective's business (engine/optvis/fast_objective.py): it takes and returns float32 tensors.
 """
 
 from __future__ import annotations

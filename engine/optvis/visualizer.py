@@ -17,9 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 from engine.optvis import layer_atlas, memory
+from engine.optvis.fast_objective import build_objective, exact_scores
 from engine.optvis.initial import from_image, scale_mixture
 from engine.optvis.layer_atlas import AtlasChunk
 from engine.optvis.objectives import Objective
+from engine.optvis.precision import resolve
 from engine.optvis.program import (
     STREAM_INTERVAL,
     Outcome,
@@ -33,7 +35,7 @@ from engine.optvis.program import (
     visualize,
 )
 from engine.optvis.real_images import RealImages, single_unit
-from engine.protocol import ModelSummary, ObjectiveTerm, Verdict
+from engine.protocol import ModelSummary, ObjectiveTerm, Precision, Verdict
 from engine.protocol.recipe import Recipe
 
 # Filters optimized together in one batch by the layer atlas.
@@ -82,6 +84,7 @@ def _static_key(recipe: Recipe) -> tuple:
         recipe.optimizer,
         recipe.normalize_grad,
         recipe.lp_p,
+        recipe.precision,
     )
 
 
@@ -95,14 +98,19 @@ class Visualizer:
         input_range: tuple[float, float],
         reference_images: Callable[[], np.ndarray | None],
         summary: ModelSummary | None = None,
+        slice_channels: bool = True,
     ) -> None:
         self.model = model
+        # Compute only the channels an objective of one layer reads (False: every channel, to
+        # measure or check the slice).
+        self.slice_channels = slice_channels
         self.summary = summary  # its layers' shapes size the atlas's batches to free memory
         self.input_shape = input_shape
         self.input_range = input_range
         self.real = RealImages(model, input_range, reference_images)
         self._objectives: dict[tuple, Objective] = {}
         self._programs: dict[tuple, Program] = {}
+        self._precisions: dict[str, Precision] = {}
         self.current: list[Program] = []  # the programs of the running visualization
 
     # ------------------------------------------------------------------ building
@@ -110,10 +118,19 @@ class Visualizer:
     def programs(self, terms: Sequence[ObjectiveTerm], recipe: Recipe) -> list[Program]:
         """One compiled program per octave, configured for `terms`."""
         layers = tuple(term.layer for term in terms)
-        objective_key = (layers, recipe.batch)
+        precision = self.precision(recipe)
+        # Terms of one layer read only their channels: the last layer computes just those. Not
+        # with diversity, which compares whole layers across the batch.
+        sliced = (
+            self.slice_channels
+            and len(set(layers)) == 1
+            and (recipe.batch == 1 or recipe.diversity == 0)
+        )
+        objective_key = (layers, recipe.batch, precision.compute, sliced)
         objective = self._objectives.get(objective_key)
         if objective is None:
-            objective = Objective(self.model, layers, recipe.batch)
+            width = len(terms) if sliced else None
+            objective = build_objective(self.model, layers, recipe.batch, precision, width)
             self._objectives[objective_key] = objective
         objective.configure(terms)
         height, width, _ = model_size(self.input_shape)
@@ -127,6 +144,15 @@ class Visualizer:
             program.set_knobs(recipe)
             programs.append(program)
         return programs
+
+    def precision(self, recipe: Recipe) -> Precision:
+        """What the recipe's precision means on this machine; ValueError for float16 on a CPU."""
+        found = self._precisions.get(recipe.precision)
+        if found is None:
+            height, width, _ = model_size(self.input_shape)
+            found = resolve(recipe.precision, height * width)
+            self._precisions[recipe.precision] = found
+        return found
 
     def tweak(self, recipe: Recipe) -> None:
         """Apply the live knobs of `recipe` to the running visualization."""
@@ -256,9 +282,11 @@ class Visualizer:
         return from_image(best, (recipe.batch, height, width, channels), noise, rng)
 
     def evaluate(self, program: Program, images: np.ndarray) -> np.ndarray:
-        """The objective of each image as the model sees it, without random transforms."""
+        """The objective of each image as the model sees it, without random transforms; in
+        float32 on the full model, whatever precision the run computes in."""
         low, high = self.input_range
-        return program.sign.numpy() * program.objective(low + (high - low) * images).numpy()
+        inputs = low + (high - low) * images
+        return program.sign.numpy() * exact_scores(program.objective, inputs).numpy()
 
     def find_live_start(self, terms: Sequence[ObjectiveTerm], recipe: Recipe) -> np.ndarray | None:
         """Starting images that make a dead-at-grey filter fire, or None if none does.

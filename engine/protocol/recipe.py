@@ -22,6 +22,9 @@ PARAMETERIZATIONS = ("pixel", "fourier")
 INITIAL_IMAGES = ("grey", "scales", "image")
 OPTIMIZERS = ("ascent", "adam")
 STOP_REASONS = ("steps", "converged", "cancelled", "dead")
+# What the model computes in (engine/optvis/precision.py): "auto" picks bfloat16 where the CPU
+# has it natively, float16 mixed precision on a GPU, float32 elsewhere. float16 needs a GPU.
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 DEFAULT_SCALES: tuple[tuple[int, float], ...] = ((3, 1.0), (7, 0.5), (14, 0.25), (28, 0.125))
 
@@ -85,6 +88,8 @@ class Recipe:
     # Stopping early
     converge_window: int = 0  # steps over which the objective must change; 0 never stops early
     converge_tol: float = 1e-3  # relative change below which the run has converged
+    # Arithmetic of the model (the image and optimizer stay float32): one of PRECISIONS
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         _at_least(self, "steps", 1)
@@ -122,6 +127,7 @@ class Recipe:
             ("param", PARAMETERIZATIONS),
             ("init", INITIAL_IMAGES),
             ("optimizer", OPTIMIZERS),
+            ("precision", PRECISIONS),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")

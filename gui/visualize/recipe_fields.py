@@ -10,7 +10,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from engine.protocol.recipe import INITIAL_IMAGES, LIVE_KNOBS, OPTIMIZERS, PARAMETERIZATIONS
+from engine.protocol.precision import BF16_MIN_PIXELS, cpu_flags, resolve_precision
+from engine.protocol.recipe import (
+    INITIAL_IMAGES,
+    LIVE_KNOBS,
+    OPTIMIZERS,
+    PARAMETERIZATIONS,
+    PRECISIONS,
+)
 
 LIVE_NOTE = " Changes a running visualization at its next step."
 NEXT_START_NOTE = " Takes effect on the next start."
@@ -60,6 +67,17 @@ def _choice(name: str, label: str, choices: tuple[str, ...], tip: str) -> FieldS
     return FieldSpec(name, label, "choice", tip, choices=choices)
 
 
+def _precision_tip() -> str:
+    # The window cannot ask TensorFlow for GPUs: it says what auto means on this CPU, and the
+    # run's own caption what the engine picked.
+    here = resolve_precision("auto", cpu_flags(), ()).reason
+    return (
+        "What the model computes in; the image and optimizer stay float32, and scores shown "
+        f"are float32. Here {here} (float32 below {BF16_MIN_PIXELS} input pixels; with a GPU: "
+        "float16). float16 needs a GPU: on a CPU it is about 5.6x slower."
+    )
+
+
 SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     ("Run", (
         _int("steps", "Steps", 1, 100_000, "How many gradient steps a run takes."),
@@ -105,6 +123,7 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
         _bool("keep_in_range", "Keep in input range",
               "Clip pixels to the model's input range after every step. Off (the notebooks): "
               "pixels roam free and View ▸ Display normalizes them for the screen."),
+        _choice("precision", "Precision", PRECISIONS, _precision_tip()),
     )),
     ("Robustness", (
         _int("pad", "Pad px", 0, 64, "Pad the image by this many pixels before transforming it."),
