@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,cluster]"
 	touch $(STAMP)
 
 # Qt's window on X needs system libraries pip cannot install: check (and install them where
@@ -30,7 +30,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	for b in ascent_speed atlas_speed preset_speed stream_overhead explain_speed scan_speed; do \
+	for b in ascent_speed atlas_speed preset_speed stream_overhead explain_speed scan_speed \
+		vs_tf_keras_vis startup precision_speed microscope_speed; do \
 		QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 screenshot: $(STAMP)

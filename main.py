@@ -12,6 +12,10 @@ python main.py explain [--model M] --image I --method gradcam [--class K] [--uni
 python main.py scan [--model M] --images DIR --out DIR [--top-k 9] [--shard i/n] [--layers L1,L2]
                     (each filter's top images over a folder: scan.npz + scan.json, no window)
 python main.py merge --out DIR SHARD_DIR...    (combine `scan --shard` results into one scan)
+python main.py microscope [--model M] --images DIR --out DIR [--layers L1,L2] [--preset NAME |
+                          --recipe FILE] [--steps N] [--top-k 9] [--seed S] [--force]
+                    (every unit: visualization, top images with crops, verdict, circuit; resumable)
+python main.py microscope-site OUT SITE    (a microscope folder as a static website; no server)
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from engine.cli import COMMANDS, commands_help
 # What a positional argument's suffix says it is: these open as the image, with the built-in model.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 DEFAULT_MODEL_NAMES = ("default", "builtin", "built-in")  # as the subcommands' --model takes them
-TAB_NAMES = ("visualize", "explain", "network", "filters", "compare", "dataset")
+TAB_NAMES = ("visualize", "explain", "network", "filters", "compare", "dataset", "microscope")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -73,6 +77,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="centre tab to show (and picture with --screenshot)",
     )
     parser.add_argument(
+        "--microscope", metavar="DIR", help="microscope folder to open in the Microscope tab"
+    )
+    parser.add_argument(
         "--verbose", action="store_true", help="let TensorFlow's start-up notices through"
     )
     return parser.parse_args(argv)
@@ -109,6 +116,7 @@ def run_app(
     random_weights: bool = False,
     size: tuple[int, int] | None = None,
     tab: str | None = None,
+    microscope: str | None = None,
 ) -> int:
     """Open the window; returns the process exit status.
 
@@ -135,10 +143,13 @@ def run_app(
     engine = EngineThread()
     window = MainWindow(engine)
     window.show()
+    # Paint the window before TensorFlow's import starts: that import holds the interpreter
+    # for seconds, and a window shown but not yet painted looks like a hang.
+    app.processEvents()
     engine.start()  # TensorFlow loads in the engine thread while the window is already up
     startup = Startup(
         window, model, image, screenshot, layer, unit, steps, preset,
-        random_weights=random_weights, size=size, tab=tab,
+        random_weights=random_weights, size=size, tab=tab, microscope=microscope,
     )  # fmt: skip
     startup.begin()
     # Ctrl+C or a polite kill closes the window the normal way (engine stopped, settings saved).
@@ -173,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_app(
         model, image, args.screenshot, layer, args.filter, args.steps, preset,
         random_weights=args.random_weights, size=args.size, tab=args.tab,
+        microscope=args.microscope,
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from engine.jobs.compare import ModelSide, load_comparison, run_compare
 from engine.jobs.evaluate import run_evaluation
 from engine.jobs.explain import run_explain, run_walk
 from engine.jobs.job import Done, Emit, Job, ShouldStop
+from engine.jobs.microscope import run_build
 from engine.jobs.scan import ScanContext, run_scan, run_top_images
 from engine.jobs.training import run_training
 from engine.jobs.visualize import RunTarget, StoppedRuns, run_visualization
@@ -43,6 +44,7 @@ from engine.optvis.visualizer import RunResult, Visualizer
 from engine.protocol import (
     Ascend,
     Atlas,
+    BuildMicroscope,
     Compare,
     ContinueRun,
     EndReason,
@@ -130,6 +132,7 @@ class EngineSession:
             TrainDefault: lambda request, stop: run_training(request, self._emit, stop),
             LoadComparison: self._load_comparison,
             Compare: self._compare,
+            BuildMicroscope: self._build_microscope,
         }
 
     # ------------------------------------------------------------------ dispatch
@@ -411,6 +414,14 @@ class EngineSession:
         return (
             yield from run_top_images(
                 request, self._require_model_object(), self._require_model(), self._scans
+            )
+        )
+
+    def _build_microscope(self, request: BuildMicroscope, should_stop: ShouldStop) -> Job:
+        model, summary = self._require_model_object(), self._require_model()
+        return (
+            yield from run_build(
+                request, model, summary, self._fingerprint(), self._emit, should_stop
             )
         )
 

@@ -68,6 +68,7 @@ from engine.protocol import (
     JobEnded,
     Kernels,
     Lane,
+    MicroscopeProgress,
     ModelLoaded,
     Policy,
     Progress,
@@ -109,6 +110,7 @@ class EngineThread(QThread):
     comparison = Signal(object)  # Comparison: A and B's maps and predictions, before growing
     compare_frame = Signal(object)  # CompareFrame: a snapshot of one side's visualization
     download = Signal(object)  # DownloadProgress: bytes of a model's weights being downloaded
+    microscope_progress = Signal(object)  # MicroscopeProgress: chunks built of a microscope
     ended = Signal(object)  # JobEnded: a request's last word: why, its final value, a failure
 
     def __init__(self, parent: object | None = None) -> None:
@@ -167,6 +169,9 @@ class EngineThread(QThread):
             # Keep TensorFlow's C++ start-up chatter out of the user's terminal.
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             # Deliberately lazy: TensorFlow loads here, in this thread, after the window shows.
+            from engine.tf_import import import_tensorflow
+
+            import_tensorflow()
             from engine.failures import failure
             from engine.session import EngineSession, warm_up
 
@@ -328,6 +333,7 @@ class EngineThread(QThread):
             TopImages: self.top_images,
             TrainProgress: self.training,
             DownloadProgress: self.download,
+            MicroscopeProgress: self.microscope_progress,
             ComparisonLoaded: self.comparison_loaded,
             Comparison: self.comparison,
             CompareFrame: self.compare_frame,

@@ -22,7 +22,7 @@ from engine.protocol import EngineFailure, JobEnded, Request, Status
 RESULT_SIGNALS = (
     "model_loaded", "image_opened", "feature_maps", "frame", "atlas_tile", "atlas_progress",
     "progress", "kernels", "circuit", "scan_progress", "scan_summary", "top_images", "training",
-    "comparison_loaded", "comparison", "compare_frame", "download",
+    "comparison_loaded", "comparison", "compare_frame", "download", "microscope_progress",
 )  # fmt: skip
 
 
@@ -58,6 +58,7 @@ class Job(QObject):
     comparison = Signal(object)  # Comparison: the first one, before the visualizations
     compare_frame = Signal(object)  # CompareFrame
     download = Signal(object)  # DownloadProgress of a load
+    microscope_progress = Signal(object)  # MicroscopeProgress of a BuildMicroscope
     ended = Signal(object)  # JobEnded: the last word; its `value` is the job's final result
     dropped = Signal()  # the window wants nothing more of this job (a newer one replaced it)
 

@@ -29,6 +29,7 @@ from gui.filters.dataset import DatasetController
 from gui.images.controller import ImageController
 from gui.layers.controller import LayersController
 from gui.menus import Slot, build_menus
+from gui.microscope.controller import MicroscopeController, TabLinks
 from gui.models.downloads import DownloadController
 from gui.models.input_choice import ModelInputController
 from gui.models.input_memory import ModelInputs
@@ -58,7 +59,14 @@ class MainWindow(QMainWindow):
 
         # The layers controller comes first: the others decorate the grid it fills.
         self.layers = LayersController(
-            client, state, feedback, ui.layer_tree, picker, ui.sort_bar, ui.layer_properties
+            client,
+            state,
+            feedback,
+            ui.layer_tree,
+            picker,
+            ui.sort_bar,
+            ui.layer_properties,
+            ui.layer_graph,
         )
         self.models = ModelController(client, state, feedback, inputs, ui.model_label)
         self.images = ImageController(client, state, feedback, ui.predictions, ui.sketch_pad)
@@ -88,6 +96,16 @@ class MainWindow(QMainWindow):
         )
         self.evaluation = EvaluationController(
             client, state, feedback, ui.evaluation_view, tabs, self.images, dialogs
+        )
+        self.microscope = MicroscopeController(
+            client,
+            state,
+            feedback,
+            ui.microscope_view,
+            tabs,
+            dialogs,
+            self.settings,
+            TabLinks(self.layers, picker, self.images, self.explainer, ui.explain_panel.controls),
         )
         self.downloads = DownloadController(client, feedback, self)
         self.model_input = ModelInputController(feedback, inputs, self)

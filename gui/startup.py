@@ -17,6 +17,7 @@ from engine.protocol import ImageOpened, LayerPath, LoadModel, ModelSummary, Run
 from gui.common.names import Tab
 from gui.main_window import MainWindow
 from gui.models.opening import RANDOM_WEIGHTS_BUTTON, TRUST_BUTTON
+from gui.startup_trace import watch as watch_startup
 
 SCREENSHOT_SIZE = (1400, 860)  # the same picture whatever size was remembered
 
@@ -53,8 +54,10 @@ class Startup(QObject):
         random_weights: bool = False,
         size: tuple[int, int] | None = None,
         tab: str | None = None,
+        microscope: str | None = None,
     ) -> None:
         super().__init__(window)
+        self._microscope = microscope
         self._window = window
         self._model, self._image = model, image
         self._random_weights = random_weights
@@ -76,12 +79,17 @@ class Startup(QObject):
 
     def begin(self) -> None:
         window = self._window
+        watch_startup(window)  # only with CONVSCOPE_STARTUP_TRACE set (benchmarks/startup.py)
         window.models.shown.connect(self._on_models_shown)
         window.state.image_changed.connect(self._on_state_image_changed)
         window.runs.finished.connect(self._on_runs_finished)
         window.feedback.error_shown.connect(self._on_feedback_error_shown)
         if self._size:
             window.resize(*self._size)
+        if self._microscope and window.microscope.open_folder(self._microscope):
+            first = window.ui.microscope_view.model.unit_at(0)
+            if first is not None:  # a picture shows a unit's detail, not an empty pane
+                window.ui.microscope_view.show_unit(first.unit)
         if self._tab is not None:
             window.show_tab(self._tab)
         if self._screenshot:
@@ -116,7 +124,26 @@ class Startup(QObject):
             return  # the window already says why
         unit = self._unit or 0
         print(f"convscope: visualizing {LayerPath(layer.path)} #{unit}", flush=True)
-        window.runs.visualize(unit)
+        self._pick(unit)
+
+    def _pick(self, unit: int) -> None:
+        """Pick `unit` as a click in the filter picker does, so every tab (the Filters tab's
+        kernels and circuits too) shows it, and grow its image."""
+        window = self._window
+        picker = window.ui.filter_picker
+        if not 0 <= unit < picker.unit_count():
+            window.feedback.error(
+                f"No filter #{unit} in {window.state.layer_text()}: "
+                f"it has {picker.unit_count()}, numbered from 0."
+            )
+            if self._screenshot:
+                self.exit_code = 1  # the picture does not show the filter asked for
+                self._take_screenshot()
+            return
+        picker.select_unit(unit)
+        window.state.pick_unit(unit)
+        if window.state.running is None:
+            window.runs.visualize(unit)  # on the Filters and Compare tabs a pick grows nothing
 
     def _on_runs_finished(self, _done: RunFinished) -> None:
         if not self._screenshot:

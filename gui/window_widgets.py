@@ -27,9 +27,11 @@ from gui.explain.panel import ExplainPanel
 from gui.filters.panel import FiltersPanel
 from gui.images.sketch_pad import SketchPad
 from gui.layers.filter_picker import FilterPicker
+from gui.layers.graph_view import GraphView
 from gui.layers.layer_tree import LayerTree
 from gui.layers.picker_sort import SortBar
 from gui.layers.properties import LayerPropertiesPane
+from gui.microscope.view import MicroscopeView
 from gui.network.view import NetworkView
 from gui.visualize.atlas_bar import AtlasBar
 from gui.visualize.controls import AscentControls
@@ -48,6 +50,7 @@ TAB_TIPS = {
     Tab.FILTERS: "Inside the selected filter: its kernels, its circuit, its top images",
     Tab.COMPARE: "Two models, or two checkpoints, side by side on the selected filter",
     Tab.DATASET: "The model on labelled images: accuracy, confusion matrix, the misclassified",
+    Tab.MICROSCOPE: "Every unit of a layer with its visualization and top dataset images",
 }
 
 
@@ -60,6 +63,7 @@ class WindowWidgets:
         self.layer_tree = LayerTree()
         self.sketch_pad = SketchPad()
         self.layer_properties = LayerPropertiesPane()
+        self.layer_graph = GraphView()
         self.left_tabs = QTabWidget()
         self.predictions = PredictionsPanel()
         self.canvas = Canvas()
@@ -70,6 +74,7 @@ class WindowWidgets:
         self.filters_panel = FiltersPanel()
         self.compare_view = CompareView()
         self.evaluation_view = EvaluationView()
+        self.microscope_view = MicroscopeView()
         self.centre_tabs = QTabWidget()
         self.sort_bar = SortBar()
         self.filter_picker = FilterPicker()
@@ -126,6 +131,10 @@ class WindowWidgets:
         self.left_tabs.setTabToolTip(
             2, "The selected layer's kernel, strides, parameters and receptive field"
         )
+        self.left_tabs.addTab(self.layer_graph, "Graph")
+        self.left_tabs.setTabToolTip(
+            3, "The layers as a graph, branches and merges drawn; click a box to select it"
+        )
         self.left_tabs.setDocumentMode(True)
         left = _splitter(Qt.Orientation.Vertical, [self.left_tabs, self.predictions], [500, 220])
         visualize = _splitter(
@@ -133,6 +142,13 @@ class WindowWidgets:
         )
         tabs = self.centre_tabs
         tabs.setDocumentMode(True)
+        # Seven tab names in the ~420 px the centre column has at 1280×720: narrower padding
+        # than the style's, so that every name is whole instead of 'Visu…', 'Ex…'.
+        tabs.tabBar().setStyleSheet(
+            "QTabBar::tab { padding: 4px 5px; }"
+            "QTabBar::tab:selected { border-bottom: 2px solid palette(highlight); }"
+        )
+        tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
         pages = {
             Tab.VISUALIZE: visualize,
             Tab.EXPLAIN: _scrolling(self.explain_panel),
@@ -140,6 +156,7 @@ class WindowWidgets:
             Tab.FILTERS: _scrolling(self.filters_panel),
             Tab.COMPARE: _scrolling(self.compare_view),
             Tab.DATASET: self.evaluation_view,
+            Tab.MICROSCOPE: self.microscope_view,
         }
         for tab, page in pages.items():
             tabs.insertTab(tab, page, tab.title)
@@ -152,6 +169,7 @@ class WindowWidgets:
         self.splitters.update(
             left=left, visualize=visualize, right=right, explain=self.explain_panel.splitter
         )
+        self.splitters["microscope"] = self.microscope_view.splitter
         layout = QVBoxLayout(self.central)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(columns, 1)

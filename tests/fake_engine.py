@@ -74,6 +74,7 @@ class FakeEngine(QObject):
     comparison = Signal(object)
     compare_frame = Signal(object)
     download = Signal(object)
+    microscope_progress = Signal(object)
     ended = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:

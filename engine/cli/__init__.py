@@ -22,6 +22,10 @@ COMMANDS: dict[str, Command] = {
         "engine.cli.scan", "each filter's top images over a folder (scan.npz)", with_name=True
     ),
     "merge": Command("engine.cli.scan", "combine `scan --shard` results into one", with_name=True),
+    "microscope": Command(
+        "engine.cli.microscope", "every unit of a model: visualization, top images, verdicts"
+    ),
+    "microscope-site": Command("engine.cli.microscope_site", "a microscope as a static website"),
     "train-default": Command(
         "engine.models.training", "train the built-in MNIST model again from MNIST files"
     ),

@@ -1,8 +1,8 @@
 """What a scan keeps for every layer and channel, and how the states of shards combine.
 
-Per channel: the top-k images by the L2 norm of its map and by its maximum, the running mean
-and max, and how often it fires. Plain numpy; `merge_states` makes the states of disjoint
-shards of one folder equal one scan of all its files.
+Per channel: the top-k images by the L2 norm of its map, by its maximum and by its mean, the
+running mean and max, and how often it fires. Plain numpy; `merge_states` makes the states of
+disjoint shards of one folder equal one scan of all its files.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from engine.dataset.sources import digest
 from engine.protocol import LayerPath
 
-RANKINGS = ("l2", "max")
+RANKINGS = ("l2", "max", "mean")
 
 
 @dataclass

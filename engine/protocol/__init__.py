@@ -38,6 +38,12 @@ from engine.protocol.model import (
     LayerPath,
     ModelSummary,
 )
+from engine.protocol.precision import (
+    BF16_CPU_FLAGS,
+    Precision,
+    cpu_flags,
+    resolve_precision,
+)
 from engine.protocol.recipe import (
     DEFAULT_SCALES,
     INITIAL_IMAGES,
@@ -45,6 +51,7 @@ from engine.protocol.recipe import (
     OPTIMIZERS,
     PARAMETERIZATIONS,
     PIXEL_LEVEL,
+    PRECISIONS,
     PRESETS,
     STOP_REASONS,
     Recipe,
@@ -53,6 +60,7 @@ from engine.protocol.recipe import (
 from engine.protocol.requests import (
     Ascend,
     Atlas,
+    BuildMicroscope,
     CancelExplain,
     CancelLoad,
     Compare,
@@ -99,6 +107,7 @@ from engine.protocol.results import (
     ImageOpened,
     JobEnded,
     Kernels,
+    MicroscopeProgress,
     ModelLoaded,
     Prediction,
     Progress,
@@ -114,6 +123,7 @@ from engine.protocol.results import (
 )
 
 __all__ = [
+    "BF16_CPU_FLAGS",
     "CAFFE_MEAN_BGR",
     "DEFAULT_DISPLAY",
     "DEFAULT_SCALES",
@@ -128,6 +138,7 @@ __all__ = [
     "OPTIMIZERS",
     "PARAMETERIZATIONS",
     "PIXEL_LEVEL",
+    "PRECISIONS",
     "PRESETS",
     "SAMPLE_PHOTOS",
     "STOP_REASONS",
@@ -137,6 +148,7 @@ __all__ = [
     "Atlas",
     "AtlasProgress",
     "AtlasTile",
+    "BuildMicroscope",
     "CancelExplain",
     "CancelLoad",
     "Circuit",
@@ -170,11 +182,13 @@ __all__ = [
     "LoadComparison",
     "LoadModel",
     "MethodOption",
+    "MicroscopeProgress",
     "ModelLoaded",
     "ModelSummary",
     "ObjectiveTerm",
     "OpenImage",
     "Policy",
+    "Precision",
     "Prediction",
     "Progress",
     "ReceptiveField",
@@ -200,6 +214,7 @@ __all__ = [
     "VerdictKind",
     "WalkNetwork",
     "check_display_mode",
+    "cpu_flags",
     "default_preset",
     "is_slow_method",
     "method_title",
@@ -207,6 +222,7 @@ __all__ = [
     "normalize_for_display",
     "option_default",
     "parse_numbers",
+    "resolve_precision",
     "sample_names",
     "screen_colours",
 ]

@@ -393,6 +393,29 @@ class Compare(Scheduled):
     request_id: int = field(default_factory=next_request_id)
 
 
+@dataclass(frozen=True)
+class BuildMicroscope(Scheduled):
+    """Build a microscope of the loaded model into folder `out` from the images of folder
+    `images` (engine/microscope/): every unit of `layers` (None: every conv layer and the
+    output) visualized with `steps` steps from `seed`, with its `top_k` images. A long job
+    like a scan: StopRun stops it between chunks, and building into `out` again resumes."""
+
+    POLICY: ClassVar[Policy] = Policy(Lane.RUN, also_stops=frozenset({Lane.EXPLAIN}))
+
+    images: str
+    out: str
+    layers: tuple[tuple[str, ...], ...] | None = None
+    steps: int = 64
+    top_k: int = 9
+    seed: int = 0
+    request_id: int = field(default_factory=next_request_id)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "top_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
 Request = (
     LoadModel
     | OpenImage
@@ -414,4 +437,5 @@ Request = (
     | TrainDefault
     | LoadComparison
     | Compare
+    | BuildMicroscope
 )

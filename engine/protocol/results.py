@@ -204,6 +204,21 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class MicroscopeProgress:
+    """How far a BuildMicroscope is: `done` of `total` chunks of `stage` ("scan", "atlas" or
+    "layers"), covering `items` of `total_items` (images, units or layers), with the seconds
+    left at this stage's pace (None until it is known)."""
+
+    request_id: int
+    stage: str
+    done: int
+    total: int
+    items: int = 0
+    total_items: int = 0
+    eta: float | None = None
+
+
+@dataclass(frozen=True)
 class DownloadProgress:
     """Bytes of a file a LoadModel or LoadComparison (`request_id`) downloads first, e.g.
     ImageNet weights.

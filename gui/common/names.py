@@ -22,6 +22,7 @@ class Tab(IntEnum):
     FILTERS = 3
     COMPARE = 4
     DATASET = 5
+    MICROSCOPE = 6
 
     @property
     def title(self) -> str:
@@ -49,3 +50,4 @@ RECIPE_CHOSEN_KEY = "method/chosen"  # the user picked or edited the recipe: kee
 DISPLAY_KEY = "view/display"  # how visualizations are normalized for the screen
 PRESET_GROUP = "presets"  # the user's presets, one JSON recipe per name
 MODEL_INPUT_GROUP = "model_inputs"  # the input chosen for each model file, by hashed path
+MICROSCOPE_KEY = "microscope/folder"  # the microscope folder last opened in its tab
