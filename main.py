@@ -9,11 +9,11 @@ python main.py atlas [--model default|FILE|VGG16] --layer NAME [--filters 0-63] 
                      [--steps N] [--seed S] --out DIR    (a layer atlas as PNGs, no window)
 python main.py explain [--model M] --image I --method gradcam [--class K] [--unit LAYER:K]
                        [--layer L] --out DIR    (an attribution map as PNGs and .npy, no window)
-python main.py scan [--model M] --images DIR --out DIR [--top-k 9] [--shard i/n] [--layers L1,L2]
+python main.py scan [--model M] --images DIR --out DIR [--top-k 9] [--layers L1,L2]
                     (each filter's top images over a folder: scan.npz + scan.json, no window)
-python main.py merge --out DIR SHARD_DIR...    (combine `scan --shard` results into one scan)
 python main.py microscope [--model M] --images DIR --out DIR [--layers L1,L2] [--preset NAME |
                           --recipe FILE] [--steps N] [--top-k 9] [--seed S] [--force]
+                          [--ray local|local:N|auto|ADDRESS]
                     (every unit: visualization, top images with crops, verdict, circuit; resumable)
 python main.py microscope-site OUT SITE    (a microscope folder as a static website; no server)
 """

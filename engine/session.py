@@ -171,7 +171,7 @@ class EngineSession:
         self.model, self.summary = set_up_input(model, meta, request.path or label, request)
         self._is_default = request.path is None
         self.visualizer = None
-        self._weights_fingerprint = None
+        self._weights_fingerprint = self.summary.fingerprint or None
         self._scans = ScanContext()  # a scan belongs to the model it ran on
         self._stopped.clear()
         self._extractors.clear()

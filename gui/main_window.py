@@ -105,7 +105,14 @@ class MainWindow(QMainWindow):
             tabs,
             dialogs,
             self.settings,
-            TabLinks(self.layers, picker, self.images, self.explainer, ui.explain_panel.controls),
+            TabLinks(
+                self.layers,
+                picker,
+                self.images,
+                self.explainer,
+                ui.explain_panel.controls,
+                controls,
+            ),
         )
         self.downloads = DownloadController(client, feedback, self)
         self.model_input = ModelInputController(feedback, inputs, self)

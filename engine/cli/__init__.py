@@ -21,7 +21,10 @@ COMMANDS: dict[str, Command] = {
     "scan": Command(
         "engine.cli.scan", "each filter's top images over a folder (scan.npz)", with_name=True
     ),
-    "merge": Command("engine.cli.scan", "combine `scan --shard` results into one", with_name=True),
+    # Gone with `scan --shard`: it only points to `microscope --ray` (exit status 2).
+    "merge": Command(
+        "engine.cli.scan", "removed: spread work over workers with `microscope --ray`", True
+    ),
     "microscope": Command(
         "engine.cli.microscope", "every unit of a model: visualization, top images, verdicts"
     ),

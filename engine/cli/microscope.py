@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from engine.cli.atlas import find_preset
@@ -27,9 +27,16 @@ from engine.cli.scan import Interrupted, Signals
 from engine.dataset.sources import folder_source
 from engine.microscope import manifest
 from engine.microscope.build import build
-from engine.microscope.layout import CHUNKS, Layout, layer_folder_name, layer_text, write_json
+from engine.microscope.layout import CHUNKS, Layout
 from engine.microscope.local import LocalExecutor, Progress, format_seconds
-from engine.microscope.plan import ATLAS_CHUNK, SCAN_CHUNK, Plan, make_plan
+from engine.microscope.plan import ATLAS_CHUNK, SCAN_CHUNK
+from engine.microscope.prepare import (
+    BuildSettings,
+    Prepared,
+    atlas_recipe,
+    model_source,
+)
+from engine.microscope.prepare import prepare as prepare_build
 from engine.microscope.work import Context, Spec
 from engine.protocol.display import DEFAULT_DISPLAY, DISPLAY_MODES
 from engine.protocol.recipe import PRESETS, Recipe
@@ -80,29 +87,16 @@ def _recipe(args: argparse.Namespace) -> Recipe:
         recipe = find_preset(args.preset)
     overrides = {k: getattr(args, k) for k in ("steps", "seed") if getattr(args, k) is not None}
     try:
-        # As the atlas does: one image per unit, nothing pushing images apart, maximize.
-        return replace(recipe, **overrides, batch=1, diversity=0.0, negate=False)
+        return atlas_recipe(replace(recipe, **overrides))
     except ValueError as error:
         raise CliError(str(error)) from None
 
 
-def _layers(args: argparse.Namespace, summary) -> list:
-    """The LayerInfo of each chosen layer, in model order, each once."""
-    if args.layers:
-        chosen = [layer_arg(summary, name.strip()) for name in args.layers.split(",")]
-    else:
-        chosen = [info for info in summary.walk() if info.has_kernels or info.is_output]
-        if not chosen:
-            raise CliError("the model has no conv layer and no output layer to show; pass --layers")
-    return list({info.path: info for info in chosen}.values())
-
-
-def _groups(existing: dict | None, layers: list) -> list[list[tuple[str, ...]]]:
-    """The scan groups of an existing folder, plus one for the layers it lacks."""
-    groups = [[tuple(text.split("/")) for text in g] for g in (existing or {}).get("groups", [])]
-    known = {layer for group in groups for layer in group}
-    new = [tuple(info.path) for info in layers if tuple(info.path) not in known]
-    return [*groups, new] if new else groups
+def _layers(args: argparse.Namespace, summary) -> tuple[tuple[str, ...], ...] | None:
+    """The paths of the layers --layers names (None: the default choice), each checked."""
+    if not args.layers:
+        return None
+    return tuple(tuple(layer_arg(summary, name.strip()).path) for name in args.layers.split(","))
 
 
 def _wipe(layout: Layout, existing: dict) -> None:
@@ -112,18 +106,6 @@ def _wipe(layout: Layout, existing: dict) -> None:
     shutil.rmtree(layout.root / CHUNKS, ignore_errors=True)
     for path in (layout.manifest, layout.images_list):
         path.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A checked microscope, ready for any executor: its folder, chunks and model."""
-
-    layout: Layout
-    plan: Plan
-    spec: Spec
-    body: dict  # the manifest without its stages
-    context: Context  # the model, loaded here (the driver's; finishing layers runs on it)
-    steps: int
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -140,37 +122,23 @@ def prepare(args: argparse.Namespace) -> Prepared:
     _ray_target(args)
     recipe = _recipe(args)
     source = folder_source(args.images)
-    names = tuple(sorted(source.names))
     layout = Layout(writable_folder(args.out))
     if args.force:
         _forget(layout)
-    existing = manifest.load(layout)
+    manifest.load(layout)  # a damaged manifest is refused before the model loads
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Deliberately lazy: TensorFlow loads only once the arguments have been checked.
     from engine.optvis.atlas_cache import weights_fingerprint
 
-    context = Context.build(Spec(args.model, args.random_weights, source.root, names, (), {}, 1))
-    layers = _layers(args, context.summary)
-    fingerprint = weights_fingerprint([w.numpy() for w in context.model.weights])
-    chunking = {"scan_chunk": args.scan_chunk, "atlas_chunk": args.atlas_chunk}
-    wanted = manifest.identity(
-        fingerprint, recipe.to_dict(), source.signature, args.top_k, args.display, chunking
-    )
-    if existing is not None:
-        manifest.check(existing, wanted)
-    groups = _groups(existing, layers)
-    found = [*layers, *(context.summary.resolve(path) for g in groups for path in g)]
-    counts = {tuple(info.path): info.size for info in found if info is not None}
-    plan = make_plan(len(names), groups, counts, recipe.seed, args.scan_chunk, args.atlas_chunk)
-    layer_groups = tuple(tuple(g) for g in groups)
-    spec = Spec(
-        args.model, args.random_weights, source.root, names, layer_groups, recipe.to_dict(),
-        args.top_k, args.batch_size,
+    spec = Spec(args.model, args.random_weights, source.root, (), (), {}, 1)
+    context = Context.build(spec)
+    settings = BuildSettings(
+        recipe, args.top_k, _layers(args, context.summary), args.display, args.batch_size,
+        args.scan_chunk, args.atlas_chunk,
     )  # fmt: skip
-    context.spec = spec
-    body = _body(args, context, wanted, groups, counts, names, source)
-    write_json(layout.images_list, {"root": source.root, "names": list(names)})
-    return Prepared(layout, plan, spec, body, context, recipe.steps)
+    fingerprint = weights_fingerprint([w.numpy() for w in context.model.weights])
+    origin = model_source(args.model)
+    return prepare_build(layout, source, context, fingerprint, settings, origin)
 
 
 def run(
@@ -235,48 +203,6 @@ def _forget(layout: Layout) -> None:
     except manifest.ManifestMismatch:
         existing = None
     _wipe(layout, existing or {})
-
-
-def _body(args, context, wanted, groups, counts, names, source) -> dict:
-    """The manifest without its stages."""
-    summary = context.summary
-    layers = []
-    for group, members in enumerate(groups):
-        for path in members:
-            info = summary.resolve(path)
-            layers.append(
-                {
-                    "name": layer_text(path),
-                    "path": list(path),
-                    "folder": layer_folder_name(path),
-                    "units": counts[path],
-                    "kind": info.kind.value if info else None,
-                    "group": group,
-                }
-            )
-    return {
-        "format_version": wanted["format_version"],
-        "identity": wanted,
-        "model": {
-            "name": context.label,
-            "source": args.model,
-            "fingerprint": wanted["fingerprint"],
-            "input_shape": list(summary.input_shape),
-            "input_range": list(summary.input_range),
-        },
-        "recipe": wanted["recipe"],
-        "display": args.display,
-        "top_k": args.top_k,
-        "images": {
-            "root": source.root,
-            "count": len(names),
-            "list": "images.json",
-            "digest": source.signature,
-        },
-        "groups": [[layer_text(path) for path in group] for group in groups],
-        "layers": layers,
-        "versions": manifest.versions(),
-    }
 
 
 def _summary_line(outcome, steps: int, out: Path) -> str:

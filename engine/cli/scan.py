@@ -1,9 +1,10 @@
-"""`python main.py scan` and `python main.py merge`: which images make each filter fire, headless.
+"""`python main.py scan`: which images make each filter fire, headless.
 
-`scan` runs a model over a folder (or one shard of it, `--shard i/n`) and writes `scan.npz` (the
-whole state, mergeable) and `scan.json` (per layer and channel: top images by L2 norm and by max,
-mean, max, fire fraction; skipped files and why). `merge` combines shard folders into one state
-equal to a scan of all the files at once. TensorFlow loads only after the arguments are checked.
+`scan` runs a model over a folder and writes `scan.npz` (the whole state) and `scan.json` (per
+layer and channel: top images by L2 norm and by max, mean, max, fire fraction; skipped files and
+why); Ctrl+C or SIGTERM saves where it got, and the next run resumes. Spreading the work over
+several workers is the microscope's `--ray` (the old `scan --shard` and `merge` only say so).
+TensorFlow loads only after the arguments are checked.
 """
 
 from __future__ import annotations
@@ -31,8 +32,14 @@ from engine.protocol import LayerPath
 
 STATE_FILE = "scan.npz"
 REPORT_FILE = "scan.json"
-# Top images are ranked by activations cached across runs and shards: one arithmetic, float32.
-SCAN_FLOAT32 = "its rankings are cached and merged across runs"
+# Top images are ranked by activations cached across runs: one arithmetic, float32.
+SCAN_FLOAT32 = "its rankings are cached across runs"
+# What `scan --shard` and `merge`, gone, answer (with exit status 2, a usage error).
+SHARDS_GONE = (
+    "{what} is gone: to spread the work over several workers, run python main.py microscope "
+    "--model M --images DIR --out OUT --ray local:N (N workers here; --ray auto or "
+    "--ray ADDRESS for a Ray cluster)"
+)
 
 
 class Interrupted(Exception):
@@ -71,18 +78,6 @@ class Signals:
         self.signum = signum
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """'i/n' as (i, n) with 0 ≤ i < n."""
-    first, slash, last = text.partition("/")
-    try:
-        index, count = int(first), int(last)
-    except ValueError:
-        raise CliError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
-    if not slash or count < 1 or not 0 <= index < count:
-        raise CliError(f"--shard {text!r}: expected i/n with 0 ≤ i < n")
-    return index, count
-
-
 def _parse_scan(argv: list[str]) -> argparse.Namespace:
     parser = Parser(prog="convscope scan", description="Find each filter's top images, headless.")
     parser.add_argument(
@@ -94,18 +89,10 @@ def _parse_scan(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--images", required=True, help="folder of images (searched recursively)")
     parser.add_argument("--out", required=True, help="folder for scan.npz and scan.json")
     parser.add_argument("--top-k", type=int, default=9, help="top images kept per filter")
-    parser.add_argument("--shard", help="i/n: scan only the files whose index %% n == i")
     parser.add_argument("--layers", help="comma-separated layers (default: every 4-D layer)")
     add_precision(parser, SCAN_FLOAT32)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-cache", action="store_true", help="neither resume nor keep a cache")
-    return parser.parse_args(argv)
-
-
-def _parse_merge(argv: list[str]) -> argparse.Namespace:
-    parser = Parser(prog="convscope merge", description="Combine shard scans into one.")
-    parser.add_argument("--out", required=True, help="folder for the merged scan.npz/scan.json")
-    parser.add_argument("shards", nargs="+", help="folders written by `scan --shard`")
     return parser.parse_args(argv)
 
 
@@ -164,12 +151,9 @@ def run_scan(args: argparse.Namespace, signals: Signals | None = None) -> int:
     # and usage errors answer at once.
     from engine.dataset.sources import folder_source
 
-    shard = parse_shard(args.shard) if args.shard else None
     if args.top_k < 1 or args.batch_size < 1:
         raise CliError("--top-k and --batch-size must be at least 1")
     source = folder_source(args.images)
-    if shard is not None:
-        source = source.subset(source.names[shard[0] :: shard[1]])
     out = writable_folder(args.out)
     precision_arg(args.precision, SCAN_FLOAT32)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -229,48 +213,26 @@ def run_scan(args: argparse.Namespace, signals: Signals | None = None) -> int:
     return 0
 
 
-def run_merge(args: argparse.Namespace) -> int:
-    # Deliberately lazy: TensorFlow loads only once the arguments have parsed, so --help
-    # and usage errors answer at once.
-    from engine.dataset.scan import scan_key
-    from engine.dataset.sources import folder_source
-    from engine.dataset.state import ScanState, merge_states
-
-    states, labels = [], []
-    for folder in args.shards:
-        try:
-            states.append(ScanState.load(Path(folder) / STATE_FILE))
-        except (OSError, KeyError, ValueError) as error:
-            raise CliError(f"{folder!r} holds no readable {STATE_FILE} ({error})") from None
-        try:
-            saved = json.loads((Path(folder) / REPORT_FILE).read_text(encoding="utf-8"))
-            labels.append(saved.get("model", ""))
-        except (OSError, ValueError):
-            labels.append("")
-    out = writable_folder(args.out)
-    merged = merge_states(states)
-    try:  # the key a single scan of the whole folder would have, when the folder is still there
-        whole = folder_source(merged.root)
-        if whole.names == merged.names:
-            merged.key = scan_key(merged.fingerprint, whole, merged.layers, merged.top_k)
-    except ValueError:
-        pass
-    _write(out, merged, next((label for label in labels if label), ""))
-    print(
-        f"merged {len(states)} shards: {merged.count} images, {len(merged.skipped)} skipped; "
-        f"wrote {out}"
-    )
-    return 0
+def _gone(command: str, rest: list[str]) -> str | None:
+    """What a removed way of sharding is called when `command rest` asks for one, else None."""
+    if command == "merge":
+        return "merge"
+    if any(arg == "--shard" or arg.startswith("--shard=") for arg in rest):
+        return "scan --shard"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`scan ...` or `merge ...` (argv includes the command); 1 with a message on bad input."""
+    """`scan ...` (argv includes the command); 1 with a message on bad input, 2 (pointing to
+    `microscope --ray`) for the removed `scan --shard` and `merge`."""
     argv = sys.argv[1:] if argv is None else argv
     command, rest = (argv[0], argv[1:]) if argv else ("scan", [])
+    gone = _gone(command, rest)
+    if gone is not None:
+        print(f"convscope {command}: {SHARDS_GONE.format(what=gone)}", file=sys.stderr)
+        return 2
     try:
         with Signals() as signals:
-            if command == "merge":
-                return run_merge(_parse_merge(rest))
             return run_scan(_parse_scan(rest), signals)
     except (CliError, ValueError, MemoryError) as error:  # NotEnoughMemory says what fits
         print(f"convscope {command}: error: {error}", file=sys.stderr)

@@ -19,6 +19,7 @@ import numpy as np
 from engine.models.introspect import describe_model
 from engine.models.meta import ModelLoadError, ModelMeta
 from engine.models.preprocessing import with_preprocessing
+from engine.optvis.atlas_cache import weights_fingerprint
 from engine.optvis.memory import image_bytes
 from engine.protocol import FREE_INPUT_SIZE, LoadModel, ModelSummary
 from engine.protocol.input_spec import MAX_FREE_SIDE, MIN_FREE_SIDE, InputPreprocessing
@@ -68,7 +69,11 @@ def set_up_input(
         free_size=free,
     )
     last = summary.layers[-1].path if summary.layers else None
-    return model, replace(summary, image_bytes=image_bytes(summary, last) if last else 0)
+    # Hashed once here, so the window can tell the very model a microscope was built for.
+    fingerprint = weights_fingerprint([w.numpy() for w in model.weights])
+    return model, replace(
+        summary, image_bytes=image_bytes(summary, last) if last else 0, fingerprint=fingerprint
+    )
 
 
 def _free_size(

@@ -52,6 +52,7 @@ class Microscope:
     image_count: int
     complete: bool  # every chunk done (an interrupted build is readable up to where it got)
     input_shape: tuple[int, ...] = ()  # the model's (height, width, channels), when known
+    fingerprint: str = ""  # the model's weights' (ModelSummary.fingerprint); "": not recorded
 
     def layer(self, name: str) -> MicroscopeLayer:
         """The layer called `name`; KeyError names one the microscope lacks."""
@@ -155,6 +156,7 @@ def open_microscope(root: str | Path) -> Microscope:
         _integer(images.get("count")) or 0,
         bool(manifest.get("complete", False)),
         tuple(v for v in map(_integer, _list(model.get("input_shape"))) if v is not None),
+        str(_object(manifest.get("identity")).get("fingerprint") or ""),
     )
 
 

@@ -96,6 +96,9 @@ class ModelSummary:
     # What the output's numbers are: "probabilities" (a softmax: they share 100 %), "independent"
     # (a sigmoid head, multi-label: each its own 0..1) or "logits" (anything else).
     scores: str = "logits"
+    # A hash of the weights (engine/optvis/atlas_cache.weights_fingerprint, as a microscope's
+    # manifest records it): equal only for the very same trained model. "": not computed.
+    fingerprint: str = ""
 
     def find(self, path: tuple[str, ...]) -> LayerInfo | None:
         """The layer at `path`, searching nested sub-models."""

@@ -397,8 +397,9 @@ class Compare(Scheduled):
 class BuildMicroscope(Scheduled):
     """Build a microscope of the loaded model into folder `out` from the images of folder
     `images` (engine/microscope/): every unit of `layers` (None: every conv layer and the
-    output) visualized with `steps` steps from `seed`, with its `top_k` images. A long job
-    like a scan: StopRun stops it between chunks, and building into `out` again resumes."""
+    output) visualized with `recipe` (None: Classic with `steps` steps from `seed`), with its
+    `top_k` images. A long job like a scan: StopRun stops it between chunks, and building into
+    `out` again resumes."""
 
     POLICY: ClassVar[Policy] = Policy(Lane.RUN, also_stops=frozenset({Lane.EXPLAIN}))
 
@@ -408,6 +409,7 @@ class BuildMicroscope(Scheduled):
     steps: int = 64
     top_k: int = 9
     seed: int = 0
+    recipe: Recipe | None = None  # the Method panel's; its own steps and seed then count
     request_id: int = field(default_factory=next_request_id)
 
     def __post_init__(self) -> None:

@@ -51,3 +51,4 @@ DISPLAY_KEY = "view/display"  # how visualizations are normalized for the screen
 PRESET_GROUP = "presets"  # the user's presets, one JSON recipe per name
 MODEL_INPUT_GROUP = "model_inputs"  # the input chosen for each model file, by hashed path
 MICROSCOPE_KEY = "microscope/folder"  # the microscope folder last opened in its tab
+MICROSCOPE_BUILD_GROUP = "microscope/build"  # the Build form's last answers, one key each

@@ -1,7 +1,7 @@
 """The Microscope tab's behaviour: open a folder (chosen, dropped, or the last one), read a
-layer's units when it is picked, build a microscope of the open model with progress, ETA and
-Cancel (then open it), and send a unit to the Visualize or Explain tab when it is of the open
-model."""
+layer's units when it is picked, build a microscope of the open model (with the Method panel's
+recipe, top-k and layers from a small form) with progress, ETA and Cancel, then open it, and
+send a unit to the Visualize or Explain tab only when the open model is the microscope's."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings
-from PySide6.QtWidgets import QTabWidget
+from PySide6.QtWidgets import QDialog, QTabWidget
 
 from engine.protocol import (
     BuildMicroscope,
@@ -36,56 +36,30 @@ from gui.explain.controls import INNER_UNIT, ExplainControls
 from gui.images.controller import ImageController
 from gui.layers.controller import LayersController
 from gui.layers.filter_picker import FilterPicker
+from gui.microscope.build_form import BuildChoice, BuildForm
+from gui.microscope.texts import (
+    another_model_text,
+    progress_fraction,
+    progress_text,
+    recipe_text,
+    summary_text,
+)
 from gui.microscope.view import MicroscopeView
 from gui.state import WindowState
-
-STAGE_WORDS = {"scan": "Scanning images", "atlas": "Visualizing units", "layers": "Writing layers"}
-STAGE_ITEMS = {"scan": "images", "atlas": "units", "layers": "layers"}
-# The share of a build each stage takes, roughly (the atlas's optimization dominates).
-STAGE_SPANS = {"scan": (0.0, 0.1), "atlas": (0.1, 0.9), "layers": (0.9, 1.0)}
-
-
-def progress_text(progress: MicroscopeProgress) -> str:
-    """'Visualizing units: 24 of 146 units (1 of 4 chunks), about 32 s left'."""
-    what = STAGE_WORDS.get(progress.stage, progress.stage)
-    items = STAGE_ITEMS.get(progress.stage, "items")
-    text = (
-        f"{what}: {progress.items:,} of {progress.total_items:,} {items} "
-        f"({progress.done} of {progress.total} chunks)"
-    )
-    if progress.eta is not None and progress.items < progress.total_items:
-        left = progress.eta
-        text += f", about {left:.0f} s left" if left < 90 else f", about {left / 60:.0f} min left"
-    return text
-
-
-def progress_fraction(progress: MicroscopeProgress) -> float:
-    """How far the whole build is, 0..1, from the stage and its share done."""
-    low, high = STAGE_SPANS.get(progress.stage, (0.0, 1.0))
-    share = progress.items / progress.total_items if progress.total_items else 1.0
-    return low + (high - low) * min(max(share, 0.0), 1.0)
-
-
-def summary_text(microscope: Microscope) -> str:
-    """What the folder holds, in one line."""
-    units = sum(layer.units for layer in microscope.layers)
-    state = "" if microscope.complete else " (not finished: build into it again to go on)"
-    return (
-        f"{microscope.model_name or 'A model'}: {len(microscope.layers)} layers, {units:,} units, "
-        f"top {microscope.top_k} of {microscope.image_count:,} images — {microscope.root}{state}"
-    )
+from gui.visualize.controls import AscentControls
 
 
 @dataclass(frozen=True)
 class TabLinks:
     """What the tab drives in the others: selecting a layer and unit, opening an image, and
-    explaining it."""
+    explaining it; and the Method panel whose recipe a build uses."""
 
     layers: LayersController
     picker: FilterPicker
     images: ImageController
     explainer: ExplainController
     explain_controls: ExplainControls
+    controls: AscentControls
 
 
 class MicroscopeController(QObject):
@@ -114,6 +88,7 @@ class MicroscopeController(QObject):
         self._explain_next: str | None = None  # the top image to explain once it is open
         self._job = JobSlot(client)
         self.microscope: Microscope | None = None
+        self.build_form: BuildForm | None = None  # while it is open
         self._opened_last = False
 
         view.folder_requested.connect(self.choose_folder)
@@ -157,31 +132,45 @@ class MicroscopeController(QObject):
         return True
 
     def choose_build(self) -> None:
-        """Ask for a folder of images and one to build into, then build."""
-        if self._state.summary is None:
+        """Open the Build form (the last answers filled in); Build in it builds."""
+        summary = self._state.summary
+        if summary is None:
             self._feedback.error("Load a model first: a microscope is of a model.")
             return
-        images = self._dialogs.open_folder("Images to find each unit's top images in")
-        if not images:
+        if self.build_form is not None:  # one form at a time
+            self.build_form.raise_()
             return
-        out = self._dialogs.open_folder("Folder to write the microscope into (empty, or its own)")
-        if out:
-            self.build(images, out)
+        controls = self._links.controls
+        text = recipe_text(controls.current_preset(), controls.settings())
+        form = BuildForm(summary, text, self._dialogs, self._view)
+        form.set_choice(BuildChoice.restore(self._settings))
+        form.finished.connect(self._on_build_form_finished)
+        self.build_form = form
+        form.open()
 
-    def build(self, images: str, out: str, steps: int = 64) -> None:
-        """Build the open model's microscope of `images` into `out`, here, then open it."""
+    def build(
+        self,
+        images: str,
+        out: str,
+        top_k: int = 9,
+        layers: tuple[tuple[str, ...], ...] | None = None,
+    ) -> None:
+        """Build the open model's microscope of `images` into `out`, here, with the Method
+        panel's recipe, then open it."""
         if self._state.summary is None:
             self._feedback.error("Load a model first: a microscope is of a model.")
             return
         if not Path(images).is_dir():
             self._feedback.error(f"{images} is not a folder of images.")
             return
+        recipe = self._links.controls.settings()
         self._tabs.setCurrentIndex(Tab.MICROSCOPE)
         self._view.set_running(True, f"Building a microscope of {self._state.summary.name}…")
+        request = BuildMicroscope(
+            images, out, layers, recipe.steps, top_k, recipe.seed, recipe=recipe
+        )
         self._job.start(
-            BuildMicroscope(images, out, steps=steps),
-            microscope_progress=self._on_job_progress,
-            ended=self._on_job_ended,
+            request, microscope_progress=self._on_job_progress, ended=self._on_job_ended
         )
 
     def cancel(self) -> None:
@@ -193,14 +182,19 @@ class MicroscopeController(QObject):
 
     def _target(self, unit: UnitEntry) -> LayerInfo | None:
         """The open model's layer of the unit shown, or None (saying why) when the open model
-        is not the microscope's: it must have the same input and every layer of the
-        microscope, each with as many units. (The window does not know the weights'
-        fingerprint the manifest names, so a retrained copy of the model passes.)"""
+        is not the microscope's: its weights' fingerprint must be the manifest's. (A folder
+        that records none: the same input and every layer, each with as many units.)"""
         microscope, summary = self.microscope, self._state.summary
         if microscope is None or summary is None:
             self._feedback.error("Load the model this microscope is of first.")
             return None
         layer = microscope.layer(self._view.layer_name)
+        if microscope.fingerprint and summary.fingerprint:
+            if microscope.fingerprint != summary.fingerprint:
+                text = another_model_text(microscope, summary, f"{layer.name} #{unit.unit}")
+                self._feedback.error(text)
+                return None
+            return summary.resolve(layer.path)
         same_input = microscope.input_shape in ((), tuple(summary.input_shape))
         infos = [summary.resolve(entry.path) for entry in microscope.layers]
         sizes = [info.size if info is not None else None for info in infos]
@@ -219,6 +213,16 @@ class MicroscopeController(QObject):
         self._links.picker.select_unit(unit)
 
     # ------------------------------------------------------------------ slots
+
+    def _on_build_form_finished(self, result: int) -> None:
+        form, self.build_form = self.build_form, None
+        if form is None:
+            return
+        form.deleteLater()
+        if result == QDialog.DialogCode.Accepted:
+            choice = form.choice()
+            choice.save(self._settings)
+            self.build(choice.images, choice.out, choice.top_k, form.layers())
 
     def _on_job_progress(self, progress: MicroscopeProgress) -> None:
         self._view.set_progress(progress_fraction(progress), progress_text(progress))
