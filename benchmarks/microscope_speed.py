@@ -4,7 +4,7 @@ Run from the repo root: `.venv/bin/python benchmarks/microscope_speed.py [--quic
 
 The 10,000 real MNIST test digits from `../shared/data/mnist` are written as PNG files into a
 temporary folder. Then `python main.py microscope` of the built-in model, every layer it shows
-by default (conv1..conv3 and the output; `--quick`: 500 digits, 16 steps, conv1 and the
+by default (conv1..conv3 and the output; `--quick`: 200 digits, 8 steps, conv1 and the
 output) with the classic recipe, is built twice from scratch in this one process: (a) with
 the local executor, (b) with `--ray local:2` (engine/microscope/ray_executor.py: Ray Data for
 the scan, two actors for the atlas). Each run reports its wall time, the scan's images/s and
@@ -73,7 +73,7 @@ def build_once(images: Path, out: Path, quick: bool, ray_target: str | None) -> 
     from engine.microscope.local import LocalExecutor
 
     argv = ["--images", str(images), "--out", str(out), "--force"]
-    argv += ["--steps", "16", "--layers", f"conv1,{QUICK_OUTPUT}"] if quick else []
+    argv += ["--steps", "8", "--layers", f"conv1,{QUICK_OUTPUT}"] if quick else []
     began = time.perf_counter()
     ready = microscope.prepare(microscope._parse(argv))
     prepared = time.perf_counter() - began
@@ -191,11 +191,11 @@ def resnet50_rates(batch: int = 8) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = arguments(__doc__, argv, "500 digits, 16 steps, 2 layers", skip_vgg=False)
+    parser = arguments(__doc__, argv, "200 digits, 8 steps, 2 layers", skip_vgg=False)
     parser.add_argument("--resnet50", action="store_true", help="also time ResNet50 (slow)")
     args = parser.parse_args(argv)
     use_checkout()
-    count = 500 if args.quick else 10_000
+    count = 200 if args.quick else 10_000
     print_versions()
     with tempfile.TemporaryDirectory(prefix="convscope-microscope-") as folder:
         root = Path(folder)

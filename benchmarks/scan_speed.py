@@ -3,7 +3,7 @@
 Run from the repo root: `.venv/bin/python benchmarks/scan_speed.py [--quick]`.
 
 Real MNIST digits from `../shared/data/mnist` are written as PNG files into a temporary folder
-(all 10,000; `--quick`: 1,000). Then, in this one process and interleaved round by round:
+(all 10,000; `--quick`: 300). Then, in this one process and interleaved round by round:
 
 (a) `Scanner.scan` (engine/dataset/scan.py) of the default model over its conv layers: parallel
     decoding, batches of 64, one forward pass per batch for all layers, statistics reduced in the
@@ -69,7 +69,7 @@ def naive_rate(model, layers, source, names, value_range, top_k: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = arguments(__doc__, argv, "1,000 images, a short naive loop", skip_vgg=False)
+    parser = arguments(__doc__, argv, "300 images, a short naive loop", skip_vgg=False)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     use_checkout()
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.dataset.sources import folder_source
     from engine.models.loading import load_model
 
-    count, naive_count = (1000, 60) if args.quick else (10_000, 500)
+    count, naive_count = (300, 30) if args.quick else (10_000, 500)
     model, meta, _ = load_model(None)
     layers = [(layer.name,) for layer in model.layers if "conv" in type(layer).__name__.lower()]
     with tempfile.TemporaryDirectory(prefix="convscope-scan-") as folder:

@@ -10,6 +10,31 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
+# The files that take longest (tens of seconds each on 2 cores), longest first. Under
+# pytest-xdist (`make test`: -n 2 --dist loadfile --no-loadscope-reorder) files are handed out
+# in collection order, so these start at once and no worker is left alone with one of them at
+# the end (with the zoo last, the other worker idled for over a minute).
+SLOW_FILES = (
+    "test_zoo.py",
+    "test_microscope_ray.py",
+    "test_benchmark_smoke.py",
+    "test_keras2_files.py",
+    "test_cli.py",
+    "test_dataset_scan.py",
+    "test_atlas_cli.py",
+    "test_training_engine.py",
+    "test_main_window.py",
+    "test_weights_download.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, the slow files first; a plain run keeps the files' order."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank = {name: k for k, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FILES)))
+
 
 @pytest.fixture(autouse=True)
 def _garbage_collected_in_the_main_thread():

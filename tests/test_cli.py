@@ -21,11 +21,13 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_screenshot_renders_a_finished_visualization(tmp_path):
+def test_screenshot_renders_a_finished_visualization_of_the_chosen_preset(tmp_path):
+    # One run for the screenshot and the preset chosen on the command line: each run pays
+    # TensorFlow's import and the window's start (~8 s on 2 cores).
     target = tmp_path / "window.png"
     result = subprocess.run(
         [sys.executable, "main.py", "--screenshot", str(target), "--layer", "conv2",
-         "--filter", "5", "--steps", "60"],
+         "--filter", "5", "--preset", "LUCID", "--steps", "60"],
         cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -130,15 +132,7 @@ def test_train_default_without_data_says_where_to_point_it(tmp_path):
     assert "nowhere" in result.stderr
 
 
-def test_a_preset_can_be_chosen_from_the_command_line(tmp_path):
-    target = tmp_path / "lucid.png"
-    result = subprocess.run(
-        [sys.executable, "main.py", "--screenshot", str(target), "--layer", "conv1",
-         "--preset", "LUCID", "--steps", "16"],
-        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert target.exists()
+def test_an_unknown_preset_is_refused_by_name(tmp_path):
     unknown = subprocess.run(
         [sys.executable, "main.py", "--preset", "picasso"],
         cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60,

@@ -14,14 +14,20 @@ from gui.common.message_bar import MessageBar
 from gui.visualize.controls import AscentControls
 
 
-def _drift(action, repeats: int = 300) -> tuple[int, int]:
+def _drift(action, repeats: int = 300, tries: int = 3) -> tuple[int, int]:
+    """The smallest drift of `tries` rounds of `repeats` calls. Another thread of the process
+    (pytest-xdist's, a previous test's) moves the counts too (seen: 3226 under xdist, 0 alone),
+    but only now and then; a binding that drops a reference per call drifts in every round."""
     action()  # the first call fills one-time caches (style sheets, the interpreter's): not drift
-    gc.collect()
-    true_before, none_before = sys.getrefcount(True), sys.getrefcount(None)
-    for _ in range(repeats):
-        action()
-    gc.collect()
-    return sys.getrefcount(True) - true_before, sys.getrefcount(None) - none_before
+    rounds = []
+    for _ in range(tries):
+        gc.collect()
+        true_before, none_before = sys.getrefcount(True), sys.getrefcount(None)
+        for _ in range(repeats):
+            action()
+        gc.collect()
+        rounds.append((sys.getrefcount(True) - true_before, sys.getrefcount(None) - none_before))
+    return min(rounds, key=lambda drift: max(abs(drift[0]), abs(drift[1])))
 
 
 def test_clicking_buttons_keeps_reference_counts(qtbot):

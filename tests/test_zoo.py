@@ -51,6 +51,7 @@ def test_registry_and_names():
 @pytest.mark.parametrize("name", list(ZOO))
 def test_every_architecture_works_with_the_tools(name):
     size = SMALL.get(name, 64)
+    keras.utils.set_random_seed(0)  # the same weights, so the same units fire, every run
     model = build_zoo_model(name, weights=None, input_size=size)
     assert model.name == f"zoo_{name.lower()}"
     summary = describe_model(model, ModelMeta(input_range=RANGE), f"zoo:{name}")
@@ -67,6 +68,9 @@ def test_every_architecture_works_with_the_tools(name):
     conv = _last_conv(summary)
     maps = truncate(model, conv)(image[None]).numpy()
     assert maps.ndim == 4 and np.isfinite(maps).all()
+    # The unit that fires most on the image: a dead one's rescue (16 starts, a second compile)
+    # cost ConvNeXtTiny 23 of its 56 s, and whether unit 0 of random weights is dead is chance.
+    unit = int(np.argmax(maps.mean(axis=(0, 1, 2))))
 
     result = explain(
         model, image, "gradcam", Target(class_index=0), options={"low": 0, "high": 255}
@@ -75,7 +79,7 @@ def test_every_architecture_works_with_the_tools(name):
     assert np.isfinite(result.heatmap).all()
 
     visualizer = Visualizer(model, summary.input_shape, RANGE, lambda: None)
-    run = visualizer.run([ObjectiveTerm(conv, 0)], Recipe(steps=3, frame_every=1), lambda: False)
+    run = visualizer.run([ObjectiveTerm(conv, unit)], Recipe(steps=3, frame_every=1), lambda: False)
     snapshots = [next(run) for _ in range(3)]
     assert [snapshot.step for snapshot in snapshots] == [1, 2, 3]
     # A random-weight unit that ends at or below zero gets one rescue run: at most 3 more steps.

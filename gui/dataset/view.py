@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.protocol import Evaluation
+from gui.common.drops import accept_file_drag, dropped_path
 from gui.dataset.confusion import ConfusionGrid
 from gui.filters.kernel_art import image_pixmap
 
@@ -152,14 +153,12 @@ class EvaluationView(QWidget):
     # ------------------------------------------------------------------ events
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        local = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if local:
-            self.folder_dropped.emit(local[0])
-        event.acceptProposedAction()
+        path = dropped_path(event)
+        if path:
+            self.folder_dropped.emit(path)
 
     # ------------------------------------------------------------------ slots
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.protocol.microscope_format import Microscope, UnitEntry
+from gui.common.drops import accept_file_drag, dropped_path
 from gui.microscope.delegate import TILE_SIZE, TileDelegate
 from gui.microscope.detail import UnitDetail
 from gui.microscope.pixmaps import PixmapCache
@@ -201,14 +202,12 @@ class MicroscopeView(QWidget):
     # ------------------------------------------------------------------ events and slots
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        folders = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if folders:
-            self.folder_dropped.emit(folders[0])
-        event.acceptProposedAction()
+        path = dropped_path(event)
+        if path:
+            self.folder_dropped.emit(path)
 
     def _on_layer_combo_changed(self, name: str) -> None:
         if name:
