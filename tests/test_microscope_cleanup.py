@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fake_engine import FakeEngine, fake_summary, fake_window
+from microscope_data import tiny_model
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
@@ -23,19 +24,6 @@ from gui.common.names import Tab
 STEPS = 4
 
 
-def _model(path: Path, seed: int) -> Path:
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((28, 28, 1))
-    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1")(inputs)
-    x = keras.layers.MaxPooling2D(name="pool1")(x)
-    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    keras.Model(inputs, keras.layers.Dense(3, name="out")(x), name="mini").save(path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
     """A tiny model, a retrained copy of it (the same layers, other weights) and 24 images."""
@@ -45,7 +33,7 @@ def data(tmp_path_factory) -> dict[str, Path]:
     for k in range(24):
         pixels = rng.integers(0, 255, (28, 28), np.uint8)
         Image.fromarray(pixels).save(root / "images" / f"n{k:02d}.png")
-    model = _model(root / "mini.keras", 3)
+    model = tiny_model(root / "mini.keras", 3, classes=3)
     return {"root": root, "images": root / "images", "model": model, "retrained": _nudged(model)}
 
 

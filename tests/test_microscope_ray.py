@@ -10,18 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from microscope_data import digit_folder, tiny_model
 from PIL import Image
 
 from engine.cli import microscope
 from engine.cli.scan import Signals
-from engine.dataset.mnist import load_mnist_dir
 from engine.microscope.work import Spec
-from engine.models.meta import REPO_ROOT
 
 ray = pytest.importorskip("ray", reason="the cluster extra (Ray) is not installed")
 from engine.microscope.ray_executor import RayExecutor, parse_target  # noqa: E402
 
-MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 SMALL = ("--steps", "8", "--scan-chunk", "32", "--atlas-chunk", "4", "--top-k", "5")
 RAY = ("--ray", "local:2")
 LAYERS = {"conv1": 4, "conv2": 4, "out": 4}
@@ -31,33 +29,12 @@ class Stop(Exception):
     """Stands for a driver killed right after a chunk was kept."""
 
 
-def _model(path: Path) -> Path:
-    import keras
-
-    keras.utils.set_random_seed(5)
-    inputs = keras.Input((28, 28, 1))
-    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1")(inputs)
-    x = keras.layers.MaxPooling2D(name="pool1")(x)
-    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(4, name="out")(x)
-    keras.Model(inputs, outputs, name="mini").save(path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
     """A tiny model and 100 real MNIST digits plus one corrupt file."""
-    if not MNIST.is_dir():
-        pytest.skip("the MNIST test set is not in ../shared/data/mnist")
     folder = tmp_path_factory.mktemp("microscope_ray")
-    images = folder / "images"
-    images.mkdir()
-    digits, _ = load_mnist_dir(MNIST)
-    for k in range(100):
-        Image.fromarray(digits[k]).save(images / f"digit_{k:03d}.png")
-    (images / "broken.png").write_bytes(b"this is not a PNG")
-    return {"root": folder, "images": images, "model": _model(folder / "mini.keras")}
+    images = digit_folder(folder / "images")
+    return {"root": folder, "images": images, "model": tiny_model(folder / "mini.keras", 5)}
 
 
 def _run(data, out: Path, *extra: str, after=lambda _id, _s: None) -> int:

@@ -21,6 +21,7 @@ from typing import NoReturn
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from microscope_data import MNIST, tiny_model
 from PIL import Image
 
 from engine.cli import microscope, microscope_site
@@ -29,7 +30,6 @@ from engine.dataset.mnist import load_mnist_dir
 from engine.microscope import layout, manifest, site
 from engine.models.meta import REPO_ROOT
 
-MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 PICTURE = REPO_ROOT / "resources" / "microscope_site.png"
 # Names are user data: markup in them must stay text. TensorFlow allows '>' but no '<' or '&'
 # in a layer's or a model's name (the manifest and the pages show the model's own name).
@@ -40,20 +40,6 @@ ODD_MODEL = "<i>mini&co.keras"
 # would run its onerror and mark <body>.
 ODD_IMAGE = '<img src=x onerror="document.body.dataset.pwned=1">'
 TOP_K = 5
-
-
-def _model(path: Path) -> Path:
-    import keras
-
-    keras.utils.set_random_seed(3)
-    inputs = keras.Input((28, 28, 1))
-    x = keras.layers.Conv2D(4, 3, activation="relu", name=ODD_LAYER)(inputs)
-    x = keras.layers.MaxPooling2D(name="pool1")(x)
-    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(4, name="out")(x)
-    keras.Model(inputs, outputs, name=ODD_NAME).save(path)
-    return path
 
 
 def _build(model: str, images: Path, out: Path, *extra: str) -> Path:
@@ -80,7 +66,8 @@ def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("site")
     images = _digits(root / "images", 60, odd_every=4)
     small = ("--steps", "6", "--scan-chunk", "64", "--atlas-chunk", "4", "--top-k", str(TOP_K))
-    return _build(str(_model(root / ODD_MODEL)), images, root / "microscope", *small)
+    model = tiny_model(root / ODD_MODEL, 3, first=ODD_LAYER, name=ODD_NAME)
+    return _build(str(model), images, root / "microscope", *small)
 
 
 @pytest.fixture(scope="module")
