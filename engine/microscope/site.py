@@ -7,7 +7,8 @@ hard-linked (copied across file systems) and the JSON beside them. No server, no
 script from elsewhere. A site folder is updated in place: files whose content is unchanged are
 left alone, and the only files ever removed are ones an earlier run recorded in site.json.
 
-Standard library only: the command must start without TensorFlow (or numpy).
+It reads the folder with the window's reader of the format (engine/protocol/
+microscope_format.py: names, version check) and never loads TensorFlow.
 """
 
 from __future__ import annotations
@@ -21,18 +22,20 @@ from pathlib import Path, PurePosixPath
 
 from engine.microscope import site_pages
 from engine.microscope.site_layer import SiteLayer
+from engine.protocol.microscope_format import (
+    MANIFEST,
+    UNITS,
+    MicroscopeError,
+    read_manifest,
+    read_object,
+)
 
-# The microscope's own names (engine/microscope/layout.py and manifest.py; a test keeps them
-# equal), repeated because importing layout would load numpy and Pillow.
-MANIFEST = "manifest.json"
-UNITS = "units.json"
-FORMAT_NAME = "convscope-microscope"
 RECORD = "site.json"  # what this site's last run wrote: the files it may remove later
 STYLE = "site.css"
 RESERVED = {"index.html", MANIFEST, RECORD, STYLE, "images.json"}
 
 
-class SiteError(ValueError):
+class SiteError(MicroscopeError):
     """The microscope folder cannot be shown; the message names the folder, file or value."""
 
 
@@ -55,9 +58,12 @@ def read_microscope(out: str | Path) -> tuple[dict, list[SiteLayer]]:
     root = Path(out)
     if not root.is_dir():
         raise SiteError(f"{str(root)!r} is not a folder (a `python main.py microscope --out`)")
-    manifest = _json_object(root / MANIFEST)
-    if manifest.get("format") != FORMAT_NAME:
-        raise SiteError(f"{str(root / MANIFEST)!r} is not a convscope microscope manifest")
+    if not (root / MANIFEST).is_file():
+        raise SiteError(f"{str(root / MANIFEST)!r} is missing: not a microscope folder")
+    try:
+        manifest = read_manifest(root / MANIFEST)
+    except MicroscopeError as error:
+        raise SiteError(str(error)) from None
     entries = manifest.get("layers")
     if not isinstance(entries, list):
         raise SiteError(f"{str(root / MANIFEST)!r} has no list of layers")
@@ -134,15 +140,12 @@ def _is_int(value: object) -> bool:
 
 
 def _json_object(path: Path) -> dict:
+    if not path.is_file():
+        raise SiteError(f"{str(path)!r} is missing: not a microscope folder")
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SiteError(f"{str(path)!r} is missing: not a microscope folder") from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise SiteError(f"{str(path)!r} cannot be read ({error})") from None
-    if not isinstance(value, dict):
-        raise SiteError(f"{str(path)!r} holds {type(value).__name__}, expected a JSON object")
-    return value
+        return read_object(path)
+    except MicroscopeError as error:
+        raise SiteError(str(error)) from None
 
 
 def write_site(out: str | Path, site: str | Path) -> SiteReport:

@@ -135,15 +135,7 @@ def open_microscope(root: str | Path) -> Microscope:
             f"{root} holds no {MANIFEST}: it is not a microscope folder (build one with "
             "'python main.py microscope' or Build for the Open Model…)"
         )
-    manifest = _read_object(path)
-    if manifest.get("format") != FORMAT_NAME:
-        raise MicroscopeError(f"{path} is not a convscope microscope manifest")
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise MicroscopeError(
-            f"{path} is in microscope format version {version!r}; this convscope reads version "
-            f"{FORMAT_VERSION} only (rebuild the folder, or open it with a matching convscope)"
-        )
+    manifest = read_manifest(path)
     model, images = _object(manifest.get("model")), _object(manifest.get("images"))
     layers = tuple(_layer(e) for e in _list(manifest.get("layers")) if isinstance(e, dict))
     return Microscope(
@@ -166,7 +158,7 @@ def read_units(microscope: Microscope, layer: MicroscopeLayer) -> tuple[UnitEntr
     path = microscope.units_file(layer)
     if not path.is_file():
         raise MicroscopeError(f"layer {layer.name!r} is not finished in {microscope.root} yet")
-    body = _read_object(path)
+    body = read_object(path)
     entries = body.get("units")
     if not isinstance(entries, list):
         raise MicroscopeError(f"{path} has no list of units")
@@ -175,7 +167,24 @@ def read_units(microscope: Microscope, layer: MicroscopeLayer) -> tuple[UnitEntr
     return tuple(sorted((u for u in units if u is not None), key=lambda u: u.unit))
 
 
-def _read_object(path: Path) -> dict:
+def read_manifest(path: Path) -> dict:
+    """The manifest at `path` as a dict; MicroscopeError unless it is a convscope microscope
+    manifest in the format version this convscope reads (the window and the website alike)."""
+    manifest = read_object(path)
+    if manifest.get("format") != FORMAT_NAME:
+        raise MicroscopeError(f"{path} is not a convscope microscope manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise MicroscopeError(
+            f"{path} is in microscope format version {version!r}; this convscope reads version "
+            f"{FORMAT_VERSION} only (rebuild the folder, or open it with a matching convscope)"
+        )
+    return manifest
+
+
+def read_object(path: Path) -> dict:
+    """The JSON object in file `path`; MicroscopeError for a missing, unreadable or non-object
+    file."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
