@@ -25,9 +25,14 @@ import importlib
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.cli import COMMANDS, commands_help
+
+if TYPE_CHECKING:  # Qt loads only when the window opens
+    from PySide6.QtCore import QSettings
 
 # What a positional argument's suffix says it is: these open as the image, with the built-in model.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -141,7 +146,8 @@ def run_app(
     # automatic collection off and collects on a timer in the GUI thread instead.
     collector = GarbageCollector(interval=1.0)  # noqa: F841 (kept alive for the run)
     engine = EngineThread()
-    window = MainWindow(engine)
+    scratch = tempfile.TemporaryDirectory(prefix="convscope-screenshot-") if screenshot else None
+    window = MainWindow(engine, _screenshot_settings(scratch.name) if scratch else None)
     window.show()
     # Paint the window before TensorFlow's import starts: that import holds the interpreter
     # for seconds, and a window shown but not yet painted looks like a hang.
@@ -163,7 +169,17 @@ def run_app(
     if engine.isRunning():
         engine.stop()
         engine.wait()
+    if scratch is not None:
+        scratch.cleanup()
     return status or startup.exit_code
+
+
+def _screenshot_settings(folder: str) -> QSettings:
+    """Empty settings in a throw-away `folder`: a picture shows the default layout and recipe,
+    not the splitter positions, window size or presets this machine's user left behind."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(os.path.join(folder, "convscope.conf"), QSettings.Format.IniFormat)
 
 
 def main(argv: list[str] | None = None) -> int:

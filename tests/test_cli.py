@@ -52,6 +52,9 @@ def test_screenshot_with_a_model_and_image_argument(tmp_path, saved_models):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert target.stat().st_size > 10_000
+    # A picture neither reads nor writes the user's settings: its layout is the default one,
+    # and the model it opened does not land in the user's Open Recent list.
+    assert not (tmp_path / "config" / "convscope").exists()
 
 
 def test_closing_the_window_mid_run_exits_cleanly_within_two_seconds(tmp_path):

@@ -46,6 +46,22 @@ def test_no_tab_scrolls_sideways_at_1280_by_720(qtbot, window, tab):
     assert _sideways_scrolling(window) == []
 
 
+def test_every_tab_name_shows_whole_at_1280_by_720(qtbot, window):
+    # Seven names in the centre column: cut to 'Visu…', 'Ex…' or scrolled out of view, the
+    # tab bar stops saying what is there.
+    _small(qtbot, window)
+    left, centre, right = window.ui.columns.sizes()
+    # Side columns dragged wider, as users do to read the layer tree: the centre keeps ~420 px.
+    window.ui.columns.setSizes([420, left + centre + right - 840, 420])
+    QApplication.processEvents()
+    bar = window.ui.centre_tabs.tabBar()
+    metrics = bar.fontMetrics()
+    for index in range(bar.count()):
+        rect = bar.tabRect(index)
+        assert bar.rect().contains(rect), (bar.tabText(index), rect, bar.rect())
+        assert rect.width() > metrics.horizontalAdvance(bar.tabText(index)), bar.tabText(index)
+
+
 def test_the_canvas_gets_the_room_at_1280_by_720(qtbot, window):
     _small(qtbot, window)
     left, centre, right = window.ui.columns.sizes()

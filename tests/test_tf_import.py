@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
+
 from engine.images.samples import load_sample
 
 _CHECK = """
@@ -30,7 +32,12 @@ def test_tensorflow_imports_without_scikit_learn_which_still_loads_later() -> No
 def test_the_digit_sample_reads_scikit_learns_data_file_as_load_digits_does() -> None:
     from sklearn.datasets import load_digits
 
+    from engine.images.samples import _digits
+
+    images, labels = _digits()  # read from the package's file, without importing scikit-learn
     digits = load_digits()
-    picture = load_sample("digit:3")
-    assert picture.size == (28, 28)
-    assert int(digits.target[3]) == 3  # the first 3 of the set, which the sample shows
+    np.testing.assert_array_equal(images, digits.images)
+    np.testing.assert_array_equal(labels, digits.target)
+    picture = np.asarray(load_sample("digit:3"))
+    assert picture.shape == (28, 28) and picture[4:24, 4:24].max() > 200  # a white digit, centred
+    assert picture[:4].max() == 0 and picture[24:].max() == 0  # on MNIST's 4-pixel black margin
