@@ -1,4 +1,5 @@
-"""The engine's TensorFlow import keeps scikit-learn out of the window's start, not out of reach."""
+"""The engine's TensorFlow import keeps scikit-learn and pandas out of the window's start, not
+out of reach."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from engine.tf_import import import_tensorflow
 import_tensorflow()
 assert "keras" in sys.modules and "tensorflow" in sys.modules
 assert "sklearn" not in sys.modules, "Keras pulled in scikit-learn"
+assert "pandas" not in sys.modules, "Keras pulled in pandas"
 import sklearn.datasets  # still importable afterwards, for LIME and friends
-print("ok", sklearn.__version__)
+import pandas  # installed with Ray's data extra
+import keras
+assert keras.ops.sum(keras.ops.ones((2, 3))) == 6  # and Keras works
+print("ok", sklearn.__version__, pandas.__version__)
 """
 
 
-def test_tensorflow_imports_without_scikit_learn_which_still_loads_later() -> None:
+def test_tensorflow_imports_without_scikit_learn_or_pandas_which_still_load_later() -> None:
     # A fresh interpreter: this test process has imported everything already.
     done = subprocess.run(
         [sys.executable, "-c", _CHECK], capture_output=True, text=True, timeout=180

@@ -48,13 +48,10 @@ class FastObjective(Objective):
         else:
             self._extractors = [_in_precision_or_not(e, precision) for e in self._extractors]
 
-    def configure(
-        self, terms: Sequence[Term], units_per_image: Sequence[int] | None = None
-    ) -> None:
-        """As `Objective.configure`; a sliced head computes the units asked for, and the units
-        are renumbered to their place in it."""
-        terms = list(terms)
-        super().configure(terms, units_per_image)
+    def _assign_terms(self, terms: list[Term], units_per_image: Sequence[int] | None) -> None:
+        """As `Objective`'s; a sliced head computes the units asked for, and the units are
+        renumbered to their place in it."""
+        super()._assign_terms(terms, units_per_image)
         self.exact.configure(terms, units_per_image)
         if self.head is None or self.units is None:
             return

@@ -100,15 +100,16 @@ class PixelParam:
         return tf.identity(self._pixels)
 
     def assign_image(self, pixels: np.ndarray) -> None:
-        low, high = float(self._low.numpy()), float(self._high.numpy())
+        low, high = self._bounds  # kept here too: reading the variables back costs a sync
         self._pixels.assign(np.clip(_checked_pixels(pixels, self.shape), low, high))
 
     def constrain(self) -> None:
         self._pixels.assign(tf.clip_by_value(self._pixels, self._low, self._high))
 
     def set_clipped(self, clipped: bool) -> None:
-        self._low.assign(0.0 if clipped else -np.inf)
-        self._high.assign(1.0 if clipped else np.inf)
+        self._bounds = (0.0, 1.0) if clipped else (-np.inf, np.inf)
+        self._low.assign(self._bounds[0])
+        self._high.assign(self._bounds[1])
 
 
 def spectrum_scale(height: int, width: int, decay: float) -> np.ndarray:
