@@ -54,8 +54,10 @@ def compile_fn(
 
     TF counts retraces per Python code object, so the same closure compiled for several models
     would warn of "excessive retracing"; a partial has no code object and is counted alone.
+    No autograph: the methods branch on Python values only, and converting their code to graph
+    code costs more than tracing it (as for the visualization's step, engine/optvis/program.py).
     """
-    return tf.function(functools.partial(function), input_signature=signature)
+    return tf.function(functools.partial(function), input_signature=signature, autograph=False)
 
 
 def target_kind(target: Target) -> tuple:

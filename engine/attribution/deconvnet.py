@@ -172,8 +172,8 @@ def _compiled(model: keras.Model, path: tuple[str, ...]) -> tuple[Callable, Call
         for layer in layers:
             _check_supported(layer)
         return (
-            tf.function(functools.partial(_forward, layers)),
-            tf.function(functools.partial(_backward, layers)),
+            tf.function(functools.partial(_forward, layers), autograph=False),
+            tf.function(functools.partial(_backward, layers), autograph=False),
         )
 
     return cached(model, ("deconvnet", path), build)
@@ -202,7 +202,7 @@ def _channel_weights(
 
     def build() -> Callable:
         run = activations_and_score_fn(model, path, target)
-        return tf.function(functools.partial(_score_gradients, run))
+        return tf.function(functools.partial(_score_gradients, run), autograph=False)
 
     gradients = cached(model, ("deconvnet-class-weights", path, target_kind(target)), build)
     grads = gradients(images, tf.constant(int(target.index), tf.int32)).numpy()[0]

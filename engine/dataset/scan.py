@@ -142,7 +142,8 @@ class Scanner:
                 raise ValueError(
                     f"layer {str(LayerPath(layer))!r} has output shape {tensor.shape}, expected 4-D"
                 )
-        self._reduce = tf.function(self._reductions, reduce_retracing=True)
+        # No autograph: Python branches only (engine/optvis/program.py says why it matters).
+        self._reduce = tf.function(self._reductions, reduce_retracing=True, autograph=False)
 
     def _reductions(self, batch):
         import tensorflow as tf

@@ -124,9 +124,12 @@ class Program:
         # The knob values last assigned: each eager assign costs ~0.1 ms, and a gallery or an
         # atlas starts many runs of one recipe, whose knobs mostly stay as they were.
         self._knob_values: dict[str, object] = {}
-        self._step = tf.function(self._graph_step)
-        self._reset = tf.function(self._graph_reset)
-        self._blur = tf.function(self._graph_blurred)
+        # autograph=False: the step's branches test Python values only, and converting its
+        # code (and every function it calls) to graph code took ~0.6 s of a process's first
+        # visualization, longer than the tracing itself.
+        self._step = tf.function(self._graph_step, autograph=False)
+        self._reset = tf.function(self._graph_reset, autograph=False)
+        self._blur = tf.function(self._graph_blurred, autograph=False)
         self._clipped = recipe.keep_in_range
         self.set_knobs(recipe)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -71,6 +72,14 @@ class RunResult:
     from_real: bool = False  # no other start fired: it started from the best real image
     verdict: Verdict | None = None  # single-unit runs that were not cancelled
     best_real_image: np.ndarray | None = None  # (H, W, C) in [0, 1], with the verdict
+
+
+class _Ended(NamedTuple):
+    """Where a run ended: the program it ended in, its images and their objective."""
+
+    program: Program
+    images: np.ndarray
+    activations: np.ndarray
 
 
 def _static_key(recipe: Recipe) -> tuple:
@@ -179,7 +188,8 @@ class Visualizer:
         restarted = from_real = False
         while True:
             outcome = yield from self._drive(programs, recipe, start, should_stop)
-            if restarted or not self._needs_rescue(terms, recipe, programs, outcome):
+            ended = self._ended(programs, recipe, outcome)
+            if restarted or not self._needs_rescue(terms, recipe, outcome, ended):
                 break
             rescue = self.find_live_start(terms, recipe)
             if rescue is None:
@@ -189,7 +199,7 @@ class Visualizer:
                 break
             start, restarted = rescue, True
             programs = self.programs(terms, recipe)  # the rescue reconfigured the objective
-        return self._result(tuple(terms), recipe, programs, outcome, restarted, from_real)
+        return self._result(tuple(terms), recipe, ended, outcome, restarted, from_real)
 
     def resume(
         self, stopped: Resumable, should_stop: Callable[[], bool]
@@ -200,8 +210,9 @@ class Visualizer:
         outcome = yield from self._drive(
             programs, stopped.recipe, stopped.images, should_stop, stopped.steps_done
         )
+        ended = self._ended(programs, stopped.recipe, outcome)
         return self._result(
-            stopped.terms, stopped.recipe, programs, outcome, stopped.restarted, stopped.from_real
+            stopped.terms, stopped.recipe, ended, outcome, stopped.restarted, stopped.from_real
         )
 
     def _drive(
@@ -222,18 +233,23 @@ class Visualizer:
         finally:
             self.current = []
 
+    def _ended(self, programs: list[Program], recipe: Recipe, outcome: Outcome) -> _Ended:
+        """Where a run ended: its program, images and their float32 objective, computed once
+        for both the rescue's question and the result (a forward pass each, on a big model)."""
+        active = programs[_octave_at(recipe, outcome.steps_done)]
+        images = active.images()
+        return _Ended(active, images, self.evaluate(active, images))
+
     def _result(
         self,
         terms: tuple[ObjectiveTerm, ...],
         recipe: Recipe,
-        programs: list[Program],
+        ended: _Ended,
         outcome: Outcome,
         restarted: bool,
         from_real: bool = False,
     ) -> RunResult:
-        active = programs[_octave_at(recipe, outcome.steps_done)]
-        images = active.images()
-        activations = self.evaluate(active, images)
+        active, images, activations = ended
         resumable = None
         if outcome.reason == "cancelled" and 0 < outcome.steps_done < recipe.steps:
             resumable = Resumable(
@@ -256,8 +272,8 @@ class Visualizer:
         self,
         terms: Sequence[ObjectiveTerm],
         recipe: Recipe,
-        programs: list[Program],
         outcome: Outcome,
+        ended: _Ended,
     ) -> bool:
         """Whether a run that ended with `outcome` left its unit not firing."""
         if outcome.reason in ("dead", "cancelled"):
@@ -265,9 +281,7 @@ class Visualizer:
         unit = single_unit(terms, recipe)
         if unit is None:
             return False
-        active = programs[_octave_at(recipe, outcome.steps_done)]
-        reached = float(self.evaluate(active, active.images())[0])
-        return not self.real.fires(unit.layer, unit.unit, reached)
+        return not self.real.fires(unit.layer, unit.unit, float(ended.activations[0]))
 
     def real_start(self, terms: Sequence[ObjectiveTerm], recipe: Recipe) -> np.ndarray | None:
         """Starting images from the unit's best real image (with the recipe's start noise), or
