@@ -184,19 +184,19 @@ def print_table(results: list[Result]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = arguments(__doc__, argv, "few steps: a smoke test").parse_args(argv)
+    args = arguments(__doc__, argv, "one round of few steps: a smoke test").parse_args(argv)
     use_checkout()
     from engine.models.loading import load_model
 
     print_versions()
     model, meta, _ = load_model(None)
     # (notebook steps, engine steps, rounds): full runs take about a minute on 2 idle cores.
-    small = (10, 50, 3) if args.quick else (60, 400, 9)
+    small = (2, 5, 1) if args.quick else (60, 400, 9)
     default = Case("default model", "conv3", (28, 28, 1), meta.input_range, *small[:2], 5.0)
     results = [measure(model, default, small[2])]
     if not args.skip_vgg:
         vgg = vgg16()
-        large = (2, 4, 2) if args.quick else (6, 12, 7)
+        large = (1, 2, 1) if args.quick else (6, 12, 7)
         case = Case(
             "VGG16 block3_conv2", "block3_conv2", (224, 224, 3), (0.0, 255.0), *large[:2], 1.8
         )

@@ -88,7 +88,7 @@ def measure(model, case: Case, recipe) -> tuple[float, float, float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = arguments(__doc__, argv, "few steps: a smoke test").parse_args(argv)
+    args = arguments(__doc__, argv, "one round of few steps: a smoke test").parse_args(argv)
     use_checkout()
     from engine.models.loading import load_model
     from engine.protocol.recipe import PRESETS
@@ -99,14 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     cases = [
         (model, Case("default model conv3", "conv3", (28, 28, 1), meta.input_range, 64,
-                     4 if quick else 40, 20 if quick else 400, 2 if quick else 9, 3.0)),
+                     1 if quick else 40, 2 if quick else 400, 1 if quick else 9, 3.0)),
     ]  # fmt: skip
     if not args.skip_vgg:
         # A batch of 8 at 224 px keeps the whole comparison to about two minutes on 2 cores.
         vgg = vgg16()
         cases.append(
             (vgg, Case("VGG16 block3_conv2", "block3_conv2", (224, 224, 3), (0.0, 255.0), 8,
-                       1 if quick else 3, 2 if quick else 12, 2 if quick else 5, 1.0))
+                       1 if quick else 3, 1 if quick else 12, 1 if quick else 5, 1.0))
         )  # fmt: skip
     results = [(case, *measure(net, case, recipe)) for net, case in cases]
 

@@ -70,14 +70,14 @@ def _time(function, *args, **kwargs) -> float:
 
 
 def main() -> int:
-    args = arguments(__doc__, None, "a few methods, few rounds").parse_args()
+    args = arguments(__doc__, None, "a few methods, one round").parse_args()
     use_checkout()
     import numpy as np
 
     from engine.attribution import METHODS, Target, explain
 
     methods = ["gradcam", "saliency", "occlusion"] if args.quick else list(METHODS)
-    rounds = 2 if args.quick else 5
+    rounds = 1 if args.quick else 5
     print(f"{'case':<16}{'method':<22}{'seconds':>9}")
     for name, model, image, layer, options, value_range in _cases(args.skip_vgg):
         low, high = value_range

@@ -4,15 +4,15 @@ Run from the repo root: `.venv/bin/python benchmarks/microscope_speed.py [--quic
 
 The 10,000 real MNIST test digits from `../shared/data/mnist` are written as PNG files into a
 temporary folder. Then `python main.py microscope` of the built-in model, every layer it shows
-by default (conv1..conv3 and the output; `--quick`: 200 digits, 8 steps, conv1 and the
-output) with the classic recipe, is built twice from scratch in this one process: (a) with
-the local executor, (b) with `--ray local:2` (engine/microscope/ray_executor.py: Ray Data for
-the scan, two actors for the atlas). Each run reports its wall time, the scan's images/s and
-the atlas's filter-steps/s (a filter-step: one unit's image, one optimizer step), per worker
-for Ray, and Ray's start-up. The two folders must hold the same files; the script says whether
-they do. Ray's rates include its workers loading TensorFlow and the model; on a machine of 2
-cores Ray cannot be faster than the local run, which already uses both: the difference is its
-overhead.
+by default (conv1..conv3 and the output; `--quick`: one batch of 64 digits, conv1 alone, 1
+step, the top 2 images: every stage once, a smoke test) with the classic recipe, is built
+twice from scratch in this one process: (a) with the local executor, (b) with `--ray local:2`
+(engine/microscope/ray_executor.py: Ray Data for the scan, two actors for the atlas). Each run
+reports its wall time, the scan's images/s and the atlas's filter-steps/s (a filter-step: one
+unit's image, one optimizer step), per worker for Ray, and Ray's start-up. The two folders must
+hold the same files; the script says whether they do. Ray's rates include its workers loading
+TensorFlow and the model; on a machine of 2 cores Ray cannot be faster than the local run,
+which already uses both: the difference is its overhead.
 
 `--resnet50` also times ResNet50 at 224 px (random weights: nothing can be downloaded here) for
 the README's arithmetic: forward images/s, and the filter-steps/s of an atlas step (gradient of
@@ -30,7 +30,11 @@ from pathlib import Path
 from bench_common import arguments, print_versions, use_checkout
 
 WORKERS = 2
-QUICK_OUTPUT = "predictions"  # the built-in model's output layer
+# --quick: one forward batch of digits (one scan chunk) and one layer (one atlas chunk), so Ray
+# starts one scan actor and one atlas actor, each a fresh process importing TensorFlow, the most
+# of its cost; one step per unit and the top 2 images (fewer crops to write).
+QUICK_DIGITS, QUICK_LAYER, QUICK_STEPS, QUICK_TOP_K = 64, "conv1", 1, 2
+QUICK_OPTIONS = ["--layers", QUICK_LAYER, "--steps", str(QUICK_STEPS), "--top-k", str(QUICK_TOP_K)]
 
 
 def write_digits(folder: Path, count: int) -> None:
@@ -73,7 +77,7 @@ def build_once(images: Path, out: Path, quick: bool, ray_target: str | None) -> 
     from engine.microscope.local import LocalExecutor
 
     argv = ["--images", str(images), "--out", str(out), "--force"]
-    argv += ["--steps", "8", "--layers", f"conv1,{QUICK_OUTPUT}"] if quick else []
+    argv += QUICK_OPTIONS if quick else []
     began = time.perf_counter()
     ready = microscope.prepare(microscope._parse(argv))
     prepared = time.perf_counter() - began
@@ -191,11 +195,14 @@ def resnet50_rates(batch: int = 8) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = arguments(__doc__, argv, "200 digits, 8 steps, 2 layers", skip_vgg=False)
+    quick_help = (
+        f"{QUICK_DIGITS} digits, {QUICK_LAYER}, {QUICK_STEPS} step, top {QUICK_TOP_K}: a smoke test"
+    )
+    parser = arguments(__doc__, argv, quick_help, skip_vgg=False)
     parser.add_argument("--resnet50", action="store_true", help="also time ResNet50 (slow)")
     args = parser.parse_args(argv)
     use_checkout()
-    count = 200 if args.quick else 10_000
+    count = QUICK_DIGITS if args.quick else 10_000
     print_versions()
     with tempfile.TemporaryDirectory(prefix="convscope-microscope-") as folder:
         root = Path(folder)

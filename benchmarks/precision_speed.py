@@ -191,7 +191,7 @@ def measure(model: keras.Model, case: Case, with_images: bool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = arguments(__doc__, argv, "few steps: a smoke test").parse_args(argv)
+    args = arguments(__doc__, argv, "one round of few steps: a smoke test").parse_args(argv)
     use_checkout()
     import keras
 
@@ -203,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     if visible_gpus():
         print(f"GPU visible ({visible_gpus()[0]}): ops run there; fill the README's GPU column")
     model, meta, _ = load_model(None)
-    small = (10, 2, 4) if args.quick else (200, 9, 40)
+    small = (2, 1, 2) if args.quick else (200, 9, 40)
     default = Case("default model", "conv3", (28, 28, 1), meta.input_range, *small)
     lines = measure(model, default, with_images=not args.quick)
     if not args.skip_vgg:
-        large = (2, 2, 3) if args.quick else (10, 7, 24)
+        large = (1, 1, 2) if args.quick else (10, 7, 24)
         case = Case("VGG16", "block3_conv2", (224, 224, 3), (0.0, 255.0), *large)
         keras.utils.set_random_seed(0)  # the same random weights every run: comparable images
         lines += measure(vgg16(), case, with_images=True)

@@ -79,7 +79,7 @@ def measure(model, case: Case) -> dict[str, tuple[float, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = arguments(__doc__, argv, "few steps: a smoke test").parse_args(argv)
+    args = arguments(__doc__, argv, "one round of few steps: a smoke test").parse_args(argv)
     use_checkout()
     from engine.models.loading import load_model
 
@@ -88,13 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     cases = [
         (model, Case("default model conv3", "conv3", (28, 28, 1), meta.input_range,
-                     20 if quick else 300, 2 if quick else 9, 1.5)),
+                     2 if quick else 300, 1 if quick else 9, 1.5)),
     ]  # fmt: skip
     if not args.skip_vgg:
         vgg = vgg16()
         cases.append(
             (vgg, Case("VGG16 block3_conv2", "block3_conv2", (224, 224, 3), (0.0, 255.0),
-                       2 if quick else 12, 2 if quick else 7, 1.5))
+                       1 if quick else 12, 1 if quick else 7, 1.5))
         )  # fmt: skip
     results = [(case, measure(net, case)) for net, case in cases]
 

@@ -3,7 +3,8 @@
 Run from the repo root: `.venv/bin/python benchmarks/scan_speed.py [--quick]`.
 
 Real MNIST digits from `../shared/data/mnist` are written as PNG files into a temporary folder
-(all 10,000; `--quick`: 300). Then, in this one process and interleaved round by round:
+(all 10,000; `--quick`: 128, two batches, and one round). Then, in this one process and
+interleaved round by round:
 
 (a) `Scanner.scan` (engine/dataset/scan.py) of the default model over its conv layers: parallel
     decoding, batches of 64, one forward pass per batch for all layers, statistics reduced in the
@@ -26,6 +27,8 @@ from pathlib import Path
 from bench_common import arguments, use_checkout
 
 TARGET = 5.0
+# --quick: two batches of the scan, two one-by-one predictions, one round.
+QUICK_COUNTS, QUICK_ROUNDS = (128, 2), 1
 
 
 def write_digits(folder: Path, count: int) -> None:
@@ -69,15 +72,19 @@ def naive_rate(model, layers, source, names, value_range, top_k: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = arguments(__doc__, argv, "300 images, a short naive loop", skip_vgg=False)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = arguments(__doc__, argv, "128 images, 2 one by one, one round", skip_vgg=False)
+    parser.add_argument("--rounds", type=int, help="rounds (default 2; --quick: 1)")
     args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = QUICK_ROUNDS if args.quick else 2
+    if args.rounds < 1:
+        parser.error(f"--rounds {args.rounds}: at least one round is needed")
     use_checkout()
     from engine.dataset.scan import Scanner
     from engine.dataset.sources import folder_source
     from engine.models.loading import load_model
 
-    count, naive_count = (300, 30) if args.quick else (10_000, 500)
+    count, naive_count = QUICK_COUNTS if args.quick else (10_000, 500)
     model, meta, _ = load_model(None)
     layers = [(layer.name,) for layer in model.layers if "conv" in type(layer).__name__.lower()]
     with tempfile.TemporaryDirectory(prefix="convscope-scan-") as folder:

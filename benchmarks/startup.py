@@ -9,9 +9,11 @@ Times run from just before the process is started, so the interpreter's own star
 import count, as a user waits for them. Each number is the median over fresh launches.
 
 `--phases` also times, in one more fresh process and without a window, what the engine thread
-does before the first prediction: importing TensorFlow and Keras, the rest of the engine,
-loading the built-in model and the first and second predictions of the sample digit, as the
-engine's own jobs do them. The script reports; it never fails on
+does before the first prediction: importing TensorFlow and Keras (the engine's way,
+engine/tf_import.py, without scikit-learn and pandas), the rest of the engine,
+loading the built-in model, the first and second predictions of the sample digit and the first
+and second visualizations of a conv3 filter (4 steps; the first traces the compiled step), as
+the engine's own jobs do them. The script reports; it never fails on
 a slow result.
 """
 
@@ -48,8 +50,9 @@ import PySide6.QtWidgets, pyqtgraph
 mark("import numpy, Qt and pyqtgraph")
 import tensorflow as tf
 mark("import tensorflow")
-import keras
-mark("import keras (sklearn with it)")
+from engine.tf_import import import_tensorflow
+import_tensorflow()
+mark("import keras (as the engine does)")
 from engine.session import EngineSession, warm_up
 mark("import the rest of the engine")
 warm_up()
@@ -62,6 +65,11 @@ session.handle(OpenImage(sample="digit:3"), lambda: False)
 mark("first prediction (job)")
 session.handle(OpenImage(sample="digit:3"), lambda: False)
 mark("second prediction (job)")
+from engine.protocol import Ascend, Recipe
+session.handle(Ascend(("conv3",), 1, Recipe(steps=4)), lambda: False)
+mark("first visualization, 4 steps (job)")
+session.handle(Ascend(("conv3",), 2, Recipe(steps=4)), lambda: False)
+mark("second visualization (job)")
 """
 
 

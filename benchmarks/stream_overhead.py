@@ -4,8 +4,8 @@ Run from the repo root: `.venv/bin/python benchmarks/stream_overhead.py [--quick
 
 (a) Windowed: the real `EngineThread` (engine/worker.py) and a `MainWindow` (gui/main_window.py)
     in an offscreen QApplication. The window starts a visualization of the built-in model's conv3
-    with the Classic recipe, 2000 steps and a frame every step; its rate is
-    `RunFinished.steps_done` ÷ the time from the start request to the window's
+    with the Classic recipe, 2000 steps (`--quick`: one round of 20) and a frame every step;
+    its rate is `RunFinished.steps_done` ÷ the time from the start request to the window's
     `visualization_finished` signal. Everything the app does per frame counts: the engine's copy,
     the queued signal, the window storing the frame and repainting (at most 30 times a second).
 (b) Headless: the same run through `Visualizer.run` in this process (its own compiled program),
@@ -31,6 +31,8 @@ from bench_common import arguments, print_versions, use_checkout
 LAYER = ("conv3",)
 TARGET = 0.10  # the window may cost at most this fraction of the headless steps/s
 TIMEOUT_S = 300
+# --quick: one short round after a warm-up just long enough to compile both programs.
+QUICK_STEPS, QUICK_ROUNDS, QUICK_WARM_UP = 20, 1, 2
 
 
 def _wait(done, signal=None, timeout_s: float = TIMEOUT_S) -> None:
@@ -132,7 +134,8 @@ def headless(visualizer, recipe, unit: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = arguments(__doc__, argv, "short runs: a smoke test", skip_vgg=False).parse_args(argv)
+    quick_help = f"one round of {QUICK_STEPS} steps: a smoke test"
+    args = arguments(__doc__, argv, quick_help, skip_vgg=False).parse_args(argv)
     use_checkout()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     scratch = tempfile.TemporaryDirectory(prefix="convscope-bench-")
@@ -152,12 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     from engine.protocol.recipe import PRESETS
 
     print_versions()
-    steps, rounds = (200, 2) if args.quick else (2000, 7)
+    steps, rounds = (QUICK_STEPS, QUICK_ROUNDS) if args.quick else (2000, 7)
     recipe = replace(PRESETS["Classic"], steps=steps, frame_every=1)
     model, meta, label = load_model(None)
     summary = describe_model(model, meta, label)
     visualizer = Visualizer(model, summary.input_shape, summary.input_range, lambda: None)
-    warm_up = replace(recipe, steps=20)
+    warm_up = replace(recipe, steps=QUICK_WARM_UP if args.quick else 20)
     windowed.run(warm_up, 0)
     headless(visualizer, warm_up, 0)
 
