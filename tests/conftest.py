@@ -20,11 +20,12 @@ SLOW_FILES = (
     "test_benchmark_smoke.py",
     "test_keras2_files.py",
     "test_cli.py",
+    "test_main_window.py",
+    "test_worker.py",
     "test_dataset_scan.py",
     "test_atlas_cli.py",
-    "test_training_engine.py",
-    "test_main_window.py",
-    "test_weights_download.py",
+    "test_optvis.py",
+    "test_savedmodel.py",
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -36,13 +38,26 @@ def _atlas(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProces
     )  # fmt: skip
 
 
+def _atlas_in_process(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`main.py atlas` run in this process, its output captured as a subprocess's would be."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CONVSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            status = main.main(["atlas", *args])
+    return subprocess.CompletedProcess(
+        ["atlas", *args], status, stdout.getvalue(), stderr.getvalue()
+    )
+
+
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> list[tuple[Path, subprocess.CompletedProcess]]:
-    """The same small atlas of the built-in model, computed in two separate processes."""
+    """The same small atlas of the built-in model, computed in two separate processes: a
+    launch of main.py, and this test process (a second launch would only load TensorFlow again)."""
     runs = []
-    for name in ("first", "second"):
+    for name, run in (("first", _atlas), ("second", _atlas_in_process)):
         folder = tmp_path_factory.mktemp(name)
-        runs.append((folder / "out", _atlas(folder, *SMALL_ATLAS, "--out", str(folder / "out"))))
+        runs.append((folder / "out", run(folder, *SMALL_ATLAS, "--out", str(folder / "out"))))
     return runs
 
 
@@ -123,20 +138,26 @@ def test_unwritable_out_folder_exits_1(tmp_path, capsys):
     assert "cannot write to --out" in capsys.readouterr().err
 
 
-def test_imagenet_model_by_name_fails_clearly_offline(tmp_path):
-    # Force "offline" even where the internet is reachable: an empty Keras cache and a proxy on
-    # a closed port, so the weights download fails at once.
-    proxy = "http://127.0.0.1:9"
-    completed = _atlas(
-        tmp_path, "--model", "VGG16", "--layer", "block3_conv2", "--out", str(tmp_path / "out"),
-        KERAS_HOME=str(tmp_path / "keras"), https_proxy=proxy, HTTPS_PROXY=proxy,
-        http_proxy=proxy, HTTP_PROXY=proxy,
-    )  # fmt: skip
-    assert completed.returncode == 1
-    assert "could not download ImageNet weights for VGG16" in completed.stderr
-    assert "(offline?)" in completed.stderr
-    assert "pass a model file instead" in completed.stderr
-    assert "Traceback" not in completed.stderr
+def test_imagenet_model_by_name_fails_clearly_offline(tmp_path, monkeypatch, capsys):
+    # Force "offline" even where the internet is reachable: an empty Keras cache and the weights
+    # on a closed port, so the download fails at once. In this process: a launch of main.py
+    # would add nothing but loading TensorFlow, and an uncaught exception fails the test here.
+    from keras.src.backend import config
+
+    from engine.models.weights_download import WEIGHTS
+
+    (tmp_path / "keras").mkdir()
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path / "keras"))
+    monkeypatch.setitem(WEIGHTS, "VGG16", replace(WEIGHTS["VGG16"], url="http://127.0.0.1:9/x"))
+    status = main.main(
+        ["atlas", "--model", "VGG16", "--layer", "block3_conv2", "--out", str(tmp_path / "out")]
+    )
+    stderr = capsys.readouterr().err
+    assert status == 1
+    assert "could not download ImageNet weights for VGG16" in stderr
+    assert "(offline?)" in stderr
+    assert "pass a model file instead" in stderr
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.slow

@@ -102,7 +102,7 @@ def test_explain_speed_benchmark_runs_quick(quick_runs):
 
 def test_scan_speed_benchmark_runs_quick(quick_runs):
     out = quick_runs.output("scan_speed.py")
-    assert "scan: 300 images in" in out, out
+    assert re.search(r"^scan: \d+ images in", out, re.M), out
     assert "one-by-one predict:" in out and "(target 5×)" in out
 
 
@@ -159,6 +159,6 @@ def test_startup_trace_marks_each_milestone_once_then_closes_the_window(
 def test_microscope_speed_benchmark_runs_quick(quick_runs):
     pytest.importorskip("ray", reason="the cluster extra (Ray) is not installed")
     out = quick_runs.output("microscope_speed.py")
-    assert "microscope of 200 digits, 34 units" in out, out
+    assert re.search(r"^microscope of \d+ digits, \d+ units", out, re.M), out
     assert "local:" in out and "ray local:2:" in out and "per worker:" in out
     assert "same files: yes" in out

@@ -46,7 +46,10 @@ def keras2_models(tmp_path_factory):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf_keras calls HDF5 legacy: that is the point
             model.save(folder / f"{name}.h5")
-        model.save(str(folder / f"{name}_savedmodel"))
+        # Without tf_keras's per-layer traces: the rebuild reads only keras_metadata.pb and the
+        # variables, and tracing every layer's call took 20 of this fixture's 30 s (and 40 % of
+        # each load). test_savedmodel.py opens Keras 2 SavedModels saved with their traces.
+        model.save(str(folder / f"{name}_savedmodel"), save_traces=False)
         saved[name] = model
     return folder, saved
 
@@ -121,10 +124,6 @@ def test_other_keras2_application_families_open_from_h5(tmp_path, family, side):
     """Residual blocks; separable convolutions with Keras 2's unused kernel settings; layer
     names with "/" (DenseNet's), which Keras 3 refuses: written with "_"; ConvNeXt's LayerScale
     and its `x + y` op layers."""
-    import tf_keras
-
-    from engine.models.loading import load_model
-
     old = getattr(tf_keras.applications, family)(
         weights=None, input_shape=(side, side, 3), classes=5
     )

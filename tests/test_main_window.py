@@ -73,8 +73,9 @@ def test_clicking_a_filter_streams_frames_and_the_objective_rises(qtbot, window)
 
 
 def test_at_least_ten_frames_a_second_reach_the_canvas(qtbot, window):
-    # 1000 steps stream for seconds, dozens of frames (3000 took 12 s of the suite).
-    _settings(window, steps=1000, frame_every=1)
+    # An endless run, watched for 20 frames and stopped: the rate over them is the claim, and a
+    # fixed step count lasts as long as the machine makes it (1000 steps: 4 s of the suite).
+    _settings(window, steps=1_000_000, frame_every=1)
     shown_at: list[float] = []
     original = window.ui.canvas.show_visualization  # grown images, in the display mode
 
@@ -83,8 +84,10 @@ def test_at_least_ten_frames_a_second_reach_the_canvas(qtbot, window):
         original(*args, **kwargs)
 
     window.ui.canvas.show_visualization = spy
-    with qtbot.waitSignal(window.runs.finished, timeout=120_000):
-        window.runs.visualize(5)
+    window.runs.visualize(5)
+    qtbot.waitUntil(lambda: len(shown_at) >= 20, timeout=120_000)
+    with qtbot.waitSignal(window.runs.finished, timeout=10_000):
+        window.runs.stop()
     assert len(shown_at) >= 10
     rate = (len(shown_at) - 1) / (shown_at[-1] - shown_at[0])
     assert rate >= 10, f"only {rate:.1f} frames per second reached the canvas"
@@ -150,6 +153,7 @@ def test_a_dropped_model_replaces_the_tree(qtbot, window, saved_models):
         _drop(window, saved_models["nested"])
     assert blocker.args[0].name == "nested"
     assert "block" in _top_level_names(window)
+    _settings(window, steps=16)
     with qtbot.waitSignal(window.runs.finished, timeout=60_000):
         window.layers.select_layer(("block", "inner_conv2"))
         window.runs.visualize(2)
@@ -207,18 +211,22 @@ def _bad_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-@pytest.mark.parametrize("case", ["corrupt", "not an image", "empty"])
-def test_a_bad_image_shows_a_message_and_the_app_goes_on(qtbot, window, tmp_path, case):
+def test_each_bad_image_shows_a_message_and_the_app_goes_on(qtbot, window, tmp_path):
+    # The kinds of bad file in turn on one window: a window and a first compiled run cost
+    # seconds per kind, and each kind still gets its own message, kept results and finished run.
     with qtbot.waitSignal(window.state.image_changed, timeout=30_000):
         window.images.open_image(sample="digit:4")
-    path = _bad_files(tmp_path)[case]
-    with qtbot.waitSignal(window.feedback.error_shown, timeout=30_000) as blocker:
-        _drop(window, path)
-    assert path.name in blocker.args[0]
-    assert window.ui.message_bar.isVisible() and window.ui.message_bar.is_error()
-    assert window.ui.predictions.rows()[0][0] == "4"  # the previous image's results are kept
-    with qtbot.waitSignal(window.runs.finished, timeout=30_000):
-        window.runs.visualize(0)  # and the app still works
+    _settings(window, steps=16)  # a finished run, however short, shows the app goes on
+    for case, path in _bad_files(tmp_path).items():
+        window.ui.message_bar.clear()
+        with qtbot.waitSignal(window.feedback.error_shown, timeout=30_000) as blocker:
+            _drop(window, path)
+        assert path.name in blocker.args[0], case
+        assert window.ui.message_bar.isVisible() and window.ui.message_bar.is_error(), case
+        # The previous image's results are kept.
+        assert window.ui.predictions.rows()[0][0] == "4", case
+        with qtbot.waitSignal(window.runs.finished, timeout=30_000):
+            window.runs.visualize(0)  # and the app still works
 
 
 def test_a_huge_image_is_resized(qtbot, window, tmp_path):
@@ -246,20 +254,20 @@ def test_channel_mismatch_is_converted(qtbot, window, saved_models, tmp_path, mo
     assert not window.ui.message_bar.is_error() or not window.ui.message_bar.isVisible()
 
 
-@pytest.mark.parametrize("case", ["text", "garbage h5", "missing"])
-def test_a_bad_model_file_shows_a_message_and_keeps_the_model(qtbot, window, tmp_path, case):
-    path = {"text": tmp_path / "model.keras", "garbage h5": tmp_path / "weights.h5",
-            "missing": tmp_path / "gone.keras"}[case]  # fmt: skip
-    if case == "text":
-        path.write_text("definitely not a zip archive")
-    elif case == "garbage h5":
-        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
-    with qtbot.waitSignal(window.feedback.error_shown, timeout=30_000) as blocker:
-        _drop(window, path)
-    assert path.name in blocker.args[0]
-    assert _top_level_names(window) == DEFAULT_LAYERS
-    with qtbot.waitSignal(window.runs.finished, timeout=30_000):
-        window.runs.visualize(1)  # the old model still works after the failed load
+def test_each_bad_model_file_shows_a_message_and_keeps_the_model(qtbot, window, tmp_path):
+    # The kinds in turn on one window, as for bad images.
+    text, garbage = tmp_path / "model.keras", tmp_path / "weights.h5"
+    text.write_text("definitely not a zip archive")
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    _settings(window, steps=16)
+    for path in (text, garbage, tmp_path / "gone.keras"):  # the last one is missing
+        window.ui.message_bar.clear()
+        with qtbot.waitSignal(window.feedback.error_shown, timeout=30_000) as blocker:
+            _drop(window, path)
+        assert path.name in blocker.args[0]
+        assert _top_level_names(window) == DEFAULT_LAYERS, path.name
+        with qtbot.waitSignal(window.runs.finished, timeout=30_000):
+            window.runs.visualize(1)  # the old model still works after the failed load
 
 
 def test_a_layer_without_channels_shows_a_message(qtbot, window):

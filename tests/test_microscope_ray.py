@@ -83,42 +83,50 @@ def _same_folder(first: Path, second: Path) -> None:
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-def test_a_ray_run_equals_a_local_run_and_shuts_ray_down(data, local_run):
-    out = data["root"] / "ray"
-    assert not ray.is_initialized()
-    assert _run(data, out, *RAY) == 0
-    assert not ray.is_initialized()  # the executor started this Ray, so it stopped it
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["complete"] and manifest["engine"].startswith("ray local:2")
-    assert json.loads((local_run / "manifest.json").read_text())["engine"] == "local"
-    _same_folder(local_run, out)
+def _kept(out: Path, stage: str) -> int:
+    """How many chunks of `stage` the folder holds."""
+    return len(list((out / ".chunks").glob(f"{stage}-*")))
 
 
-def test_a_ray_run_killed_in_the_scan_and_stopped_in_the_atlas_resumes_to_the_same(
-    data, local_run, shared_ray
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
+
+
+def test_a_stopped_then_killed_ray_run_equals_a_local_run_and_shuts_down_only_its_own_ray(
+    data, local_run, request
 ):
-    out = data["root"] / "interrupted"
+    """One Ray build in three runs (every run starts workers that each load TensorFlow, so an
+    unbroken Ray run besides would repeat the same path): stopped in the scan on a Ray the run
+    started, killed in the atlas and then finished on a Ray it found."""
+    out = data["root"] / "ray"
 
-    def kill_at_second_scan_chunk(chunk_id: str, _signals) -> None:
-        if chunk_id.startswith("scan-") and len(list((out / ".chunks").glob("scan-*"))) == 2:
-            raise Stop  # as kill -9 of the driver right after a chunk was kept
-
-    with pytest.raises(Stop):
-        _run(data, out, *RAY, after=kill_at_second_scan_chunk)
-    assert ray.is_initialized()  # a Ray the executor found is left running
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert len(manifest["stages"]["scan"]["done"]) == 2 and not manifest["complete"]
-
-    def ctrl_c_in_atlas(chunk_id: str, signals) -> None:
-        if chunk_id.startswith("atlas-"):
+    def ctrl_c_at_third_scan_chunk(chunk_id: str, signals) -> None:
+        if chunk_id.startswith("scan-") and _kept(out, "scan") == 3:
             signals.signum = signal.SIGINT  # what the SIGINT handler sets
 
-    assert _run(data, out, *RAY, after=ctrl_c_in_atlas) == 130
-    manifest = json.loads((out / "manifest.json").read_text())
+    assert not ray.is_initialized()
+    assert _run(data, out, *RAY, after=ctrl_c_at_third_scan_chunk) == 130
+    assert not ray.is_initialized()  # the executor started this Ray, so it stopped it
+    manifest = _manifest(out)
+    assert len(manifest["stages"]["scan"]["done"]) == 3 and not manifest["complete"]
+
+    def kill_at_second_atlas_chunk(chunk_id: str, _signals) -> None:
+        if chunk_id.startswith("atlas-") and _kept(out, "atlas") == 2:
+            raise Stop  # as kill -9 of the driver right after a chunk was kept
+
+    request.getfixturevalue("shared_ray")  # from here on the runs find a Ray running
+    with pytest.raises(Stop):
+        _run(data, out, *RAY, after=kill_at_second_atlas_chunk)
+    assert ray.is_initialized()  # a Ray the executor found is left running
+    manifest = _manifest(out)
     assert len(manifest["stages"]["scan"]["done"]) == 4
     assert 1 <= len(manifest["stages"]["atlas"]["done"]) < 3
     assert not (out / "out" / "units.json").exists()
+
     assert _run(data, out, *RAY) == 0
+    manifest = _manifest(out)
+    assert manifest["complete"] and manifest["engine"].startswith("ray local:2")
+    assert _manifest(local_run)["engine"] == "local"
     _same_folder(local_run, out)
 
 
@@ -135,7 +143,11 @@ def _dies_once(_context, chunk: str, _should_stop) -> dict:
     if not marker.exists():
         marker.write_text(str(os.getpid()))
         os._exit(1)
-    return {"pid": os.getpid(), "died": int(marker.read_text())}
+    return {
+        "pid": os.getpid(),
+        "died": int(marker.read_text()),
+        "sklearn": "sklearn" in sys.modules,
+    }
 
 
 def test_a_worker_lost_mid_chunk_is_restarted_and_the_chunk_retried(data, shared_ray, tmp_path):
@@ -146,10 +158,14 @@ def test_a_worker_lost_mid_chunk_is_restarted_and_the_chunk_retried(data, shared
     # The workers cannot import this test module: they get the function itself.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
-        with RayExecutor(spec, lambda: False, parse_target("local:2")) as executor:
+        # One worker (each start loads TensorFlow): it dies in the first chunk, is restarted,
+        # retries that chunk and then runs the second.
+        with RayExecutor(spec, lambda: False, parse_target("local:1")) as executor:
             assert executor.map(_dies_once, chunks, kept.__setitem__)
     finally:
         ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert set(kept) == set(chunks)
     assert kept[chunks[0]]["died"] != kept[chunks[0]]["pid"]  # it ran again, in a new process
+    # A worker's start loads Keras without the scikit-learn it never uses (a second saved each).
+    assert not any(result["sklearn"] for result in kept.values())
     assert ray.is_initialized()
