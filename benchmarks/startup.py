@@ -48,11 +48,9 @@ sys.path.insert(0, os.getcwd())
 import numpy as np
 import PySide6.QtWidgets, pyqtgraph
 mark("import numpy, Qt and pyqtgraph")
-import tensorflow as tf
-mark("import tensorflow")
 from engine.tf_import import import_tensorflow
 import_tensorflow()
-mark("import keras (as the engine does)")
+mark("import TensorFlow and Keras")
 from engine.session import EngineSession, warm_up
 mark("import the rest of the engine")
 warm_up()
