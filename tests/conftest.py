@@ -163,3 +163,11 @@ def real_window(qtbot, real_engine):
     yield window
     window.close()
     assert real_engine.wait(5_000)
+
+
+def pytest_collection_finish(session):
+    """Move what collection imported (TensorFlow, Keras, Qt: ~300,000 objects) out of the
+    collector's reach: they live as long as the process, and every full collection would walk
+    them again (~0.2 s each). main.py's freeze_when_ready does the same for the app."""
+    gc.collect()
+    gc.freeze()
