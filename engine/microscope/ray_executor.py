@@ -81,7 +81,7 @@ def _worker_context(spec: Spec, threads: int) -> Context:
     """A worker's Context, TensorFlow held to the worker's CPUs (the others are its peers')."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Each worker is a new process that loads TensorFlow: the window's quicker import (Keras
-    # without the scikit-learn it never uses here) takes about a second off each one's start.
+    # without the scikit-learn and pandas it never uses here) takes about a second off each start.
     from engine.tf_import import import_tensorflow
 
     import_tensorflow()
