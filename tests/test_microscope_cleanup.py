@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_engine import FakeEngine, fake_summary, fake_window
+from fake_engine import fake_summary, fake_window
 from microscope_data import tiny_model
 from PIL import Image
 from PySide6.QtCore import Qt
@@ -132,11 +132,6 @@ def _folder(root: Path, fingerprint: str) -> Path:
     (root / "conv1").mkdir(exist_ok=True)
     (root / "conv1" / "units.json").write_text(json.dumps({"units": units}), encoding="utf-8")
     return root
-
-
-@pytest.fixture
-def engine():
-    return FakeEngine()
 
 
 @pytest.fixture
