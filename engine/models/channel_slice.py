@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from engine.fast_assign import put
+
 
 class SlicedHead:
     """`trunk` followed by `layer` computing only the channels in `self.channels`."""
@@ -38,7 +40,7 @@ class SlicedHead:
         channels = np.asarray(channels, np.int32)
         if channels.shape != (self.width,):
             raise ValueError(f"expected {self.width} channels, got shape {channels.shape}")
-        self.channels.assign(channels)
+        put(self.channels, channels)
 
     def __call__(self, inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
         x = inputs if self.trunk is None else self.trunk(inputs, training=training)

@@ -49,14 +49,17 @@ class FastObjective(Objective):
             self._extractors = [_in_precision_or_not(e, precision) for e in self._extractors]
 
     def _assign_terms(self, terms: list[Term], units_per_image: Sequence[int] | None) -> None:
-        """As `Objective`'s; a sliced head computes the units asked for, and the units are
-        renumbered to their place in it."""
+        """As `Objective`'s, and its float32 twin's too."""
         super()._assign_terms(terms, units_per_image)
         self.exact.configure(terms, units_per_image)
-        if self.head is None or self.units is None:
+
+    def _assign_units(self, units: np.ndarray) -> None:
+        """A sliced head computes the units asked for; the units are renumbered to their
+        place in it (in numpy: reading the variable back would cost a sync)."""
+        if self.head is None:
+            super()._assign_units(units)
             return
-        wanted = self.units.numpy()
-        distinct, places = np.unique(wanted, return_inverse=True)
+        distinct, places = np.unique(units, return_inverse=True)
         if len(distinct) > self.head.width:
             raise ValueError(
                 f"{len(distinct)} distinct units do not fit a slice of {self.head.width}"
@@ -64,7 +67,7 @@ class FastObjective(Objective):
         padded = np.full(self.head.width, distinct[0], np.int32)
         padded[: len(distinct)] = distinct
         self.head.set_channels(padded)
-        self.units.assign(places.reshape(wanted.shape).astype(np.int32))
+        super()._assign_units(places.reshape(units.shape).astype(np.int32))
 
     @property
     def sliced(self) -> bool:

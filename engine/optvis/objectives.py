@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from engine.fast_assign import put
 from engine.models.surgery import linearized
 from engine.protocol import LayerPath, ObjectiveTerm
 
@@ -85,7 +86,7 @@ class Objective:
             self.use_neuron = tf.Variable(np.zeros(count, np.float32), trainable=False)
         elif structure != self.term_layers:
             raise ValueError("the terms read other layers than this objective was built for")
-        self.units.assign(units)  # always: a FastObjective renumbers them after this
+        self._assign_units(units)
         values = {
             "weights": np.array([term.weight for term in terms], np.float32),
             "neurons": np.array([term.neuron or (0, 0) for term in terms], np.int32),
@@ -96,8 +97,13 @@ class Objective:
         for name, value in values.items():
             held = self._held.get(name)
             if held is None or not np.array_equal(held, value):
-                getattr(self, name).assign(value)
+                put(getattr(self, name), value)
                 self._held[name] = value
+
+    def _assign_units(self, units: np.ndarray) -> None:
+        """Put the (terms, batch) unit numbers into the graph's variable."""
+        assert self.units is not None
+        put(self.units, units)
 
     def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
         """(B,) scores; also keeps the first layer's activations for the diversity term."""

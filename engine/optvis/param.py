@@ -19,6 +19,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import tensorflow as tf
 
+from engine.fast_assign import put
+
 # The square root of ImageNet's colour correlation (Lucid's `color_correlation_svd_sqrt`),
 # normalised by its largest column norm so no decorrelated channel is amplified.
 _COLOR_CORRELATION_SVD_SQRT = np.array(
@@ -101,15 +103,15 @@ class PixelParam:
 
     def assign_image(self, pixels: np.ndarray) -> None:
         low, high = self._bounds  # kept here too: reading the variables back costs a sync
-        self._pixels.assign(np.clip(_checked_pixels(pixels, self.shape), low, high))
+        put(self._pixels, np.clip(_checked_pixels(pixels, self.shape), low, high))
 
     def constrain(self) -> None:
         self._pixels.assign(tf.clip_by_value(self._pixels, self._low, self._high))
 
     def set_clipped(self, clipped: bool) -> None:
         self._bounds = (0.0, 1.0) if clipped else (-np.inf, np.inf)
-        self._low.assign(self._bounds[0])
-        self._high.assign(self._bounds[1])
+        put(self._low, self._bounds[0])
+        put(self._high, self._bounds[1])
 
 
 def spectrum_scale(height: int, width: int, decay: float) -> np.ndarray:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from engine.fast_assign import put, reset_rng, zero
 from engine.optvis import initial, regularizers, transforms
 from engine.optvis.objectives import Objective, diversity
 from engine.optvis.param import make_param
@@ -128,7 +129,6 @@ class Program:
         # code (and every function it calls) to graph code took ~0.6 s of a process's first
         # visualization, longer than the tracing itself.
         self._step = tf.function(self._graph_step, autograph=False)
-        self._reset = tf.function(self._graph_reset, autograph=False)
         self._blur = tf.function(self._graph_blurred, autograph=False)
         self._clipped = recipe.keep_in_range
         self.set_knobs(recipe)
@@ -141,7 +141,7 @@ class Program:
         wanted["sign"] = -1.0 if recipe.negate else 1.0
         for name, value in wanted.items():
             if self._knob_values.get(name, _UNSET) != value:
-                (self.sign if name == "sign" else self.knobs[name]).assign(value)
+                put(self.sign if name == "sign" else self.knobs[name], value)
                 self._knob_values[name] = value
         if recipe.keep_in_range != self._knob_values.get("keep_in_range", _UNSET):
             self.param.set_clipped(recipe.keep_in_range)
@@ -150,16 +150,14 @@ class Program:
 
     def start(self, pixels: np.ndarray, seed: int) -> None:
         """Begin a run from `pixels` (B, H, W, C), fractions of the input range, at any size."""
+        # Raw assigns (engine/fast_assign.py): a run's fixed cost was two steps of a small
+        # model, paid by every run of a gallery or an atlas.
         self.set_images(pixels)
-        self._rng.reset_from_seed(seed)
-        self._reset()  # one call instead of an eager assign per moment
-
-    def _graph_reset(self) -> None:
-        """Zero the optimizer's step count and moments."""
-        self._t.assign(0.0)
+        reset_rng(self._rng, seed)
+        zero(self._t)
         for first, second in self._moments:
-            first.assign(tf.zeros_like(first))
-            second.assign(tf.zeros_like(second))
+            zero(first)
+            zero(second)
 
     def save_state(self) -> ProgramState:
         """A copy of the parameters, optimizer moments and random state, as they are now."""
@@ -173,12 +171,12 @@ class Program:
     def restore_state(self, state: ProgramState) -> None:
         """Put back what `save_state` copied: the next step continues exactly from there."""
         for variable, value in zip(self.param.variables, state.params, strict=True):
-            variable.assign(value)
+            put(variable, value)
         for (first, second), (m1, m2) in zip(self._moments, state.moments, strict=True):
-            first.assign(m1)
-            second.assign(m2)
-        self._t.assign(state.t)
-        self._rng.reset(state.rng_state)
+            put(first, m1)
+            put(second, m2)
+        put(self._t, state.t)
+        put(self._rng.state, state.rng_state)
 
     def set_images(self, pixels: np.ndarray) -> None:
         _, height, width, _ = self.param.shape
