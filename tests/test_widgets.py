@@ -118,6 +118,32 @@ def test_layer_tree_emits_on_click_and_keys_but_not_on_select_layer(qtbot) -> No
     assert tree.current_layer().name == "conv1"
 
 
+def _shown_columns(tree: LayerTree) -> list[str]:
+    header = tree.headerItem()
+    return [header.text(c) for c in range(tree.columnCount()) if not tree.isColumnHidden(c)]
+
+
+def test_a_narrow_layer_tree_hides_params_then_type_instead_of_cutting_every_column(qtbot):
+    # At 1280x720 the tree is ~300 px: five columns cut to 40 px showed "C…" and "1…".
+    tree = LayerTree()
+    qtbot.addWidget(tree)
+    tree.resize(900, 400)
+    tree.show()
+    tree.set_summary(_summary())
+    assert _shown_columns(tree) == ["Layer", "Type", "Output", "Params", "Shows"]
+    needed = {c: tree.sizeHintForColumn(c) for c in range(tree.columnCount())}
+    tree.resize(needed[0] + needed[2] + needed[4] + 60, 400)
+    qtbot.waitUntil(lambda: tree.isColumnHidden(3))
+    assert _shown_columns(tree) == ["Layer", "Output", "Shows"]
+    for column in (0, 2):  # what is shown is shown whole
+        assert tree.columnWidth(column) >= needed[column]
+    item = _item_for(tree, "dense")
+    assert "401,536 parameters" in item.toolTip(0) and "Dense" in item.toolTip(4)
+    tree.resize(900, 400)  # wider again: they come back
+    qtbot.waitUntil(lambda: not tree.isColumnHidden(3))
+    assert _shown_columns(tree) == ["Layer", "Type", "Output", "Params", "Shows"]
+
+
 # ----------------------------------------------------------------------------- filter picker
 
 

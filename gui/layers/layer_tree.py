@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QBrush, QFont, QPalette, QShowEvent
+from PySide6.QtGui import QBrush, QFont, QPalette, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from engine.protocol import LayerInfo, LayerKind, ModelSummary
 
-_COLUMNS = ("Layer", "Type", "Output shape", "Params", "Shows")
-_NAME, _PARAMS = 0, 3
+_COLUMNS = ("Layer", "Type", "Output", "Params", "Shows")
+_NAME, _TYPE, _SHAPE, _PARAMS, _SHOWS = range(len(_COLUMNS))
+# When the tree is too narrow for every column whole, these are hidden first, in this order,
+# rather than all of them cut to a letter and "…": their values are in every row's tooltip,
+# while the name and what the layer shows are what the user picks by.
+_HIDE_ORDER = (_PARAMS, _TYPE, _SHAPE)
 _BASE_TIP_ROLE = Qt.ItemDataRole.UserRole + 1  # the tooltip before any note was added
 MIN_COLUMN_WIDTH = 40  # a column cut to fit the tree's width still shows a few characters
 
@@ -46,6 +50,7 @@ class LayerTree(QTreeWidget):
         super().__init__(parent)
         self.setColumnCount(len(_COLUMNS))
         self.setHeaderLabels(list(_COLUMNS))
+        self.headerItem().setToolTip(_SHAPE, "Output shape: height × width × channels")
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
@@ -61,6 +66,7 @@ class LayerTree(QTreeWidget):
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
         self._fit_pending = False  # columns were fitted while the tree was hidden
+        self._content_widths: list[int] = []  # each column's width to show it whole
         self.currentItemChanged.connect(self._on_self_current_item_changed)
 
     # ------------------------------------------------------------------------------- public API
@@ -69,6 +75,8 @@ class LayerTree(QTreeWidget):
         """Replace the rows with the layers of `summary`; nothing is selected afterwards."""
         with QSignalBlocker(self):
             self.clear()
+            # A flat model needs no gutter for expand arrows: 20 px more for the columns.
+            self.setRootIsDecorated(any(layer.children for layer in summary.layers))
             self.addTopLevelItems([self._make_item(layer) for layer in summary.layers])
             # Sub-models are where the interesting layers often are, so they start open.
             self.expandAll()
@@ -135,18 +143,24 @@ class LayerTree(QTreeWidget):
         # Fitted once per model rather than ResizeToContents, which would take resizing away
         # from the user; the widest columns give way until all fit the tree's width, cut with
         # "…" (whole in the tooltip), rather than the last ones being out of sight.
-        widths = [self.sizeHintForColumn(c) + 8 for c in range(len(_COLUMNS))]
+        # sizeHintForColumn measures hidden columns too: a column hidden earlier can come back.
+        widths = [self.sizeHintForColumn(c) + 4 for c in range(len(_COLUMNS))]
         widths = [max(w, self.header().sectionSizeHint(c)) for c, w in enumerate(widths)]
+        self._content_widths = widths
         # Before the tree is first shown its width means nothing: fit again then.
         self._fit_pending = not self.isVisible()
         available = sum(widths) if self._fit_pending else self.viewport().width()
+        hidden = columns_to_hide(widths, available)
+        for column in range(len(_COLUMNS)):
+            self.setColumnHidden(column, column in hidden)
+        shown = [c for c in range(len(_COLUMNS)) if c not in hidden]
         # The layer's name, what the user picks by, keeps its width while the others can
         # still show a few characters each.
-        rest = MIN_COLUMN_WIDTH * (len(widths) - 1)
+        rest = MIN_COLUMN_WIDTH * (len(shown) - 1)
         name = min(widths[_NAME], max(available - rest, MIN_COLUMN_WIDTH))
-        fitted = [name, *fit_widths(widths[1:], available - name)]
-        for column, width in enumerate(fitted):  # the last one also stretches to the edge
-            self.setColumnWidth(column, width)
+        others = fit_widths([widths[c] for c in shown[1:]], available - name)
+        for column, width in zip(shown, [name, *others], strict=True):
+            self.setColumnWidth(column, width)  # the last one also stretches to the edge
 
     def _find_item(self, path: tuple[str, ...]) -> QTreeWidgetItem | None:
         parent = self.invisibleRootItem()
@@ -166,6 +180,16 @@ class LayerTree(QTreeWidget):
         if self._fit_pending and self.topLevelItemCount():
             self._fit_columns()
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # Refitted only when a column has to go or can come back: the widths the user dragged
+        # stay while the same columns are shown.
+        if not self._content_widths or not self.isVisible():
+            return
+        hidden = columns_to_hide(self._content_widths, self.viewport().width())
+        if hidden != {c for c in range(len(_COLUMNS)) if self.isColumnHidden(c)}:
+            self._fit_columns()
+
     # ------------------------------------------------------------------------------- slots
 
     def _on_self_current_item_changed(
@@ -174,6 +198,17 @@ class LayerTree(QTreeWidget):
         # Only user actions get here: the program's own changes happen with signals blocked.
         if current is not None:
             self.layer_selected.emit(current.data(_NAME, Qt.ItemDataRole.UserRole))
+
+
+def columns_to_hide(widths: list[int], available: int) -> set[int]:
+    """The columns, lowest priority first, that must go for the rest to fit `available` whole
+    (the name and Shows always stay, cut with "…" if even they do not fit)."""
+    hidden: set[int] = set()
+    for column in _HIDE_ORDER:
+        if sum(w for c, w in enumerate(widths) if c not in hidden) <= available:
+            break
+        hidden.add(column)
+    return hidden
 
 
 def fit_widths(widths: list[int], available: int) -> list[int]:
