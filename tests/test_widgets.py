@@ -144,6 +144,28 @@ def test_a_narrow_layer_tree_hides_params_then_type_instead_of_cutting_every_col
     assert _shown_columns(tree) == ["Layer", "Type", "Output", "Params", "Shows"]
 
 
+def test_long_nested_names_are_cut_before_shows_and_nothing_scrolls_sideways(qtbot):
+    # MobileNetV2 inside a Sequential: 150 rows of names like block_16_depthwise_relu.
+    inner = tuple(
+        _conv(f"block_{k}_depthwise_relu", 960, ("mobilenetv2_1.00_96",)) for k in range(150)
+    )
+    base = LayerInfo(
+        ("mobilenetv2_1.00_96",), "mobilenetv2_1.00_96", "Functional", (None, 3, 3, 1280),
+        2_257_984, LayerKind.CHANNELS, 1280, children=inner,
+    )  # fmt: skip
+    tree = LayerTree()
+    qtbot.addWidget(tree)
+    tree.resize(300, 500)
+    tree.show()
+    tree.set_summary(ModelSummary("nested", "x.keras", (96, 96, 3), (0.0, 1.0), (), (base,)))
+    qtbot.wait(50)  # the vertical scroll bar appears once the rows are laid out
+    assert tree.verticalScrollBar().isVisible()
+    assert tree.horizontalScrollBar().maximum() == 0
+    assert _shown_columns(tree) == ["Layer", "Shows"]
+    assert tree.columnWidth(4) >= tree.sizeHintForColumn(4)  # "960 channels", whole
+    assert tree.columnWidth(0) < tree.sizeHintForColumn(0)  # the name gave way
+
+
 # ----------------------------------------------------------------------------- filter picker
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QPalette, QResizeEvent, QShowEvent
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QTreeWidgetItemIterator,
+    QWidget,
+)
 
 from engine.protocol import LayerInfo, LayerKind, ModelSummary
 
@@ -57,6 +64,9 @@ class LayerTree(QTreeWidget):
         self.setAllColumnsShowFocus(True)
         self.setRootIsDecorated(True)
         self.setExpandsOnDoubleClick(False)
+        # Half Qt's default indent: nested bases (MobileNetV2 in a Sequential) have long names,
+        # and 10 px per level still shows the nesting.
+        self.setIndentation(10)
         # Without padding the right-aligned Params run into the next column.
         self.setStyleSheet("QTreeView::item { padding: 1px 6px; }")
         header = self.header()
@@ -149,18 +159,27 @@ class LayerTree(QTreeWidget):
         self._content_widths = widths
         # Before the tree is first shown its width means nothing: fit again then.
         self._fit_pending = not self.isVisible()
-        available = sum(widths) if self._fit_pending else self.viewport().width()
+        available = sum(widths) if self._fit_pending else self._available_width()
         hidden = columns_to_hide(widths, available)
         for column in range(len(_COLUMNS)):
             self.setColumnHidden(column, column in hidden)
         shown = [c for c in range(len(_COLUMNS)) if c not in hidden]
-        # The layer's name, what the user picks by, keeps its width while the others can
-        # still show a few characters each.
-        rest = MIN_COLUMN_WIDTH * (len(shown) - 1)
-        name = min(widths[_NAME], max(available - rest, MIN_COLUMN_WIDTH))
-        others = fit_widths([widths[c] for c in shown[1:]], available - name)
-        for column, width in zip(shown, [name, *others], strict=True):
+        # If even the name and Shows do not fit (MobileNetV2's nested names), the widest is
+        # cut first, so Shows keeps "960 channels" rather than "9…".
+        fitted = fit_widths([widths[c] for c in shown], available)
+        for column, width in zip(shown, fitted, strict=True):
             self.setColumnWidth(column, width)  # the last one also stretches to the edge
+
+    def _available_width(self) -> int:
+        # The vertical scroll bar appears after the rows are laid out and takes its width
+        # from the viewport: counted now, so that the columns never need a sideways scroll.
+        width = self.viewport().width()
+        bar = self.verticalScrollBar()
+        if not bar.isVisible() and self.topLevelItemCount():
+            rows = sum(1 for _ in _iterate(self))
+            if rows * self.sizeHintForRow(0) > self.viewport().height():
+                width -= bar.sizeHint().width()
+        return width
 
     def _find_item(self, path: tuple[str, ...]) -> QTreeWidgetItem | None:
         parent = self.invisibleRootItem()
@@ -186,7 +205,7 @@ class LayerTree(QTreeWidget):
         # stay while the same columns are shown.
         if not self._content_widths or not self.isVisible():
             return
-        hidden = columns_to_hide(self._content_widths, self.viewport().width())
+        hidden = columns_to_hide(self._content_widths, self._available_width())
         if hidden != {c for c in range(len(_COLUMNS)) if self.isColumnHidden(c)}:
             self._fit_columns()
 
@@ -225,6 +244,13 @@ def fit_widths(widths: list[int], available: int) -> list[int]:
             break
     cap = max(cap, MIN_COLUMN_WIDTH)
     return [min(width, cap) for width in widths]
+
+
+def _iterate(tree: QTreeWidget):
+    iterator = QTreeWidgetItemIterator(tree)
+    while iterator.value() is not None:
+        yield iterator.value()
+        iterator += 1
 
 
 def _info(item: QTreeWidgetItem) -> LayerInfo:
