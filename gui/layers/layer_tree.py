@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QPalette, QResizeEvent, QShowEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QTreeWidget,
-    QTreeWidgetItem,
-    QTreeWidgetItemIterator,
-    QWidget,
-)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from engine.protocol import LayerInfo, LayerKind, ModelSummary
 
@@ -77,6 +70,7 @@ class LayerTree(QTreeWidget):
 
         self._fit_pending = False  # columns were fitted while the tree was hidden
         self._content_widths: list[int] = []  # each column's width to show it whole
+        self._rows = 0  # every layer's row, sub-models expanded as they start
         self.currentItemChanged.connect(self._on_self_current_item_changed)
 
     # ------------------------------------------------------------------------------- public API
@@ -87,6 +81,7 @@ class LayerTree(QTreeWidget):
             self.clear()
             # A flat model needs no gutter for expand arrows: 20 px more for the columns.
             self.setRootIsDecorated(any(layer.children for layer in summary.layers))
+            self._rows = len(summary.walk())
             self.addTopLevelItems([self._make_item(layer) for layer in summary.layers])
             # Sub-models are where the interesting layers often are, so they start open.
             self.expandAll()
@@ -175,10 +170,9 @@ class LayerTree(QTreeWidget):
         # from the viewport: counted now, so that the columns never need a sideways scroll.
         width = self.viewport().width()
         bar = self.verticalScrollBar()
-        if not bar.isVisible() and self.topLevelItemCount():
-            rows = sum(1 for _ in _iterate(self))
-            if rows * self.sizeHintForRow(0) > self.viewport().height():
-                width -= bar.sizeHint().width()
+        overflows = self._rows * self.sizeHintForRow(0) > self.viewport().height()
+        if self._rows and overflows and not bar.isVisible():
+            width -= bar.sizeHint().width()
         return width
 
     def _find_item(self, path: tuple[str, ...]) -> QTreeWidgetItem | None:
@@ -244,13 +238,6 @@ def fit_widths(widths: list[int], available: int) -> list[int]:
             break
     cap = max(cap, MIN_COLUMN_WIDTH)
     return [min(width, cap) for width in widths]
-
-
-def _iterate(tree: QTreeWidget):
-    iterator = QTreeWidgetItemIterator(tree)
-    while iterator.value() is not None:
-        yield iterator.value()
-        iterator += 1
 
 
 def _info(item: QTreeWidgetItem) -> LayerInfo:
